@@ -1,0 +1,33 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-azure-iot-device",
+    products: [
+        .library(name: "DeviceCore", targets: ["DeviceCore"]),
+        .executable(name: "dps-device", targets: ["dps-device"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The firmware core: no Foundation, typed throws, builds in Embedded Swift (see `make arm`).
+        .target(name: "DeviceCore"),
+        // Host-only helpers that turn packets into JSON and back (the `dps-device mqtt` inspector).
+        .target(name: "PacketInspector", dependencies: ["DeviceCore"]),
+        .executableTarget(
+            name: "dps-device",
+            dependencies: [
+                "DeviceCore",
+                "PacketInspector",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "DeviceCoreTests",
+            dependencies: ["DeviceCore", "PacketInspector"],
+            exclude: ["Fixtures"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

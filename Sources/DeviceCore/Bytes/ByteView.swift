@@ -1,0 +1,94 @@
+/// A read-only window onto bytes owned by someone else: a receive buffer, a static string,
+/// a caller's array.
+///
+/// Decoded packets hand out `ByteView`s into the frame they were decoded from, so decoding
+/// never copies or allocates. A view is valid only while the memory it points at is: for a
+/// decoded packet, until the frame reader is next asked for a frame.
+public struct ByteView {
+    /// Start of the bytes; `nil` only when `count` is 0.
+    public let baseAddress: UnsafeRawPointer?
+    /// Number of bytes in the view.
+    public let count: Int
+
+    /// An empty view.
+    public init() {
+        baseAddress = nil
+        count = 0
+    }
+
+    /// A view of `count` bytes at `baseAddress`.
+    public init(baseAddress: UnsafeRawPointer?, count: Int) {
+        self.baseAddress = count == 0 ? nil : baseAddress
+        self.count = count
+    }
+
+    /// A view of a raw buffer's bytes.
+    public init(_ buffer: UnsafeRawBufferPointer) {
+        self.init(baseAddress: buffer.baseAddress, count: buffer.count)
+    }
+
+    /// A view of a string literal's UTF-8 bytes; valid for the program's whole life.
+    public init(_ string: StaticString) {
+        self.init(baseAddress: UnsafeRawPointer(string.utf8Start), count: string.utf8CodeUnitCount)
+    }
+
+    /// `true` when the view has no bytes.
+    @inline(__always)
+    public var isEmpty: Bool { count == 0 }
+
+    /// The raw buffer this view covers.
+    @inline(__always)
+    public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: baseAddress, count: count) }
+
+    /// The byte at `index`; `index` must be in `0..<count`.
+    @inline(__always)
+    public subscript(index: Int) -> UInt8 {
+        precondition(index >= 0 && index < count, "ByteView index out of range")
+        return baseAddress.unsafelyUnwrapped.load(fromByteOffset: index, as: UInt8.self)
+    }
+
+    /// The `length` bytes starting at `offset`; the range must lie inside the view.
+    @inline(__always)
+    public func slice(from offset: Int, count length: Int) -> ByteView {
+        precondition(offset >= 0 && length >= 0 && offset <= count - length, "ByteView slice out of range")
+        if length == 0 { return ByteView() }
+        return ByteView(baseAddress: baseAddress.unsafelyUnwrapped + offset, count: length)
+    }
+
+    /// `true` when both views hold the same bytes.
+    public func elementsEqual(_ other: ByteView) -> Bool {
+        guard count == other.count else { return false }
+        if count == 0 { return true }
+        return memoryEqual(baseAddress.unsafelyUnwrapped, other.baseAddress.unsafelyUnwrapped, count)
+    }
+
+    /// `true` when the view starts with `prefix`.
+    public func hasPrefix(_ prefix: ByteView) -> Bool {
+        guard prefix.count <= count else { return false }
+        return slice(from: 0, count: prefix.count).elementsEqual(prefix)
+    }
+
+    /// Copies the bytes into `destination`, which must hold at least `count` bytes.
+    @inline(__always)
+    public func copyBytes(to destination: UnsafeMutableRawPointer) {
+        if count > 0 { destination.copyMemory(from: baseAddress.unsafelyUnwrapped, byteCount: count) }
+    }
+}
+
+extension ByteView: Equatable {
+    /// Views are equal when their bytes are, wherever they live.
+    public static func == (lhs: ByteView, rhs: ByteView) -> Bool { lhs.elementsEqual(rhs) }
+}
+
+
+@inline(__always)
+func memoryEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    var index = 0
+    while index < count {
+        if a.load(fromByteOffset: index, as: UInt8.self) != b.load(fromByteOffset: index, as: UInt8.self) {
+            return false
+        }
+        index += 1
+    }
+    return true
+}

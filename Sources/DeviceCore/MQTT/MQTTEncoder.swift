@@ -1,0 +1,199 @@
+/// Writes bytes into memory already known to be large enough.
+struct UncheckedWriter {
+    let base: UnsafeMutableRawPointer
+    var position = 0
+
+    @inline(__always)
+    mutating func byte(_ value: UInt8) {
+        base.storeBytes(of: value, toByteOffset: position, as: UInt8.self)
+        position += 1
+    }
+
+    @inline(__always)
+    mutating func uint16(_ value: UInt16) {
+        byte(UInt8(truncatingIfNeeded: value >> 8))
+        byte(UInt8(truncatingIfNeeded: value))
+    }
+
+    @inline(__always)
+    mutating func bytes(_ view: ByteView) {
+        view.copyBytes(to: base + position)
+        position += view.count
+    }
+
+    /// A length-prefixed field; its length was checked when the packet was sized.
+    @inline(__always)
+    mutating func prefixed(_ view: ByteView) {
+        uint16(UInt16(truncatingIfNeeded: view.count))
+        bytes(view)
+    }
+
+    mutating func remainingLength(_ value: Int) {
+        var rest = value
+        repeat {
+            var digit = UInt8(truncatingIfNeeded: rest & 0x7F)
+            rest >>= 7
+            if rest > 0 { digit |= 0x80 }
+            byte(digit)
+        } while rest > 0
+    }
+}
+
+extension MQTTPacket {
+    /// Bytes the encoded packet takes. Checks the packet against the standard first, so a
+    /// packet that has a size can be encoded.
+    public func encodedSize() throws(MQTTEncodeError) -> Int {
+        try sizes().total
+    }
+
+    /// Encodes the packet at the start of `buffer` and returns the number of bytes written.
+    /// Nothing is written when the packet breaks a rule or does not fit.
+    public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
+        let (remaining, total) = try sizes()
+        guard total <= buffer.count, let base = buffer.baseAddress else {
+            throw .bufferTooSmall(needed: total, available: buffer.count)
+        }
+        var writer = UncheckedWriter(base: base)
+        writer.byte(firstByte)
+        writer.remainingLength(remaining)
+        writeBody(&writer)
+        return writer.position
+    }
+
+    /// The remaining length and the whole packet's length, after validation.
+    private func sizes() throws(MQTTEncodeError) -> (remaining: Int, total: Int) {
+        let remaining = try remainingLength()
+        guard let lengthSize = MQTTFixedHeader.remainingLengthSize(remaining) else {
+            throw .packetTooLarge(remainingLength: remaining)
+        }
+        return (remaining, 1 + lengthSize + remaining)
+    }
+
+    private var firstByte: UInt8 {
+        let flags: UInt8
+        if case .publish(let publish) = self {
+            flags = (publish.dup ? 0x08 : 0) | publish.qos.rawValue << 1 | (publish.retain ? 0x01 : 0)
+        } else {
+            flags = type.requiredFlags.unsafelyUnwrapped
+        }
+        return type.rawValue << 4 | flags
+    }
+
+    /// Validates the packet and returns the length of everything after the fixed header.
+    private func remainingLength() throws(MQTTEncodeError) -> Int {
+        switch self {
+        case .connect(let connect):
+            var length = 10 + (try stringLength(connect.clientID, MQTTValidation.checkUTF8))
+            if let will = connect.will {
+                length += try stringLength(will.topic, MQTTValidation.checkTopicName)
+                length += try binaryLength(will.payload)
+            }
+            if let userName = connect.userName {
+                length += try stringLength(userName, MQTTValidation.checkUTF8)
+            }
+            if let password = connect.password {
+                if connect.userName == nil { throw .invalid(.passwordWithoutUserName) }
+                length += try binaryLength(password)
+            }
+            return length
+        case .connack(let connack):
+            if connack.sessionPresent && connack.returnCode != .accepted { throw .invalid(.sessionPresentWithRefusal) }
+            return 2
+        case .publish(let publish):
+            if publish.qos == .atMostOnce && publish.dup { throw .invalid(.dupWithQoS0) }
+            if publish.qos != .atMostOnce && publish.packetID == 0 { throw .invalid(.zeroPacketIdentifier) }
+            let header = try stringLength(publish.topic, MQTTValidation.checkTopicName)
+            return header + (publish.qos == .atMostOnce ? 0 : 2) + publish.payload.count
+        case .puback(let id), .pubrec(let id), .pubrel(let id), .pubcomp(let id), .unsuback(let id):
+            if id == 0 { throw .invalid(.zeroPacketIdentifier) }
+            return 2
+        case .subscribe(let subscribe):
+            return try filterListLength(packetID: subscribe.packetID, subscribe.subscriptions, qosBytes: 1)
+        case .unsubscribe(let unsubscribe):
+            return try filterListLength(packetID: unsubscribe.packetID, unsubscribe.filters, qosBytes: 0)
+        case .suback(let suback):
+            if suback.packetID == 0 { throw .invalid(.zeroPacketIdentifier) }
+            if suback.returnCodes.isEmpty { throw .invalid(.noReturnCodes) }
+            var index = 0
+            while index < suback.returnCodes.count {
+                let code = suback.returnCodes[index]
+                if MQTTSubscribeReturnCode(rawValue: code) == nil { throw .invalid(.invalidSubackReturnCode(code)) }
+                index += 1
+            }
+            return 2 + suback.returnCodes.count
+        case .pingreq, .pingresp, .disconnect:
+            return 0
+        }
+    }
+
+    private func filterListLength(packetID: UInt16, _ list: MQTTTopicFilterList, qosBytes: Int) throws(MQTTEncodeError) -> Int {
+        if packetID == 0 { throw .invalid(.zeroPacketIdentifier) }
+        var length = 2
+        var any = false
+        try list.forEach { (subscription) throws(MQTTEncodeError) in
+            any = true
+            length += try stringLength(subscription.filter, MQTTValidation.checkTopicFilter) + qosBytes
+        }
+        if !any { throw .invalid(.noTopicFilters) }
+        return length
+    }
+
+    private func binaryLength(_ value: ByteView) throws(MQTTEncodeError) -> Int {
+        if value.count > 65_535 { throw .invalid(.stringTooLong(length: value.count)) }
+        return 2 + value.count
+    }
+
+    private func stringLength(
+        _ value: ByteView, _ check: (ByteView) -> (rule: MQTTRule, index: Int)?
+    ) throws(MQTTEncodeError) -> Int {
+        let length = try binaryLength(value)
+        if let failure = check(value) { throw .invalid(failure.rule) }
+        return length
+    }
+
+    private func writeBody(_ writer: inout UncheckedWriter) {
+        switch self {
+        case .connect(let connect):
+            writer.prefixed(ByteView("MQTT"))
+            writer.byte(4)
+            var flags: UInt8 = connect.cleanSession ? 0x02 : 0
+            if let will = connect.will {
+                flags |= 0x04 | will.qos.rawValue << 3 | (will.retain ? 0x20 : 0)
+            }
+            if connect.password != nil { flags |= 0x40 }
+            if connect.userName != nil { flags |= 0x80 }
+            writer.byte(flags)
+            writer.uint16(connect.keepAlive)
+            writer.prefixed(connect.clientID)
+            if let will = connect.will {
+                writer.prefixed(will.topic)
+                writer.prefixed(will.payload)
+            }
+            if let userName = connect.userName { writer.prefixed(userName) }
+            if let password = connect.password { writer.prefixed(password) }
+        case .connack(let connack):
+            writer.byte(connack.sessionPresent ? 1 : 0)
+            writer.byte(connack.returnCode.rawValue)
+        case .publish(let publish):
+            writer.prefixed(publish.topic)
+            if publish.qos != .atMostOnce { writer.uint16(publish.packetID) }
+            writer.bytes(publish.payload)
+        case .puback(let id), .pubrec(let id), .pubrel(let id), .pubcomp(let id), .unsuback(let id):
+            writer.uint16(id)
+        case .subscribe(let subscribe):
+            writer.uint16(subscribe.packetID)
+            subscribe.subscriptions.forEach { subscription in
+                writer.prefixed(subscription.filter)
+                writer.byte(subscription.qos.rawValue)
+            }
+        case .unsubscribe(let unsubscribe):
+            writer.uint16(unsubscribe.packetID)
+            unsubscribe.filters.forEach { subscription in writer.prefixed(subscription.filter) }
+        case .suback(let suback):
+            writer.uint16(suback.packetID)
+            writer.bytes(suback.returnCodes)
+        case .pingreq, .pingresp, .disconnect:
+            break
+        }
+    }
+}

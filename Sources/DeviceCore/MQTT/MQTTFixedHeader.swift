@@ -1,0 +1,67 @@
+/// The first byte and remaining length of a packet (§2.2).
+public struct MQTTFixedHeader: Equatable, Sendable {
+    public let type: MQTTPacketType
+    /// The low four bits of the first byte.
+    public let flags: UInt8
+    /// Bytes after the fixed header.
+    public let remainingLength: Int
+    /// Bytes of the fixed header itself: 2 to 5.
+    public let length: Int
+
+    /// Total bytes of the packet.
+    public var packetLength: Int { length + remainingLength }
+
+    /// Largest remaining length the 4-byte encoding can express.
+    public static let maximumRemainingLength = 268_435_455
+
+    /// Outcome of looking at the start of a byte stream.
+    enum Parse {
+        /// Not enough bytes yet to know the header.
+        case incomplete
+        case complete(MQTTFixedHeader)
+    }
+
+    /// Parses the fixed header at the start of `bytes`, checking packet type, flags and the
+    /// remaining-length encoding as soon as the bytes that carry them are present.
+    static func parse(_ bytes: ByteView) throws(MQTTDecodeError) -> Parse {
+        guard bytes.count >= 1 else { return .incomplete }
+        let first = bytes[0]
+        guard let type = MQTTPacketType(rawValue: first >> 4) else {
+            throw MQTTDecodeError(.reservedPacketType(first >> 4), at: 0)
+        }
+        let flags = first & 0x0F
+        if let required = type.requiredFlags {
+            if flags != required {
+                throw MQTTDecodeError(.invalidFixedHeaderFlags(type: type.rawValue, flags: flags), at: 0)
+            }
+        } else {
+            let qos = (flags >> 1) & 0x03
+            if qos == 3 { throw MQTTDecodeError(.invalidQoS, at: 0) }
+            if qos == 0 && flags & 0x08 != 0 { throw MQTTDecodeError(.dupWithQoS0, at: 0) }
+        }
+        var value = 0
+        var shift = 0
+        var index = 1
+        while true {
+            if index == 5 { throw MQTTDecodeError(.malformedRemainingLength, at: 4) }
+            guard index < bytes.count else { return .incomplete }
+            let byte = bytes[index]
+            value |= Int(byte & 0x7F) << shift
+            index += 1
+            if byte & 0x80 == 0 { break }
+            shift += 7
+        }
+        return .complete(MQTTFixedHeader(type: type, flags: flags, remainingLength: value, length: index))
+    }
+
+    /// Bytes needed to encode `value` as a remaining length, or `nil` if it is too large.
+    static func remainingLengthSize(_ value: Int) -> Int? {
+        switch value {
+        case 0..<128: return 1
+        case 128..<16_384: return 2
+        case 16_384..<2_097_152: return 3
+        case 2_097_152...maximumRemainingLength: return 4
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,109 @@
+/// One complete packet, as cut from the byte stream by `MQTTFrameReader`.
+public struct MQTTFrame {
+    public let header: MQTTFixedHeader
+    /// The whole packet, fixed header included. Valid until the reader is next asked for a frame.
+    public let bytes: ByteView
+
+    /// Decodes the packet, checking every rule of the standard a receiver can check.
+    public func decode() throws(MQTTDecodeError) -> MQTTPacket {
+        try MQTTPacket.decode(header: header, packet: bytes)
+    }
+}
+
+/// Cuts a byte stream into MQTT packets, over a fixed-capacity buffer the caller provides.
+///
+/// Bytes may arrive in any chunking: one at a time, half a header, many packets at once. The
+/// transport either copies into the reader with `append(_:)` or reads straight into
+/// `writableSpace()` and reports with `didWrite(_:)`. `nextFrame()` then returns each complete
+/// packet in turn, without copying it; its bytes stay valid until the next `nextFrame()` call.
+///
+/// A stream error (bad fixed header, packet over the limit) leaves the stream unusable: the
+/// connection must be closed and the reader `reset()`.
+public struct MQTTFrameReader {
+    private let storage: UnsafeMutableRawBufferPointer
+    /// Largest packet, fixed header included, that the reader accepts.
+    public let maximumPacketSize: Int
+    /// First byte not yet handed out as a frame.
+    private var start = 0
+    /// One past the last byte received.
+    private var end = 0
+    /// Bytes of the frame handed out last; released by the next `nextFrame()`.
+    private var handedOut = 0
+
+    /// A reader over `storage`, which must outlive it. `maximumPacketSize` defaults to, and must
+    /// not exceed, the storage's size.
+    public init(storage: UnsafeMutableRawBufferPointer, maximumPacketSize: Int? = nil) {
+        let limit = maximumPacketSize ?? storage.count
+        precondition(limit >= 2 && limit <= storage.count, "maximumPacketSize must be between 2 and the storage size")
+        self.storage = storage
+        self.maximumPacketSize = limit
+    }
+
+    /// Bytes received but not yet returned as frames.
+    public var bufferedCount: Int { end - start - handedOut }
+
+    /// Forgets everything buffered, for a new connection.
+    public mutating func reset() {
+        start = 0
+        end = 0
+        handedOut = 0
+    }
+
+    /// Free space at the end of the buffer, for the transport to read into. Invalidates the
+    /// frame handed out last.
+    public mutating func writableSpace() -> UnsafeMutableRawBufferPointer {
+        releaseHandedOut()
+        if start > 0 {
+            let pending = end - start
+            if pending > 0 {
+                storage.baseAddress.unsafelyUnwrapped.copyMemory(
+                    from: storage.baseAddress.unsafelyUnwrapped + start, byteCount: pending)
+            }
+            start = 0
+            end = pending
+        }
+        return UnsafeMutableRawBufferPointer(rebasing: storage[end...])
+    }
+
+    /// Records that the transport wrote `count` bytes at the start of `writableSpace()`.
+    public mutating func didWrite(_ count: Int) {
+        precondition(count >= 0 && end + count <= storage.count, "didWrite past the writable space")
+        end += count
+    }
+
+    /// Copies as many of `bytes` as fit and returns how many that was. When it is fewer than
+    /// offered, take frames out with `nextFrame()` and append the rest.
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let space = writableSpace()
+        let taken = min(space.count, bytes.count)
+        if taken > 0 {
+            space.baseAddress.unsafelyUnwrapped.copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: taken)
+        }
+        end += taken
+        return taken
+    }
+
+    /// The next complete packet, or `nil` until more bytes arrive. Errors are reported as soon
+    /// as the bytes that show them are in: a bad type or flags at the first byte, an oversized
+    /// packet as soon as its length is known. Offsets in errors count from the packet's start.
+    public mutating func nextFrame() throws(MQTTDecodeError) -> MQTTFrame? {
+        releaseHandedOut()
+        let pending = ByteView(baseAddress: storage.baseAddress.map { UnsafeRawPointer($0 + start) }, count: end - start)
+        guard case .complete(let header) = try MQTTFixedHeader.parse(pending) else { return nil }
+        if header.packetLength > maximumPacketSize {
+            throw MQTTDecodeError(.packetTooLarge(size: header.packetLength, limit: maximumPacketSize), at: 1)
+        }
+        guard pending.count >= header.packetLength else { return nil }
+        handedOut = header.packetLength
+        return MQTTFrame(header: header, bytes: pending.slice(from: 0, count: header.packetLength))
+    }
+
+    private mutating func releaseHandedOut() {
+        start += handedOut
+        handedOut = 0
+        if start == end {
+            start = 0
+            end = 0
+        }
+    }
+}
