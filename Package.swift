@@ -24,9 +24,13 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "DeviceCoreTests",
-            dependencies: ["DeviceCore", "PacketInspector"],
+            name: "MQTTCodecTests",
+            dependencies: ["DeviceCore"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "PacketInspectorTests",
+            dependencies: ["DeviceCore", "PacketInspector"]
         ),
     ],
     swiftLanguageModes: [.v6]
