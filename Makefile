@@ -17,9 +17,10 @@ unit-test:
 	$(SWIFT) test
 
 ## Everything CI checks.
-test: setup unit-test arm
+test: setup fixtures-check unit-test arm
 
 include board/arm.mk
+include scripts/fixtures.mk
 
 clean:
 	rm -rf .build build

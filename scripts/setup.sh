@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(
     gcc-arm-none-eabi binutils-arm-none-eabi picolibc-arm-none-eabi   # make arm
+    qemu-system-arm                                                   # make arm: runs the probes
     mosquitto mosquitto-clients                                       # real broker in tests
     libmbedtls-dev                                                    # TLS transport
 )
