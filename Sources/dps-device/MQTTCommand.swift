@@ -1,0 +1,124 @@
+import ArgumentParser
+import DeviceCore
+import Foundation
+import PacketInspector
+
+/// `dps-device mqtt …`: MQTT 3.1.1 packets to JSON and back.
+struct MQTTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mqtt",
+        abstract: "Decode and encode MQTT 3.1.1 packets.",
+        subcommands: [Decode.self, Encode.self]
+    )
+}
+
+extension MQTTCommand {
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decode hex MQTT packets to JSON, one object per line.",
+            discussion: """
+                Reads hex from the arguments, or from standard input when there are none. \
+                Whitespace is ignored anywhere and each token may start with 0x. The bytes may \
+                hold several packets back to back. On a malformed packet the packets before it \
+                are printed, the error goes to standard error and the exit code is 1.
+                """
+        )
+
+        @Argument(help: "Hex bytes, e.g. 'c0 00' or c000.")
+        var hex: [String] = []
+
+        func run() throws {
+            try Console.run {
+                let bytes: [UInt8]
+                if hex.isEmpty {
+                    let text = try Console.readStandardInput()
+                    bytes = try Hex.bytes(segments: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
+                                          segmentName: "line")
+                } else {
+                    bytes = try Hex.bytes(segments: hex, segmentName: "argument")
+                }
+                try PacketInspector.decodeStream(bytes) { object in
+                    Console.printLine(object.compactText)
+                }
+            }
+        }
+    }
+
+    struct Encode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Encode JSON packet descriptions to hex, one packet per line.",
+            discussion: """
+                Takes one JSON object per argument, or from standard input when there are none: \
+                JSON objects one after another (one per line, or spread over lines) or arrays of \
+                them. Errors name the object (counted from 1) and the field, and exit with code 1.
+                """
+        )
+
+        @Argument(help: "JSON objects, e.g. '{\"type\":\"pingreq\"}'.")
+        var json: [String] = []
+
+        func run() throws {
+            try Console.run {
+                var objects: [JSONValue] = []
+                if json.isEmpty {
+                    let text = try Console.readStandardInput()
+                    do throws(JSONSyntaxError) {
+                        objects = try JSONParser.parseSequence(text)
+                    } catch {
+                        let (line, column) = error.lineAndColumn(in: text)
+                        throw InspectorError("invalid JSON at line \(line), column \(column): \(error.message)")
+                    }
+                } else {
+                    for (index, argument) in json.enumerated() {
+                        do throws(JSONSyntaxError) {
+                            objects.append(try JSONParser.parse(argument))
+                        } catch {
+                            throw InspectorError("argument \(index + 1): invalid JSON at character \(error.offset + 1): \(error.message)")
+                        }
+                    }
+                }
+                // Top-level arrays hold packets too.
+                let packets = objects.flatMap { value -> [JSONValue] in
+                    if case .array(let elements) = value { return elements }
+                    return [value]
+                }
+                for (index, object) in packets.enumerated() {
+                    do throws(InspectorError) {
+                        Console.printLine(Hex.string(try PacketInspector.encode(object)))
+                    } catch {
+                        let type = object["type"].flatMap { value -> String? in
+                            if case .string(let name) = value { return " (\(name))" }
+                            return nil
+                        } ?? ""
+                        throw InspectorError("object \(index + 1)\(type): \(error.message)")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Standard streams for the subcommands.
+enum Console {
+    /// Runs `body`; an `InspectorError` becomes `error: …` on standard error and exit code 1.
+    static func run(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as InspectorError {
+            FileHandle.standardError.write(Data(("error: " + error.message + "\n").utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func printLine(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func readStandardInput() throws(InspectorError) -> String {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw InspectorError("standard input is not UTF-8 text")
+        }
+        return text
+    }
+}

@@ -1,1 +1,0 @@
-print("dps-device")
