@@ -29,6 +29,10 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
+            name: "MQTTSessionTests",
+            dependencies: ["DeviceCore"]
+        ),
+        .testTarget(
             name: "PacketInspectorTests",
             dependencies: ["DeviceCore", "PacketInspector"]
         ),

@@ -1,0 +1,384 @@
+/// An MQTT 3.1.1 client session as a pure state machine (sans I/O).
+///
+/// It never opens a socket, sleeps or reads a clock. The driver tells it when a connection
+/// opens or drops, hands it received bytes and the current time, sends what it asks to send,
+/// and wakes it at `nextDeadline`. The same session runs on Linux and on a microcontroller.
+///
+/// A driver loop, in outline:
+///
+///     session.connectionOpened(now: clock.now())          // after TCP/TLS is up: queues CONNECT
+///     loop {
+///         send every byte of session.pendingOutput() and report it with didSend(_:now:)
+///         read into session.receiveSpace(), report with didReceive(_:)
+///         while let event = try session.nextEvent(now: clock.now()) { handle(event) }
+///     }
+///
+/// QoS 1 publishes are encoded into the outbox and kept until their PUBACK, so after a lost
+/// connection they are re-sent (with DUP) on the next one, and back-pressure is an explicit
+/// `MQTTBackPressure` error rather than a silent drop.
+public struct MQTTSession {
+    /// Where the session is in its connection's life.
+    public enum State: Equatable, Sendable {
+        /// No connection; call `connectionOpened(now:)` once the transport is up.
+        case disconnected
+        /// CONNECT queued or sent; waiting for CONNACK until the deadline.
+        case connecting(deadline: DeviceInstant)
+        /// CONNACK accepted.
+        case connected
+        /// DISCONNECT queued: send the pending output, then close the transport.
+        case closing
+    }
+
+    /// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement.
+    private struct PendingRequest {
+        var packetID: UInt16 = 0
+        var filterCount = 0
+        var isSubscribe = false
+    }
+
+    public let configuration: MQTTSessionConfiguration
+    public private(set) var state: State = .disconnected
+
+    private var reader: MQTTFrameReader
+    private var outbox: MQTTOutbox
+    private let transmit: UnsafeMutableRawBufferPointer
+    private var transmitStart = 0
+    private var transmitEnd = 0
+    /// Outbox entry being handed to the transport, and how many of its bytes have gone.
+    private var sendingEntry: Int?
+    private var sendingProgress = 0
+
+    private var pending = InlineArray<4, PendingRequest>(repeating: PendingRequest())
+    private var lastPacketID: UInt16 = 0
+    /// Packet id of an inbound QoS 1 message delivered but not yet acknowledged.
+    private var owedPubAck: UInt16 = 0
+    private var lastSend = DeviceInstant(milliseconds: 0)
+    private var pingDeadline: DeviceInstant?
+
+    public init(configuration: MQTTSessionConfiguration, memory: MQTTSessionMemory) {
+        self.configuration = configuration
+        reader = MQTTFrameReader(storage: memory.receive)
+        outbox = MQTTOutbox(bytes: memory.outbox, entries: memory.inflight)
+        transmit = memory.transmit
+    }
+
+    // MARK: Connection life
+
+    /// The transport is connected: queues CONNECT and starts the CONNACK timer.
+    public mutating func connectionOpened(now: DeviceInstant) throws(MQTTSessionError) {
+        resetConnection()
+        try appendControl(.connect(configuration.connect))
+        state = .connecting(deadline: now + configuration.connackTimeout)
+    }
+
+    /// The transport dropped (or the driver closed it after an error). Unacknowledged QoS 1
+    /// publishes stay in the outbox for the next connection.
+    public mutating func connectionLost() {
+        resetConnection()
+        state = .disconnected
+    }
+
+    /// Queues DISCONNECT; send the pending output, then close the transport. The outbox is
+    /// kept: a later `connectionOpened(now:)` resumes it.
+    public mutating func disconnect() throws(MQTTSessionError) {
+        guard state == .connected else { throw .notConnected }
+        try appendControl(.disconnect)
+        state = .closing
+    }
+
+    /// Drops every queued and unacknowledged publish, e.g. before a clean start.
+    public mutating func discardOutbox() {
+        outbox.removeAll()
+        sendingEntry = nil
+        sendingProgress = 0
+    }
+
+    private mutating func resetConnection() {
+        reader.reset()
+        transmitStart = 0
+        transmitEnd = 0
+        sendingEntry = nil
+        sendingProgress = 0
+        owedPubAck = 0
+        pingDeadline = nil
+        pending = InlineArray(repeating: PendingRequest())
+        outbox.prepareResend()
+    }
+
+    // MARK: Application requests
+
+    /// Publishes `payload` on `topic`. QoS 1 returns the packet id its `.published` event will
+    /// carry; the message is kept until then and may be queued while disconnected. QoS 0
+    /// returns 0 and needs a connection. QoS 2 is refused: Azure IoT Hub closes the connection on it.
+    @discardableResult
+    public mutating func publish(
+        topic: ByteView, payload: ByteView, qos: QoS = .atLeastOnce, retain: Bool = false
+    ) throws(MQTTSessionError) -> UInt16 {
+        switch qos {
+        case .atMostOnce:
+            guard state == .connected else { throw .notConnected }
+            try appendControl(.publish(MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain)))
+            return 0
+        case .exactlyOnce:
+            throw .encoding(.invalid(.invalidQoS))
+        case .atLeastOnce:
+            // Size with a stand-in id first, so a refused publish uses up no packet id.
+            var publish = MQTTPublish(topic: topic, payload: payload, qos: .atLeastOnce, packetID: 1, retain: retain)
+            let size: Int
+            do throws(MQTTEncodeError) { size = try MQTTPacket.publish(publish).encodedSize() } catch { throw .encoding(error) }
+            let offset: Int
+            switch outbox.placement(for: size) {
+            case .success(let at): offset = at
+            case .failure(let reason): throw .backPressure(reason)
+            }
+            publish.packetID = allocatePacketID()
+            let region = UnsafeMutableRawBufferPointer(rebasing: outbox.bytes[offset..<(offset + size)])
+            do throws(MQTTEncodeError) { _ = try MQTTPacket.publish(publish).encode(into: region) } catch { throw .encoding(error) }
+            outbox.append(packetID: publish.packetID, offset: offset, length: size)
+            return publish.packetID
+        }
+    }
+
+    /// Subscribes to `subscriptions` (views need only live for this call). Returns the packet
+    /// id that the `.subscribed` event will carry.
+    @discardableResult
+    public mutating func subscribe(_ subscriptions: MQTTTopicFilterList) throws(MQTTSessionError) -> UInt16 {
+        try request(isSubscribe: true, subscriptions)
+    }
+
+    /// Unsubscribes from the filters of `filters` (QoS ignored). Returns the packet id that the
+    /// `.unsubscribed` event will carry.
+    @discardableResult
+    public mutating func unsubscribe(_ filters: MQTTTopicFilterList) throws(MQTTSessionError) -> UInt16 {
+        try request(isSubscribe: false, filters)
+    }
+
+    private mutating func request(isSubscribe: Bool, _ list: MQTTTopicFilterList) throws(MQTTSessionError) -> UInt16 {
+        guard state == .connected else { throw .notConnected }
+        guard let slot = pendingSlot(0, isSubscribe: nil) else { throw .tooManyPendingRequests }
+        let packetID = allocatePacketID()
+        try appendControl(isSubscribe
+            ? .subscribe(MQTTSubscribe(packetID: packetID, subscriptions: list))
+            : .unsubscribe(MQTTUnsubscribe(packetID: packetID, filters: list)))
+        pending[slot] = PendingRequest(packetID: packetID, filterCount: list.count, isSubscribe: isSubscribe)
+        return packetID
+    }
+
+    /// The next packet id after the last one, skipping 0 and ids still in use.
+    private mutating func allocatePacketID() -> UInt16 {
+        while true {
+            lastPacketID = lastPacketID == UInt16.max ? 1 : lastPacketID + 1
+            if !outbox.isInFlight(lastPacketID) && pendingSlot(lastPacketID, isSubscribe: nil) == nil {
+                return lastPacketID
+            }
+        }
+    }
+
+    // MARK: Output
+
+    /// The bytes to write to the transport next (possibly only part of what is queued); empty
+    /// when there is nothing to send. Report what was written with `didSend(_:now:)`.
+    public mutating func pendingOutput() -> ByteView {
+        if let entry = sendingEntry {
+            let packet = outbox.packet(at: entry)
+            return packet.slice(from: sendingProgress, count: packet.count - sendingProgress)
+        }
+        if transmitEnd > transmitStart {
+            return ByteView(baseAddress: UnsafeRawPointer(transmit.baseAddress.unsafelyUnwrapped + transmitStart), count: transmitEnd - transmitStart)
+        }
+        guard state == .connected, let entry = outbox.nextUnsent() else { return ByteView() }
+        sendingEntry = entry
+        sendingProgress = 0
+        return outbox.packet(at: entry)
+    }
+
+    /// Records that the transport took the first `count` bytes of `pendingOutput()`.
+    public mutating func didSend(_ count: Int, now: DeviceInstant) {
+        guard count > 0 else { return }
+        lastSend = now
+        if let entry = sendingEntry {
+            sendingProgress += count
+            if sendingProgress >= outbox.packet(at: entry).count {
+                outbox.markSent(entry, now: now)
+                sendingEntry = nil
+                sendingProgress = 0
+            }
+            return
+        }
+        transmitStart += count
+        if transmitStart >= transmitEnd {
+            transmitStart = 0
+            transmitEnd = 0
+        }
+    }
+
+    /// Encodes a control packet at the end of the transmit buffer.
+    private mutating func appendControl(_ packet: MQTTPacket) throws(MQTTSessionError) {
+        if transmitStart > 0 {
+            let pendingCount = transmitEnd - transmitStart
+            if pendingCount > 0 {
+                transmit.baseAddress.unsafelyUnwrapped.copyMemory(from: transmit.baseAddress.unsafelyUnwrapped + transmitStart, byteCount: pendingCount)
+            }
+            transmitStart = 0
+            transmitEnd = pendingCount
+        }
+        let space = UnsafeMutableRawBufferPointer(rebasing: transmit[transmitEnd...])
+        do throws(MQTTEncodeError) {
+            transmitEnd += try packet.encode(into: space)
+        } catch {
+            if case .bufferTooSmall(let needed, let available) = error {
+                throw .transmitBufferFull(needed: needed, available: available)
+            }
+            throw .encoding(error)
+        }
+    }
+
+    // MARK: Input
+
+    /// Free space for the transport to read into; report with `didReceive(_:)`.
+    public mutating func receiveSpace() -> UnsafeMutableRawBufferPointer { reader.writableSpace() }
+
+    /// Records that the transport wrote `count` bytes into `receiveSpace()`.
+    public mutating func didReceive(_ count: Int) { reader.didWrite(count) }
+
+    /// Copies received bytes in; returns how many fit (take events out, then offer the rest).
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer) -> Int { reader.append(bytes) }
+
+    /// Handles received packets and timers up to `now` and returns the next event, or `nil`
+    /// when there is nothing more until new bytes arrive or `nextDeadline`. A thrown error ends
+    /// the connection: close the transport; the session is then `.disconnected`.
+    public mutating func nextEvent(now: DeviceInstant) throws(MQTTSessionError) -> MQTTSessionEvent? {
+        do throws(MQTTSessionError) {
+            while true {
+                if owedPubAck != 0 {
+                    // Acknowledge the message the application took on the previous call.
+                    try appendControl(.puback(packetID: owedPubAck))
+                    owedPubAck = 0
+                }
+                let frame: MQTTFrame?
+                do throws(MQTTDecodeError) { frame = try reader.nextFrame() } catch { throw .malformedPacket(error) }
+                guard let frame else { break }
+                if let event = try handle(frame) { return event }
+            }
+            try checkTimers(now: now)
+            return nil
+        } catch {
+            connectionLost()
+            throw error
+        }
+    }
+
+    private mutating func handle(_ frame: MQTTFrame) throws(MQTTSessionError) -> MQTTSessionEvent? {
+        let packet: MQTTPacket
+        do throws(MQTTDecodeError) { packet = try frame.decode() } catch { throw .malformedPacket(error) }
+        pingDeadline = nil  // any packet shows the connection is alive
+        if case .connecting = state {
+            guard case .connack(let connack) = packet else { throw .unexpectedPacket(packet.type) }
+            guard connack.returnCode == .accepted else { throw .connectionRefused(connack.returnCode) }
+            state = .connected
+            if !connack.sessionPresent, let subscriptions = configuration.subscriptions {
+                _ = try subscribe(subscriptions)
+            }
+            return .connected(sessionPresent: connack.sessionPresent)
+        }
+        switch packet {
+        case .publish(let publish):
+            switch publish.qos {
+            case .atMostOnce: break
+            case .atLeastOnce: owedPubAck = publish.packetID
+            case .exactlyOnce: throw .unsolicitedQoS2Publish(packetID: publish.packetID)
+            }
+            return .message(publish)
+        case .puback(let packetID):
+            return outbox.acknowledge(packetID)
+                ? .published(packetID: packetID)
+                : .unknownAcknowledgement(.puback, packetID: packetID)
+        case .suback(let suback):
+            guard let slot = pendingSlot(suback.packetID, isSubscribe: true) else {
+                return .unknownAcknowledgement(.suback, packetID: suback.packetID)
+            }
+            let expected = pending[slot].filterCount
+            guard expected == suback.returnCodes.count else {
+                throw .subackCountMismatch(expected: expected, actual: suback.returnCodes.count)
+            }
+            pending[slot] = PendingRequest()
+            return .subscribed(suback)
+        case .unsuback(let packetID):
+            guard let slot = pendingSlot(packetID, isSubscribe: false) else {
+                return .unknownAcknowledgement(.unsuback, packetID: packetID)
+            }
+            pending[slot] = PendingRequest()
+            return .unsubscribed(packetID: packetID)
+        case .pingresp:
+            return nil
+        default:
+            throw .unexpectedPacket(packet.type)
+        }
+    }
+
+    /// The index of the pending request with `packetID` (0 finds a free slot), of the given
+    /// kind if `isSubscribe` is not `nil`. A plain loop: `Range` algorithms would pull array
+    /// code into the `-no-allocations` build.
+    private func pendingSlot(_ packetID: UInt16, isSubscribe: Bool?) -> Int? {
+        var i = 0
+        while i < pending.count {
+            if pending[i].packetID == packetID && (isSubscribe == nil || pending[i].isSubscribe == isSubscribe) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    // MARK: Time
+
+    /// When the session next needs `nextEvent(now:)` called even if no bytes arrive; `nil`
+    /// when only input can change anything.
+    public var nextDeadline: DeviceInstant? {
+        switch state {
+        case .disconnected, .closing:
+            return nil
+        case .connecting(let deadline):
+            return deadline
+        case .connected:
+            var deadline = pingDeadline
+            if pingDeadline == nil, let interval = keepAliveInterval {
+                deadline = lastSend + interval
+            }
+            if let timeout = configuration.acknowledgementTimeout, let oldest = outbox.oldestUnacknowledgedSend() {
+                deadline = earliest(deadline, oldest.sentAt + timeout)
+            }
+            return deadline
+        }
+    }
+
+    /// The keep-alive interval; `nil` when keep-alive is off.
+    private var keepAliveInterval: DeviceDuration? {
+        let seconds = configuration.connect.keepAlive
+        return seconds == 0 ? nil : DeviceDuration(milliseconds: Int64(widening: UInt(seconds)) &* 1000)
+    }
+
+    private mutating func checkTimers(now: DeviceInstant) throws(MQTTSessionError) {
+        switch state {
+        case .disconnected, .closing:
+            return
+        case .connecting(let deadline):
+            if now >= deadline { throw .connackTimeout }
+        case .connected:
+            if let deadline = pingDeadline {
+                if now >= deadline { throw .pingTimeout }
+            } else if let interval = keepAliveInterval, now >= lastSend + interval {
+                try appendControl(.pingreq)
+                pingDeadline = now + configuration.pingTimeout
+            }
+            if let timeout = configuration.acknowledgementTimeout, let oldest = outbox.oldestUnacknowledgedSend(),
+                now >= oldest.sentAt + timeout
+            {
+                throw .acknowledgementTimeout(packetID: oldest.packetID)
+            }
+        }
+    }
+
+    // MARK: Introspection
+
+    /// QoS 1 publishes waiting for PUBACK (queued, sent, or to be re-sent).
+    public var unacknowledgedCount: Int { outbox.unacknowledgedCount }
+}
