@@ -45,7 +45,7 @@ public enum MQTTRule: Equatable, Sendable {
     case willFieldsWithoutWillFlag
     /// Password flag set without the user name flag (MQTT-3.1.2-22).
     case passwordWithoutUserName
-    /// CONNACK acknowledge-flags bits 7…1 set (MQTT-3.2.2-?, §3.2.2.1).
+    /// CONNACK acknowledge-flags bits 7…1 set (§3.2.2.1).
     case connackReservedFlagsSet
     /// CONNACK return code above 5 (§3.2.2.3).
     case invalidConnackReturnCode(UInt8)
@@ -68,7 +68,7 @@ public enum MQTTRule: Equatable, Sendable {
         case .reservedPacketType: return "packet type 0 and 15 are reserved (MQTT 2.2.1)"
         case .invalidFixedHeaderFlags: return "fixed header flags not allowed for this packet type (MQTT-2.2.2-1, MQTT-2.2.2-2)"
         case .malformedRemainingLength: return "remaining length longer than 4 bytes (MQTT 2.2.3)"
-        case .remainingLengthMismatch: return "remaining length does not match the packet type (MQTT 3.x.1)"
+        case .remainingLengthMismatch: return "remaining length does not match what the packet type requires or contains (MQTT 2.2.3)"
         case .truncatedField: return "field runs past the end of the packet (MQTT 1.5)"
         case .trailingBytes: return "bytes left after the last field of the packet (remaining length too large)"
         case .invalidUTF8: return "string is not well-formed UTF-8 (MQTT-1.5.3-1)"

@@ -1,0 +1,24 @@
+/// A byte stream to a server (TCP, TLS, a modem's socket) that the board provides. The core
+/// only ever talks to the network through this.
+public protocol DeviceTransport {
+    /// The board's own error, with whatever detail it can give (errno, TLS alert, file name).
+    associatedtype Failure: Error
+
+    /// Opens a new connection, closing any previous one.
+    mutating func open() throws(Failure)
+    /// Writes some of `bytes`, waiting at most `timeout` for room; returns how many were taken.
+    mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(Failure) -> Int
+    /// Reads what is available into `buffer`, waiting at most `timeout` for the first byte;
+    /// returns 0 when nothing came in time. A closed connection is an error, not 0.
+    mutating func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: DeviceDuration) throws(Failure) -> Int
+    /// Closes the connection (politely where the protocol has a way).
+    mutating func close()
+}
+
+/// The board's monotonic clock.
+public protocol DeviceClock {
+    /// Now, on a clock that never goes backwards.
+    func now() -> DeviceInstant
+    /// Waits until `deadline` (returns at once if it has passed).
+    func sleep(until deadline: DeviceInstant)
+}
