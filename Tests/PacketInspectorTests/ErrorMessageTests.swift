@@ -38,7 +38,7 @@ struct DecodeErrorTests {
 
     @Test func remainingLengthMismatch() {
         #expect(decodeLines("c0 01 00").error
-            == "byte 1 (packet 1): remaining length does not match the packet type (MQTT 3.x.1): expected 0, got 1")
+            == "byte 1 (packet 1): remaining length does not match what the packet type requires or contains (MQTT 2.2.3): expected 0, got 1")
     }
 
     @Test func wildcardInTopicName() {
