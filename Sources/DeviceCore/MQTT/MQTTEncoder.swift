@@ -83,6 +83,7 @@ extension MQTTPacket {
     private func remainingLength() throws(MQTTEncodeError) -> Int {
         switch self {
         case .connect(let connect):
+            if connect.clientID.isEmpty && !connect.cleanSession { throw .invalid(.emptyClientIDWithoutCleanSession) }
             var length = 10 + (try stringLength(connect.clientID, MQTTValidation.checkUTF8))
             if let will = connect.will {
                 length += try stringLength(will.topic, MQTTValidation.checkTopicName)

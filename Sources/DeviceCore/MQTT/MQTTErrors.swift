@@ -31,7 +31,7 @@ public enum MQTTRule: Equatable, Sendable {
     case misplacedSingleLevelWildcard
     /// A packet identifier of 0 where one is required (MQTT-2.3.1-1).
     case zeroPacketIdentifier
-    /// QoS 3 in a PUBLISH, will or subscription (MQTT-3.3.1-4).
+    /// QoS 3 in a PUBLISH (MQTT-3.3.1-4) or a will (MQTT-3.1.2-14).
     case invalidQoS
     /// DUP set on a QoS 0 PUBLISH (MQTT-3.3.1-2).
     case dupWithQoS0
@@ -45,6 +45,9 @@ public enum MQTTRule: Equatable, Sendable {
     case willFieldsWithoutWillFlag
     /// Password flag set without the user name flag (MQTT-3.1.2-22).
     case passwordWithoutUserName
+    /// A zero-byte client id without CleanSession 1 (MQTT-3.1.3-7). Only the encoder refuses
+    /// it: a server answers it with CONNACK 2, so the decoder lets it through.
+    case emptyClientIDWithoutCleanSession
     /// CONNACK acknowledge-flags bits 7…1 set (§3.2.2.1).
     case connackReservedFlagsSet
     /// CONNACK return code above 5 (§3.2.2.3).
@@ -80,13 +83,14 @@ public enum MQTTRule: Equatable, Sendable {
         case .misplacedMultiLevelWildcard: return "# must be the last character and alone in its level (MQTT-4.7.1-2)"
         case .misplacedSingleLevelWildcard: return "+ must occupy an entire topic level (MQTT-4.7.1-3)"
         case .zeroPacketIdentifier: return "packet identifier must be non-zero (MQTT-2.3.1-1)"
-        case .invalidQoS: return "QoS 3 is not a valid QoS (MQTT-3.3.1-4)"
+        case .invalidQoS: return "QoS 3 is not a valid QoS (MQTT-3.3.1-4, MQTT-3.1.2-14)"
         case .dupWithQoS0: return "DUP must be 0 on a QoS 0 PUBLISH (MQTT-3.3.1-2)"
         case .invalidProtocolName: return "protocol name must be \"MQTT\" (MQTT-3.1.2-1)"
         case .unsupportedProtocolLevel: return "protocol level must be 4 for MQTT 3.1.1 (MQTT-3.1.2-2)"
         case .connectReservedFlagSet: return "CONNECT reserved flag bit 0 must be 0 (MQTT-3.1.2-3)"
         case .willFieldsWithoutWillFlag: return "will QoS and will retain must be 0 without the will flag (MQTT-3.1.2-11, -13, -15)"
         case .passwordWithoutUserName: return "password flag set without user name flag (MQTT-3.1.2-22)"
+        case .emptyClientIDWithoutCleanSession: return "a zero-byte client id needs CleanSession 1 (MQTT-3.1.3-7)"
         case .connackReservedFlagsSet: return "CONNACK acknowledge flags bits 7-1 must be 0 (MQTT 3.2.2.1)"
         case .invalidConnackReturnCode: return "CONNACK return code must be 0-5 (MQTT 3.2.2.3)"
         case .sessionPresentWithRefusal: return "session present must be 0 when the connection is refused (MQTT-3.2.2-4)"

@@ -15,7 +15,8 @@ public struct MQTTFrame {
 /// Bytes may arrive in any chunking: one at a time, half a header, many packets at once. The
 /// transport either copies into the reader with `append(_:)` or reads straight into
 /// `writableSpace()` and reports with `didWrite(_:)`. `nextFrame()` then returns each complete
-/// packet in turn, without copying it; its bytes stay valid until the next `nextFrame()` call.
+/// packet in turn, without copying it; its bytes stay valid until the next `nextFrame()` or
+/// `reset()` call, even while more bytes are appended.
 ///
 /// A stream error (bad fixed header, packet over the limit) leaves the stream unusable: the
 /// connection must be closed and the reader `reset()`.
@@ -49,11 +50,11 @@ public struct MQTTFrameReader {
         handedOut = 0
     }
 
-    /// Free space at the end of the buffer, for the transport to read into. Invalidates the
-    /// frame handed out last.
+    /// Free space at the end of the buffer, for the transport to read into. The frame handed
+    /// out last stays valid: while it is held, buffered bytes are not moved, so the space may be
+    /// smaller (even empty) until `nextFrame()` is called again.
     public mutating func writableSpace() -> UnsafeMutableRawBufferPointer {
-        releaseHandedOut()
-        if start > 0 {
+        if handedOut == 0 && start > 0 {
             let pending = end - start
             if pending > 0 {
                 storage.baseAddress.unsafelyUnwrapped.copyMemory(

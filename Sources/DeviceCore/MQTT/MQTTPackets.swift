@@ -216,7 +216,8 @@ public struct MQTTSubscribe: Equatable {
     }
 }
 
-/// UNSUBSCRIBE (§3.10). The QoS of each listed subscription is ignored.
+/// UNSUBSCRIBE (§3.10). The QoS of each listed subscription is ignored, in the encoding and
+/// in comparisons.
 public struct MQTTUnsubscribe: Equatable {
     public var packetID: UInt16
     public var filters: MQTTTopicFilterList
@@ -224,6 +225,19 @@ public struct MQTTUnsubscribe: Equatable {
     public init(packetID: UInt16, filters: MQTTTopicFilterList) {
         self.packetID = packetID
         self.filters = filters
+    }
+
+    /// Equal when the ids and the filters, in order, are; QoS is not part of an UNSUBSCRIBE.
+    public static func == (lhs: MQTTUnsubscribe, rhs: MQTTUnsubscribe) -> Bool {
+        guard lhs.packetID == rhs.packetID else { return false }
+        var a = lhs.filters.makeIterator()
+        var b = rhs.filters.makeIterator()
+        while true {
+            let x = a.next()
+            let y = b.next()
+            if x == nil && y == nil { return true }
+            guard let x, let y, x.filter == y.filter else { return false }
+        }
     }
 }
 
