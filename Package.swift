@@ -29,9 +29,10 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
-            name: "MQTTSessionTests",
+            name: "ClientTests",
             dependencies: ["DeviceCore"]
         ),
+        .testTarget(name: "TextTests", dependencies: ["DeviceCore"]),
         .testTarget(
             name: "PacketInspectorTests",
             dependencies: ["DeviceCore", "PacketInspector"]

@@ -64,7 +64,7 @@ final class SessionHarness {
     init(
         keepAlive: UInt16 = 60, cleanSession: Bool = true, window: Int = 4, outboxBytes: Int = 1024,
         receiveBytes: Int = 1024, transmitBytes: Int = 256, subscriptions: [MQTTSubscription] = [],
-        acknowledgementTimeout: DeviceDuration? = .seconds(60)
+        acknowledgementTimeout: DeviceDuration? = .seconds(60), connect: MQTTConnect? = nil
     ) {
         receive = .allocate(byteCount: receiveBytes, alignment: 8)
         transmit = .allocate(byteCount: transmitBytes, alignment: 8)
@@ -75,7 +75,7 @@ final class SessionHarness {
         _ = subscriptionStorage.initialize(from: subscriptions)
         let list = subscriptions.isEmpty ? nil : MQTTTopicFilterList(UnsafeBufferPointer(rebasing: subscriptionStorage[0..<subscriptions.count]))
         let configuration = MQTTSessionConfiguration(
-            connect: MQTTConnect(clientID: view("dev1"), cleanSession: cleanSession, keepAlive: keepAlive),
+            connect: connect ?? MQTTConnect(clientID: view("dev1"), cleanSession: cleanSession, keepAlive: keepAlive),
             subscriptions: list, connackTimeout: .seconds(30), pingTimeout: .seconds(10),
             acknowledgementTimeout: acknowledgementTimeout)
         session = MQTTSession(
