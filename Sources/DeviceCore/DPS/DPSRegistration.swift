@@ -1,0 +1,321 @@
+/// What a device needs to register with DPS.
+public struct DPSConfiguration {
+    /// The DPS instance's ID scope, e.g. `0ne00000A0A`.
+    public var idScope: ByteView
+    /// The registration id; for X.509 it must equal the certificate's CN.
+    public var registrationID: ByteView
+    /// Sent as `&ClientVersion=` in the user name; `nil` leaves it out.
+    public var userAgent: ByteView?
+    /// Custom allocation data, raw JSON sent as `payload`; `nil` leaves it out.
+    public var customPayload: ByteView?
+    /// How long to wait for the answer to one request before asking again.
+    public var responseTimeout: DeviceDuration
+    /// How long the whole registration may take.
+    public var overallTimeout: DeviceDuration
+    /// Wait before polling when the response carries no `retry-after`.
+    public var defaultRetryAfter: DeviceDuration
+    /// Floor for `retry-after`: DPS allows 5 polls per 10 s per device.
+    public var minimumRetryAfter: DeviceDuration
+    /// Ceiling for absurd `retry-after` values.
+    public var maximumRetryAfter: DeviceDuration
+    /// Waits for retriable failures without `retry-after` (429, 5xx, timeouts).
+    public var backoff: ReconnectBackoff
+    /// Seeds the jitter of `backoff`; take it from the board's entropy.
+    public var jitterSeed: UInt64
+
+    public init(
+        idScope: ByteView, registrationID: ByteView, userAgent: ByteView? = nil, customPayload: ByteView? = nil,
+        responseTimeout: DeviceDuration = .seconds(30), overallTimeout: DeviceDuration = .seconds(180),
+        defaultRetryAfter: DeviceDuration = .seconds(2), minimumRetryAfter: DeviceDuration = .seconds(2),
+        maximumRetryAfter: DeviceDuration = .seconds(300), backoff: ReconnectBackoff = ReconnectBackoff(),
+        jitterSeed: UInt64 = 0x5EED
+    ) {
+        self.idScope = idScope
+        self.registrationID = registrationID
+        self.userAgent = userAgent
+        self.customPayload = customPayload
+        self.responseTimeout = responseTimeout
+        self.overallTimeout = overallTimeout
+        self.defaultRetryAfter = defaultRetryAfter
+        self.minimumRetryAfter = minimumRetryAfter
+        self.maximumRetryAfter = maximumRetryAfter
+        self.backoff = backoff
+        self.jitterSeed = jitterSeed
+    }
+}
+
+/// Where DPS put the device.
+public struct DPSAssignment: Equatable {
+    public var assignedHub: ByteView
+    public var deviceID: ByteView
+    /// `initialAssignment`, `deviceDataMigrated`, `deviceDataReset`, … (empty if absent).
+    public var substatus: ByteView
+    /// Custom allocation data returned by DPS, raw JSON; `nil` if none.
+    public var payload: ByteView?
+}
+
+/// Why registration ended without an assignment.
+public struct DPSFailure: Equatable {
+    public enum Reason: Equatable {
+        /// DPS refused the request with a final status (400, 401, 403, 404, 412 …).
+        case rejected(status: UInt16)
+        /// The registration's status is `failed`.
+        case registrationFailed
+        /// The enrollment is `disabled`.
+        case disabled
+        /// The overall timeout passed.
+        case timedOut
+        /// The broker refused the subscription to the response topic.
+        case subscriptionRefused
+        /// A response the device could not make sense of.
+        case malformedResponse(DPSProtocolError)
+    }
+
+    public var reason: Reason
+    /// DPS's six-digit error code (e.g. 401002; the first three digits are the status), if given.
+    public var errorCode: Int64?
+    public var message: ByteView?
+    public var trackingID: ByteView?
+}
+
+/// The end of a registration.
+public enum DPSOutcome: Equatable {
+    case assigned(DPSAssignment)
+    case failed(DPSFailure)
+}
+
+/// Errors in using the registration, as opposed to DPS saying no.
+public enum DPSError: Error, Equatable {
+    /// The request buffer cannot hold the topic and body.
+    case requestBufferTooSmall(needed: Int, capacity: Int)
+    /// The session refused the publish.
+    case session(MQTTSessionError)
+}
+
+/// The DPS register/poll flow as a pure state machine on top of an `MQTTSession`.
+///
+///     connect ─▶ SUBACK ─▶ register ($rid=1) ─▶ 202 assigning ─(retry-after)─▶ poll ($rid=2) ─▶ …
+///                                               200 assigned ──▶ .assigned(hub, device id)
+///                                               200 failed / disabled, 4xx ──▶ .failed(reason, code, message, tracking id)
+///                                               429 / 5xx / no answer ─(retry-after or backoff)─▶ same request again
+///
+/// Feed it every session event and call `checkTimers` at `nextDeadline`. A lost connection
+/// only needs `connectionLost(session:)`: after the next SUBACK the current request is sent again.
+public struct DPSRegistration {
+    enum Step: Equatable {
+        /// Waiting for the session's SUBACK before the first (or a repeated) request.
+        case awaitingSubscription
+        case awaitingResponse(requestID: UInt32, deadline: DeviceInstant)
+        /// Waiting before the next request (poll or retry).
+        case waiting(until: DeviceInstant)
+        case finished
+    }
+
+    public let configuration: DPSConfiguration
+    private let requestBuffer: UnsafeMutableRawBufferPointer
+    /// Holds the operation id across responses.
+    private var operationArena: ByteArena
+    /// Holds the current response's text; reset for each response.
+    private var resultArena: ByteArena
+    private var operationID: ByteView?
+    private(set) var step: Step = .awaitingSubscription
+    private var lastRequestID: UInt32 = 0
+    private var overallDeadline: DeviceInstant?
+    private var backoff: ReconnectBackoff
+    private var random: SplitMix64
+    /// Set once the registration ends.
+    public private(set) var outcome: DPSOutcome?
+
+    /// Room kept for the operation id (DPS's are about 60 bytes).
+    static let operationIDCapacity = 128
+
+    /// A registration using `requestBuffer` to build requests and `resultsBuffer` to keep the
+    /// assignment's text (hub, device id, payload, error message); both must outlive it.
+    public init(configuration: DPSConfiguration, requestBuffer: UnsafeMutableRawBufferPointer, resultsBuffer: UnsafeMutableRawBufferPointer) {
+        precondition(resultsBuffer.count > Self.operationIDCapacity, "resultsBuffer must be larger than 128 bytes")
+        self.configuration = configuration
+        self.requestBuffer = requestBuffer
+        operationArena = ByteArena(UnsafeMutableRawBufferPointer(rebasing: resultsBuffer[..<Self.operationIDCapacity]))
+        resultArena = ByteArena(UnsafeMutableRawBufferPointer(rebasing: resultsBuffer[Self.operationIDCapacity...]))
+        backoff = configuration.backoff
+        random = SplitMix64(seed: configuration.jitterSeed)
+    }
+
+    /// The CONNECT for DPS: client id = registration id, the DPS user name (written into
+    /// `userNameBuffer`, which must outlive the session), clean session, no password (X.509).
+    public static func connectPacket(
+        for configuration: DPSConfiguration, keepAlive: UInt16 = 60, userNameBuffer: UnsafeMutableRawBufferPointer
+    ) throws(TextOverflow) -> MQTTConnect {
+        var writer = TextWriter(into: userNameBuffer)
+        DPSTopics.userName(idScope: configuration.idScope, registrationID: configuration.registrationID, userAgent: configuration.userAgent, into: &writer)
+        let userName = try writer.finish()
+        return MQTTConnect(clientID: configuration.registrationID, cleanSession: true, keepAlive: keepAlive, userName: userName)
+    }
+
+    /// The response subscription the session must make on connect.
+    public static var subscription: MQTTSubscription { MQTTSubscription(filter: ByteView(DPSTopics.responseFilter), qos: .atLeastOnce) }
+
+    /// Starts the clock on the overall timeout. Call once, when the first connection is attempted.
+    public mutating func start(now: DeviceInstant) {
+        if overallDeadline == nil { overallDeadline = now + configuration.overallTimeout }
+    }
+
+    /// The connection dropped. A request in flight is repeated after the next SUBACK; a wait
+    /// for `retry-after` goes on. Unacknowledged requests are dropped from the session's outbox:
+    /// DPS keeps no session, and the repeated request carries a new request id.
+    public mutating func connectionLost(session: inout MQTTSession) {
+        session.discardOutbox()
+        if case .awaitingResponse = step { step = .awaitingSubscription }
+    }
+
+    /// When `checkTimers` must next run.
+    public var nextDeadline: DeviceInstant? {
+        switch step {
+        case .finished: return nil
+        case .awaitingSubscription: return overallDeadline
+        case .awaitingResponse(_, let deadline): return earliest(deadline, overallDeadline)
+        case .waiting(let until): return earliest(until, overallDeadline)
+        }
+    }
+
+    /// Handles one session event; returns the outcome when the registration ends.
+    public mutating func handle(_ event: MQTTSessionEvent, session: inout MQTTSession, now: DeviceInstant) throws(DPSError) -> DPSOutcome? {
+        guard step != .finished else { return outcome }
+        switch event {
+        case .subscribed(let suback):
+            guard suback.returnCodes.count > 0, suback.returnCode(at: 0) != .failure else {
+                return finish(.failed(DPSFailure(reason: .subscriptionRefused)))
+            }
+            if step == .awaitingSubscription { try sendRequest(session: &session, now: now) }
+            return nil
+        case .message(let publish):
+            return try handleResponse(publish, session: &session, now: now)
+        default:
+            return nil
+        }
+    }
+
+    /// Acts on deadlines: the overall timeout, a response timeout, the wait before a poll.
+    public mutating func checkTimers(session: inout MQTTSession, now: DeviceInstant) throws(DPSError) -> DPSOutcome? {
+        if step == .finished { return outcome }
+        if let overallDeadline, now >= overallDeadline {
+            return finish(.failed(DPSFailure(reason: .timedOut)))
+        }
+        switch step {
+        case .awaitingResponse(_, let deadline) where now >= deadline:
+            step = .waiting(until: now + backoff.nextDelay(using: &random))
+        case .waiting(let until) where now >= until:
+            if session.state == .connected {
+                try sendRequest(session: &session, now: now)
+            } else {
+                step = .awaitingSubscription
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
+    private mutating func handleResponse(_ publish: MQTTPublish, session: inout MQTTSession, now: DeviceInstant) throws(DPSError) -> DPSOutcome? {
+        let response: DPSTopics.Response
+        do throws(DPSProtocolError) {
+            guard let parsed = try DPSTopics.parseResponse(publish.topic) else { return nil }
+            response = parsed
+        } catch {
+            return finish(.failed(DPSFailure(reason: .malformedResponse(error))))
+        }
+        // Stale (an earlier request's) or foreign responses are ignored.
+        guard case .awaitingResponse(let requestID, _) = step, response.requestID == requestID else { return nil }
+
+        resultArena.reset()
+        let body: DPSResponseBody
+        do throws(DPSProtocolError) { body = try DPSResponseBody.parse(publish.payload, into: &resultArena) } catch {
+            return finish(.failed(DPSFailure(reason: .malformedResponse(error))))
+        }
+        let status = response.status
+        if status == 429 || status >= 500 {
+            let wait = response.retryAfter.map { clampRetryAfter($0) } ?? backoff.nextDelay(using: &random)
+            step = .waiting(until: now + wait)
+            return nil
+        }
+        guard status == 200 || status == 202 else {
+            return finish(.failed(DPSFailure(
+                reason: .rejected(status: status), errorCode: body.errorCode, message: body.errorMessage, trackingID: body.trackingID)))
+        }
+        backoff.reset()
+        guard let registrationStatus = body.status else {
+            return finish(.failed(DPSFailure(reason: .malformedResponse(.missingField("status")))))
+        }
+        switch registrationStatus {
+        case .assigned:
+            guard let hub = body.assignedHub, let device = body.deviceID, !hub.isEmpty, !device.isEmpty else {
+                return finish(.failed(DPSFailure(reason: .malformedResponse(.assignmentWithoutHubOrDevice))))
+            }
+            return finish(.assigned(DPSAssignment(assignedHub: hub, deviceID: device, substatus: body.substatus ?? ByteView(), payload: body.payload)))
+        case .failed:
+            return finish(.failed(DPSFailure(
+                reason: .registrationFailed, errorCode: body.errorCode, message: body.errorMessage, trackingID: body.trackingID)))
+        case .disabled:
+            return finish(.failed(DPSFailure(
+                reason: .disabled, errorCode: body.errorCode, message: body.errorMessage, trackingID: body.trackingID)))
+        case .assigning, .unassigned:
+            if let id = body.operationID {
+                operationArena.reset()
+                guard let kept = operationArena.copy(id) else {
+                    return finish(.failed(DPSFailure(reason: .malformedResponse(
+                        .resultsBufferTooSmall(needed: id.count, available: Self.operationIDCapacity)))))
+                }
+                operationID = kept
+            } else if operationID == nil {
+                return finish(.failed(DPSFailure(reason: .malformedResponse(.missingField("operationId")))))
+            }
+            step = .waiting(until: now + (response.retryAfter.map { clampRetryAfter($0) } ?? configuration.defaultRetryAfter))
+            return nil
+        }
+    }
+
+    /// `retry-after` seconds, clamped to the configured floor and ceiling.
+    private func clampRetryAfter(_ seconds: UInt32) -> DeviceDuration {
+        let wait = DeviceDuration(milliseconds: Int64(widening: UInt(seconds)) &* 1000)
+        return max(configuration.minimumRetryAfter, min(configuration.maximumRetryAfter, wait))
+    }
+
+    /// Publishes the register request, or the poll once DPS has given an operation id.
+    private mutating func sendRequest(session: inout MQTTSession, now: DeviceInstant) throws(DPSError) {
+        lastRequestID &+= 1
+        if lastRequestID == 0 { lastRequestID = 1 }
+        var topicWriter = TextWriter(into: requestBuffer)
+        if let operationID {
+            DPSTopics.pollTopic(requestID: lastRequestID, operationID: operationID, into: &topicWriter)
+        } else {
+            DPSTopics.registerTopic(requestID: lastRequestID, into: &topicWriter)
+        }
+        let topic: ByteView
+        do throws(TextOverflow) { topic = try topicWriter.finish() } catch {
+            throw .requestBufferTooSmall(needed: error.needed, capacity: requestBuffer.count)
+        }
+        var payload = ByteView()
+        if operationID == nil {
+            var json = JSONWriter(into: UnsafeMutableRawBufferPointer(rebasing: requestBuffer[topic.count...]))
+            DPSTopics.registerBody(registrationID: configuration.registrationID, payload: configuration.customPayload, into: &json)
+            do throws(JSONWriteError) { payload = try json.finish() } catch {
+                if case .overflow(let overflow) = error {
+                    throw .requestBufferTooSmall(needed: topic.count + overflow.needed, capacity: requestBuffer.count)
+                }
+                throw .requestBufferTooSmall(needed: 0, capacity: requestBuffer.count)
+            }
+        }
+        do throws(MQTTSessionError) {
+            try session.publish(topic: topic, payload: payload, qos: .atLeastOnce)
+        } catch {
+            throw .session(error)
+        }
+        step = .awaitingResponse(requestID: lastRequestID, deadline: now + configuration.responseTimeout)
+    }
+
+    private mutating func finish(_ result: DPSOutcome) -> DPSOutcome {
+        step = .finished
+        outcome = result
+        return result
+    }
+}
