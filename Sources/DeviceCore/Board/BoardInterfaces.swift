@@ -13,6 +13,14 @@ public protocol DeviceTransport {
     mutating func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: DeviceDuration) throws(Failure) -> Int
     /// Closes the connection (politely where the protocol has a way).
     mutating func close()
+    /// Whether trying again later can help (a refused or dropped connection), as opposed to a
+    /// failure that needs the user to change something (an untrusted certificate, a wrong key).
+    static func isRetriable(_ failure: Failure) -> Bool
+}
+
+extension DeviceTransport {
+    /// By default every failure is worth another attempt.
+    public static func isRetriable(_ failure: Failure) -> Bool { true }
 }
 
 /// The board's monotonic clock.

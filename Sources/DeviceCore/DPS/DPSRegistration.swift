@@ -120,7 +120,8 @@ public struct DPSRegistration {
     private var operationID: ByteView?
     private(set) var step: Step = .awaitingSubscription
     private var lastRequestID: UInt32 = 0
-    private var overallDeadline: DeviceInstant?
+    /// When the overall timeout ends the registration; set by `start(now:)`.
+    public private(set) var overallDeadline: DeviceInstant?
     private var backoff: ReconnectBackoff
     private var random: SplitMix64
     /// Set once the registration ends.

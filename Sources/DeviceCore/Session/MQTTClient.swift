@@ -25,7 +25,7 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
 
     /// Opens the transport, sends CONNECT and waits for CONNACK, handing every event (the
     /// `.connected` one included) to `handler`.
-    public mutating func connect(_ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
+    public mutating func connect(_ handler: (MQTTSessionEvent, inout MQTTSession) -> Void) throws(Failure) {
         do throws(Transport.Failure) { try transport.open() } catch { throw .transport(error) }
         do throws(MQTTSessionError) { try session.connectionOpened(now: clock.now()) } catch { throw .session(error) }
         while session.state != .connected {
@@ -34,9 +34,10 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
     }
 
     /// Sends pending output, then waits for input or the session's next deadline (or
-    /// `deadline`, if earlier) and hands each event to `handler`. On an error the transport is
-    /// closed and the session marked disconnected, ready for `connect` again.
-    public mutating func poll(until deadline: DeviceInstant?, _ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
+    /// `deadline`, if earlier) and hands each event to `handler`, with the session so that it
+    /// can answer (publish, subscribe). On an error the transport is closed and the session
+    /// marked disconnected, ready for `connect` again.
+    public mutating func poll(until deadline: DeviceInstant?, _ handler: (MQTTSessionEvent, inout MQTTSession) -> Void) throws(Failure) {
         do throws(Failure) {
             try flush()
             let now = clock.now()
@@ -50,7 +51,7 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
             do throws(Transport.Failure) { count = try transport.receive(into: space, timeout: wait) } catch { throw .transport(error) }
             session.didReceive(count)
             do throws(MQTTSessionError) {
-                while let event = try session.nextEvent(now: clock.now()) { handler(event) }
+                while let event = try session.nextEvent(now: clock.now()) { handler(event, &session) }
             } catch {
                 throw .session(error)
             }
@@ -60,6 +61,16 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
             session.connectionLost()
             throw error
         }
+    }
+
+    /// `connect` for handlers that only look at events.
+    public mutating func connect(_ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
+        try connect { event, _ in handler(event) }
+    }
+
+    /// `poll` for handlers that only look at events.
+    public mutating func poll(until deadline: DeviceInstant?, _ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
+        try poll(until: deadline) { event, _ in handler(event) }
     }
 
     /// Writes everything the session has queued.

@@ -1,0 +1,205 @@
+/// Why a step of the device's job failed.
+public enum DeviceFlowFailure<TransportFailure: Error>: Error {
+    case transport(TransportFailure)
+    case session(MQTTSessionError)
+    case dps(DPSError)
+    case hub(IoTHubError)
+    /// The body builder could not write the message.
+    case body(JSONWriteError)
+    /// The step did not finish before its deadline.
+    case timedOut
+}
+
+/// What happens during the device's job, as it happens (the command line prints it, a
+/// firmware may blink a LED). Views are valid only during the call.
+public enum DeviceFlowEvent<TransportFailure: Error> {
+    /// Opening the transport and sending CONNECT (attempt 1, 2, …).
+    case connecting(attempt: Int)
+    /// CONNACK accepted.
+    case connected(sessionPresent: Bool)
+    /// The connection failed or dropped; the next attempt comes after `retryIn`.
+    case connectionFailed(DeviceFlowFailure<TransportFailure>, retryIn: DeviceDuration)
+    /// The registration ended.
+    case provisioned(DPSOutcome)
+    /// A telemetry message was queued with this packet id (`index` counts from 1).
+    case messageSent(index: Int, packetID: UInt16, body: ByteView)
+    /// IoT Hub acknowledged the message with this packet id.
+    case messageAcknowledged(packetID: UInt16)
+    /// A message from the cloud arrived.
+    case cloudToDevice(CloudToDeviceMessage)
+    /// DISCONNECT sent and the transport closed.
+    case disconnected
+}
+
+/// Receives `DeviceFlowEvent`s.
+public protocol DeviceFlowObserver {
+    associatedtype TransportFailure: Error
+    mutating func observe(_ event: DeviceFlowEvent<TransportFailure>)
+}
+
+/// The device's job, the same on every board: register with DPS, then send telemetry to the
+/// assigned hub. Failures that may pass (refused or dropped connections, server errors) are
+/// retried with backoff and jitter until the step's deadline; the others end the job at once.
+public struct DeviceFlow<Transport: DeviceTransport, Clock: DeviceClock, Observer: DeviceFlowObserver>
+where Observer.TransportFailure == Transport.Failure {
+    public typealias Failure = DeviceFlowFailure<Transport.Failure>
+    public typealias Client = MQTTClient<Transport, Clock>
+
+    public var observer: Observer
+    public var backoff: ReconnectBackoff
+    /// Jitter for the backoff; seed it from the board's entropy.
+    public var random: SplitMix64
+
+    public init(observer: Observer, backoff: ReconnectBackoff = ReconnectBackoff(), random: SplitMix64) {
+        self.observer = observer
+        self.backoff = backoff
+        self.random = random
+    }
+
+    /// Whether another attempt can help.
+    public static func isRetriable(_ failure: Failure) -> Bool {
+        switch failure {
+        case .session(let error): return error.isRetriable
+        case .transport(let error): return Transport.isRetriable(error)
+        case .timedOut: return true
+        case .dps, .hub, .body: return false
+        }
+    }
+
+    static func failure(_ error: Client.Failure) -> Failure {
+        switch error {
+        case .session(let e): return .session(e)
+        case .transport(let e): return .transport(e)
+        case .sendTimedOut: return .timedOut
+        }
+    }
+
+    /// After a failure: throws it if it is final or the deadline would pass, otherwise reports
+    /// it and sleeps for the backoff delay.
+    mutating func waitBeforeRetry(_ failure: Failure, clock: Clock, deadline: DeviceInstant) throws(Failure) {
+        guard Self.isRetriable(failure) else { throw failure }
+        let wait = backoff.nextDelay(using: &random)
+        let now = clock.now()
+        if now + wait >= deadline { throw failure }
+        observer.observe(.connectionFailed(failure, retryIn: wait))
+        clock.sleep(until: now + wait)
+    }
+
+    /// Connects `client`, retrying retriable failures until `deadline`.
+    public mutating func connect(_ client: inout Client, deadline: DeviceInstant) throws(Failure) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            observer.observe(.connecting(attempt: attempt))
+            do throws(Client.Failure) {
+                var sessionPresent = false
+                try client.connect { event in
+                    if case .connected(let present) = event { sessionPresent = present }
+                }
+                backoff.reset()
+                observer.observe(.connected(sessionPresent: sessionPresent))
+                return
+            } catch {
+                try waitBeforeRetry(Self.failure(error), clock: client.clock, deadline: deadline)
+            }
+        }
+    }
+
+    /// Registers with DPS over `client` (configured with `DPSRegistration.connectPacket` and
+    /// its subscription) and returns the outcome; disconnects before returning.
+    public mutating func provision(_ client: inout Client, _ registration: inout DPSRegistration) throws(Failure) -> DPSOutcome {
+        let clock = client.clock
+        registration.start(now: clock.now())
+        let deadline = registration.overallDeadline ?? clock.now()
+        while true {
+            try connect(&client, deadline: deadline)
+            var outcome: DPSOutcome?
+            var dpsError: DPSError?
+            do throws(Client.Failure) {
+                while outcome == nil && dpsError == nil {
+                    try client.poll(until: registration.nextDeadline) { event, session in
+                        guard outcome == nil, dpsError == nil else { return }
+                        do throws(DPSError) {
+                            outcome = try registration.handle(event, session: &session, now: clock.now())
+                        } catch {
+                            dpsError = error
+                        }
+                    }
+                    if outcome == nil && dpsError == nil {
+                        do throws(DPSError) {
+                            outcome = try registration.checkTimers(session: &client.session, now: clock.now())
+                        } catch {
+                            dpsError = error
+                        }
+                    }
+                }
+            } catch {
+                registration.connectionLost(session: &client.session)
+                if let finished = registration.outcome {
+                    outcome = finished
+                } else {
+                    try waitBeforeRetry(Self.failure(error), clock: clock, deadline: deadline)
+                    continue
+                }
+            }
+            client.disconnect()
+            observer.observe(.disconnected)
+            if let dpsError { throw .dps(dpsError) }
+            let result = outcome.unsafelyUnwrapped
+            observer.observe(.provisioned(result))
+            return result
+        }
+    }
+
+    /// Sends `count` messages to IoT Hub over `client` (configured with
+    /// `IoTHubClient.connectPacket`), `interval` apart, waits until IoT Hub has acknowledged
+    /// every one, and disconnects. `makeBody(index, buffer)` writes message `index` (from 1).
+    /// Lost connections are resumed: unacknowledged messages are re-sent with DUP.
+    public mutating func sendTelemetry(
+        _ client: inout Client, hub: IoTHubClient, count: Int, interval: DeviceDuration,
+        bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant,
+        makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView
+    ) throws(Failure) {
+        let clock = client.clock
+        var next = 1
+        var nextSendAt = clock.now()
+        try connect(&client, deadline: deadline)
+        while next <= count || client.session.unacknowledgedCount > 0 {
+            if clock.now() >= deadline { throw .timedOut }
+            do throws(Failure) {
+                if next <= count && clock.now() >= nextSendAt {
+                    let body: ByteView
+                    do throws(JSONWriteError) { body = try makeBody(next, bodyBuffer) } catch { throw .body(error) }
+                    do throws(IoTHubError) {
+                        let packetID = try hub.sendTelemetry(body, session: &client.session)
+                        observer.observe(.messageSent(index: next, packetID: packetID, body: body))
+                        next += 1
+                        nextSendAt = clock.now() + interval
+                    } catch {
+                        // A full window or outbox waits for acknowledgements; anything else is final.
+                        guard case .session(.backPressure) = error else { throw .hub(error) }
+                    }
+                }
+                let wake = next <= count ? nextSendAt : deadline
+                do throws(Client.Failure) {
+                    try client.poll(until: wake) { event, _ in
+                        switch event {
+                        case .published(let packetID): observer.observe(.messageAcknowledged(packetID: packetID))
+                        case .message(let publish):
+                            if let c2d = hub.cloudToDeviceMessage(in: publish) { observer.observe(.cloudToDevice(c2d)) }
+                        default: break
+                        }
+                    }
+                } catch {
+                    throw Self.failure(error)
+                }
+            } catch {
+                // Final failures (hub, body) are rethrown by waitBeforeRetry; the rest reconnect.
+                try waitBeforeRetry(error, clock: clock, deadline: deadline)
+                try connect(&client, deadline: deadline)
+            }
+        }
+        client.disconnect()
+        observer.observe(.disconnected)
+    }
+}
