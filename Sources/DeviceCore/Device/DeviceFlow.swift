@@ -8,6 +8,8 @@ public enum DeviceFlowFailure<TransportFailure: Error>: Error {
     case body(JSONWriteError)
     /// The step did not finish before its deadline.
     case timedOut
+    /// The observer asked to stop (e.g. on SIGINT); the connection was closed with DISCONNECT.
+    case stopped
 }
 
 /// What happens during the device's job, as it happens (the command line prints it, a
@@ -31,10 +33,16 @@ public enum DeviceFlowEvent<TransportFailure: Error> {
     case disconnected
 }
 
-/// Receives `DeviceFlowEvent`s.
+/// Receives `DeviceFlowEvent`s, and can ask the flow to stop.
 public protocol DeviceFlowObserver {
     associatedtype TransportFailure: Error
     mutating func observe(_ event: DeviceFlowEvent<TransportFailure>)
+    /// Checked between steps: when true, the flow disconnects cleanly and throws `.stopped`.
+    var shouldStop: Bool { get }
+}
+
+extension DeviceFlowObserver {
+    public var shouldStop: Bool { false }
 }
 
 /// The device's job, the same on every board: register with DPS, then send telemetry to the
@@ -62,7 +70,7 @@ where Observer.TransportFailure == Transport.Failure {
         case .session(let error): return error.isRetriable
         case .transport(let error): return Transport.isRetriable(error)
         case .timedOut: return true
-        case .dps, .hub, .body: return false
+        case .dps, .hub, .body, .stopped: return false
         }
     }
 
@@ -77,6 +85,7 @@ where Observer.TransportFailure == Transport.Failure {
     /// After a failure: throws it if it is final or the deadline would pass, otherwise reports
     /// it and sleeps for the backoff delay.
     mutating func waitBeforeRetry(_ failure: Failure, clock: Clock, deadline: DeviceInstant) throws(Failure) {
+        if observer.shouldStop { throw .stopped }
         guard Self.isRetriable(failure) else { throw failure }
         let wait = backoff.nextDelay(using: &random)
         let now = clock.now()
@@ -89,6 +98,7 @@ where Observer.TransportFailure == Transport.Failure {
     public mutating func connect(_ client: inout Client, deadline: DeviceInstant) throws(Failure) {
         var attempt = 0
         while true {
+            if observer.shouldStop { throw .stopped }
             attempt += 1
             observer.observe(.connecting(attempt: attempt))
             do throws(Client.Failure) {
@@ -117,6 +127,7 @@ where Observer.TransportFailure == Transport.Failure {
             var dpsError: DPSError?
             do throws(Client.Failure) {
                 while outcome == nil && dpsError == nil {
+                    if observer.shouldStop { break }
                     try client.poll(until: registration.nextDeadline) { event, session in
                         guard outcome == nil, dpsError == nil else { return }
                         do throws(DPSError) {
@@ -145,6 +156,7 @@ where Observer.TransportFailure == Transport.Failure {
             client.disconnect()
             observer.observe(.disconnected)
             if let dpsError { throw .dps(dpsError) }
+            guard outcome != nil else { throw .stopped }
             let result = outcome.unsafelyUnwrapped
             observer.observe(.provisioned(result))
             return result
@@ -164,40 +176,47 @@ where Observer.TransportFailure == Transport.Failure {
         var next = 1
         var nextSendAt = clock.now()
         try connect(&client, deadline: deadline)
-        while next <= count || client.session.unacknowledgedCount > 0 {
-            if clock.now() >= deadline { throw .timedOut }
-            do throws(Failure) {
-                if next <= count && clock.now() >= nextSendAt {
-                    let body: ByteView
-                    do throws(JSONWriteError) { body = try makeBody(next, bodyBuffer) } catch { throw .body(error) }
-                    do throws(IoTHubError) {
-                        let packetID = try hub.sendTelemetry(body, session: &client.session)
-                        observer.observe(.messageSent(index: next, packetID: packetID, body: body))
-                        next += 1
-                        nextSendAt = clock.now() + interval
-                    } catch {
-                        // A full window or outbox waits for acknowledgements; anything else is final.
-                        guard case .session(.backPressure) = error else { throw .hub(error) }
-                    }
-                }
-                let wake = next <= count ? nextSendAt : deadline
-                do throws(Client.Failure) {
-                    try client.poll(until: wake) { event, _ in
-                        switch event {
-                        case .published(let packetID): observer.observe(.messageAcknowledged(packetID: packetID))
-                        case .message(let publish):
-                            if let c2d = hub.cloudToDeviceMessage(in: publish) { observer.observe(.cloudToDevice(c2d)) }
-                        default: break
+        do throws(Failure) {
+            while next <= count || client.session.unacknowledgedCount > 0 {
+                if observer.shouldStop { throw .stopped }
+                if clock.now() >= deadline { throw .timedOut }
+                do throws(Failure) {
+                    if next <= count && clock.now() >= nextSendAt {
+                        let body: ByteView
+                        do throws(JSONWriteError) { body = try makeBody(next, bodyBuffer) } catch { throw .body(error) }
+                        do throws(IoTHubError) {
+                            let packetID = try hub.sendTelemetry(body, session: &client.session)
+                            observer.observe(.messageSent(index: next, packetID: packetID, body: body))
+                            next += 1
+                            nextSendAt = clock.now() + interval
+                        } catch {
+                            // A full window or outbox waits for acknowledgements; anything else is final.
+                            guard case .session(.backPressure) = error else { throw .hub(error) }
                         }
                     }
+                    let wake = next <= count ? nextSendAt : deadline
+                    do throws(Client.Failure) {
+                        try client.poll(until: wake) { event, _ in
+                            switch event {
+                            case .published(let packetID): observer.observe(.messageAcknowledged(packetID: packetID))
+                            case .message(let publish):
+                                if let c2d = hub.cloudToDeviceMessage(in: publish) { observer.observe(.cloudToDevice(c2d)) }
+                            default: break
+                            }
+                        }
+                    } catch {
+                        throw Self.failure(error)
+                    }
                 } catch {
-                    throw Self.failure(error)
+                    // Final failures (hub, body, stop) are rethrown by waitBeforeRetry; the rest reconnect.
+                    try waitBeforeRetry(error, clock: clock, deadline: deadline)
+                    try connect(&client, deadline: deadline)
                 }
-            } catch {
-                // Final failures (hub, body) are rethrown by waitBeforeRetry; the rest reconnect.
-                try waitBeforeRetry(error, clock: clock, deadline: deadline)
-                try connect(&client, deadline: deadline)
             }
+        } catch {
+            client.disconnect()
+            observer.observe(.disconnected)
+            throw error
         }
         client.disconnect()
         observer.observe(.disconnected)
