@@ -50,10 +50,15 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
             let count: Int
             do throws(Transport.Failure) { count = try transport.receive(into: space, timeout: wait) } catch { throw .transport(error) }
             session.didReceive(count)
-            do throws(MQTTSessionError) {
-                while let event = try session.nextEvent(now: clock.now()) { handler(event, &session) }
-            } catch {
-                throw .session(error)
+            while true {
+                do throws(MQTTSessionError) {
+                    while let event = try session.nextEvent(now: clock.now()) { handler(event, &session) }
+                } catch {
+                    throw .session(error)
+                }
+                // Owed acknowledgements that did not fit hold input back: send, then go on.
+                guard session.needsOutputSent else { break }
+                try flush()
             }
             try flush()
         } catch {

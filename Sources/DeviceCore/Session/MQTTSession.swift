@@ -233,6 +233,22 @@ public struct MQTTSession {
         }
     }
 
+    /// `appendControl`, except that a full transmit buffer answers `false` instead of failing.
+    private mutating func appendIfRoom(_ packet: MQTTPacket) throws(MQTTSessionError) -> Bool {
+        do throws(MQTTSessionError) {
+            try appendControl(packet)
+            return true
+        } catch {
+            if case .transmitBufferFull = error { return false }
+            throw error
+        }
+    }
+
+    /// `true` when the session holds received packets back until its pending output is sent
+    /// (a PUBACK it owes did not fit in the transmit buffer). Send `pendingOutput()`, then call
+    /// `nextEvent(now:)` again.
+    public var needsOutputSent: Bool { owedPubAck != 0 }
+
     // MARK: Input
 
     /// Free space for the transport to read into; report with `didReceive(_:)`.
@@ -251,8 +267,9 @@ public struct MQTTSession {
         do throws(MQTTSessionError) {
             while true {
                 if owedPubAck != 0 {
-                    // Acknowledge the message the application took on the previous call.
-                    try appendControl(.puback(packetID: owedPubAck))
+                    // Acknowledge the message the application took on the previous call. With
+                    // no room for the PUBACK, stop here: the driver sends, then asks again.
+                    guard try appendIfRoom(.puback(packetID: owedPubAck)) else { return nil }
                     owedPubAck = 0
                 }
                 let frame: MQTTFrame?
@@ -366,8 +383,8 @@ public struct MQTTSession {
             if let deadline = pingDeadline {
                 if now >= deadline { throw .pingTimeout }
             } else if let interval = keepAliveInterval, now >= lastSend + interval {
-                try appendControl(.pingreq)
-                pingDeadline = now + configuration.pingTimeout
+                // Output already waiting counts as activity once sent; the ping can wait for room.
+                if try appendIfRoom(.pingreq) { pingDeadline = now + configuration.pingTimeout }
             }
             if let timeout = configuration.acknowledgementTimeout, let oldest = outbox.oldestUnacknowledgedSend(),
                 now >= oldest.sentAt + timeout
