@@ -8,8 +8,8 @@ enum UTF8Sequence {
     case truncated
 }
 
-/// UTF-8 checks for the text helpers. Unlike `MQTTValidation.checkUTF8`, U+0000 is allowed:
-/// JSON and percent-encoding can carry it.
+/// The core's one UTF-8 checker. U+0000 is well-formed here (JSON and percent-encoding can
+/// carry it); `MQTTValidation.checkUTF8` adds MQTT's ban on it.
 enum UTF8Scan {
     /// Checks the sequence whose lead byte is at `index` in `bytes` (Unicode 3-7: no overlong
     /// forms, no surrogates, nothing above U+10FFFF).
