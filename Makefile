@@ -17,9 +17,10 @@ unit-test:
 	$(SWIFT) test
 
 ## Everything CI checks.
-test: setup fixtures-check unit-test arm
+test: setup fixtures-check unit-test arm qemu-test
 
 include board/arm.mk
+include board/qemu.mk
 include scripts/fixtures.mk
 
 clean:

@@ -1,0 +1,31 @@
+/*
+ * What the per-board C code (board/<board>/board.c) and the shared Cortex-M code
+ * (board/common/cortexm.c) provide to each other, and what Swift calls (board/swift/).
+ */
+#ifndef CORTEXM_H
+#define CORTEXM_H
+#include <stdint.h>
+
+/* Per board (board/<board>/board.c). */
+void board_init(void);                 /* console UART on, before main */
+void board_uart_putc(uint8_t byte);    /* blocking write of one byte to the console UART */
+extern const uint32_t board_core_hz;   /* core clock, for the SysTick reload */
+extern const char board_name[];
+
+/* Shared (board/common/cortexm.c), called from Swift through @_extern(c). */
+int64_t board_millis(void);            /* milliseconds since reset, from SysTick */
+void board_wait_for_interrupt(void);   /* WFI: sleeps until the next interrupt (at most 1 ms) */
+uint32_t board_stack_used(void);       /* stack high-water mark so far, in bytes */
+uint32_t board_stack_size(void);       /* bytes between the end of .bss/.heap and the stack top */
+const char *board_get_name(void);
+void board_exit(int status) __attribute__((noreturn));  /* semihosting exit: QEMU's status */
+
+/* Exception handlers the per-board vector tables point at. */
+void Reset_Handler(void);
+void Default_Handler(void);
+void HardFault_Handler(void);
+void SysTick_Handler(void);
+
+/* From the linker script (board/common/cortexm.ld). */
+extern uint32_t __stack_top[];
+#endif

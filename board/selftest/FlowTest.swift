@@ -1,0 +1,206 @@
+// Part (b) of the self-test: the device's whole job, `DeviceFlow.provision` then
+// `DeviceFlow.sendTelemetry`, exactly as a product firmware would run it, against the scripted
+// peer (ScriptedPeer.swift), on the SysTick clock.
+//
+// Memory is sized for the micro:bit's 16 KB of RAM: one set of session buffers (receive 512,
+// transmit 128, outbox 512, in-flight window 2) serves the DPS session and then the IoT Hub
+// session; the DPS results buffer (384) stays alive because the hub's name and device id
+// point into it.
+
+import CortexMBoard
+import DeviceCore
+
+/// Counts and prints the flow's events, and checks their order.
+struct FlowObserver: DeviceFlowObserver {
+    typealias TransportFailure = PeerFailure
+
+    var connecting = 0
+    var connected = 0
+    var failures = 0
+    var disconnected = 0
+    var provisioned: DPSOutcome?
+    var sent = 0
+    var acknowledged = 0
+    var inOrder = true
+
+    mutating func observe(_ event: DeviceFlowEvent<PeerFailure>) {
+        Console.write("  flow: ")
+        switch event {
+        case .connecting(let attempt):
+            connecting += 1
+            Console.write("connecting, attempt ")
+            Console.decimal(attempt)
+        case .connected(let sessionPresent):
+            connected += 1
+            Console.write(sessionPresent ? "connected (session present)" : "connected")
+        case .connectionFailed:
+            failures += 1
+            Console.write("connection failed")
+        case .provisioned(let outcome):
+            provisioned = outcome
+            if case .assigned(let assignment) = outcome {
+                Console.write("assigned to ")
+                Console.write(assignment.assignedHub)
+                Console.write(" as ")
+                Console.write(assignment.deviceID)
+            } else {
+                Console.write("registration failed")
+            }
+        case .messageSent(let index, let packetID, let body):
+            sent += 1
+            if index != sent || Int(packetID) != sent { inOrder = false }
+            Console.write("message ")
+            Console.decimal(index)
+            Console.write(" queued, packet id ")
+            Console.decimal(Int(packetID))
+            Console.write(", ")
+            Console.decimal(body.count)
+            Console.write(" bytes")
+        case .messageAcknowledged(let packetID):
+            acknowledged += 1
+            if Int(packetID) != acknowledged { inOrder = false }
+            Console.write("PUBACK for packet id ")
+            Console.decimal(Int(packetID))
+        case .cloudToDevice:
+            inOrder = false
+            Console.write("unexpected cloud-to-device message")
+        case .disconnected:
+            disconnected += 1
+            Console.write("disconnected")
+        }
+        Console.newline()
+    }
+}
+
+typealias Flow = DeviceFlow<ScriptedTransport, SysTickClock, FlowObserver>
+
+func describe(_ failure: Flow.Failure) {
+    Console.write("  flow failed: ")
+    switch failure {
+    case .transport(let peer):
+        Console.write("transport (scripted peer)")
+        if case .unexpectedBytes(let step) = peer {
+            Console.write(": unexpected bytes at step ")
+            Console.decimal(step)
+        }
+    case .session(let error):
+        Console.write("session")
+        if case .malformedPacket(let decode) = error {
+            Console.write(": malformed packet: ")
+            Console.write(decode.rule.summary)
+        }
+    case .dps: Console.write("dps")
+    case .hub: Console.write("hub")
+    case .body: Console.write("body")
+    case .timedOut: Console.write("timed out")
+    case .stopped: Console.write("stopped")
+    }
+    Console.newline()
+}
+
+/// Runs registration then telemetry; every check goes into `checks`.
+func runDeviceFlow(_ checks: inout Checks, pool: inout MemoryPool) {
+    let clock = SysTickClock()
+    let memory = MQTTSessionMemory(
+        receive: pool.bytes(512), transmit: pool.bytes(128), outbox: pool.bytes(512),
+        inflight: pool.array(of: MQTTInflightEntry.self, count: 2, repeating: MQTTInflightEntry()))
+    let peerFrames = pool.bytes(256)  // the peer's side: reassembles the client's packets
+    var flow = Flow(observer: FlowObserver(), backoff: ReconnectBackoff(), random: SplitMix64(seed: 0x5EED))
+
+    // DPS registration.
+    Console.line("flow: DPS registration (scripted DPS, SysTick clock)")
+    let dps = DPSConfiguration(idScope: ByteView("0ne00000A0A"), registrationID: ByteView("device1"))
+    let subscriptions = pool.array(of: MQTTSubscription.self, count: 1, repeating: DPSRegistration.subscription)
+    let dpsConnect: MQTTConnect
+    do throws(TextOverflow) {
+        dpsConnect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: pool.bytes(64))
+    } catch {
+        checks.check(false, "DPS user name fits in 64 bytes")
+        return
+    }
+    var dpsClient = MQTTClient(
+        session: MQTTSession(
+            configuration: MQTTSessionConfiguration(
+                connect: dpsConnect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(subscriptions))),
+            memory: memory),
+        transport: ScriptedTransport(script: .dps, clock: clock, frameStorage: peerFrames),
+        clock: clock)
+    var registration = DPSRegistration(configuration: dps, requestBuffer: pool.bytes(192), resultsBuffer: pool.bytes(384))
+    let dpsStart = clock.now()
+    let outcome: DPSOutcome
+    do throws(Flow.Failure) {
+        outcome = try flow.provision(&dpsClient, &registration)
+    } catch {
+        describe(error)
+        checks.check(false, "DPS registration completes")
+        return
+    }
+    let peer = dpsClient.transport
+    checks.check(peer.completed, "DPS: every scripted packet sent, byte for byte, then closed")
+    guard case .assigned(let assignment) = outcome else {
+        checks.check(false, "DPS: assigned")
+        return
+    }
+    checks.check(assignment.assignedHub == ByteView("contoso.azure-devices.net"), "DPS: assigned hub")
+    checks.check(assignment.deviceID == ByteView("device1"), "DPS: device id")
+    checks.check(assignment.substatus == ByteView("initialAssignment"), "DPS: substatus")
+    checks.check(assignment.payload == nil, "DPS: no custom payload")
+    checks.check(flow.observer.connecting == 1 && flow.observer.connected == 1 && flow.observer.disconnected == 1
+                 && flow.observer.failures == 0 && flow.observer.provisioned == outcome, "DPS: flow events")
+    // retry-after=3: the poll (step 4) comes at least 3 s after the 202 was delivered (step 2's reply).
+    let retryWait = peer.arrivedAt[4] - peer.repliedAt[2]
+    Console.write("flow: poll sent ")
+    Console.decimal(Int(truncatingIfNeeded: retryWait))
+    Console.write(" ms after the 202 (retry-after=3); registration took ")
+    Console.decimal(Int(truncatingIfNeeded: (clock.now() - dpsStart).milliseconds))
+    Console.line(" ms")
+    checks.check(retryWait >= 3000 && retryWait < 4500, "DPS: poll waits for retry-after (3 s) on the SysTick clock")
+
+    // IoT Hub telemetry, on the same session buffers.
+    Console.line("flow: IoT Hub telemetry, 3 messages 500 ms apart")
+    let hubConfiguration = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID)
+    let hubConnect: MQTTConnect
+    do throws(TextOverflow) {
+        hubConnect = try IoTHubClient.connectPacket(for: hubConfiguration, buffer: pool.bytes(96))
+    } catch {
+        checks.check(false, "hub client id and user name fit in 96 bytes")
+        return
+    }
+    var hubClient = MQTTClient(
+        session: MQTTSession(configuration: MQTTSessionConfiguration(connect: hubConnect), memory: memory),
+        transport: ScriptedTransport(script: .hub, clock: clock, frameStorage: peerFrames),
+        clock: clock)
+    let hub = IoTHubClient(configuration: hubConfiguration, topicBuffer: pool.bytes(96))
+    let bodyBuffer = pool.bytes(192)
+    flow.observer = FlowObserver()
+    do throws(Flow.Failure) {
+        try flow.sendTelemetry(
+            &hubClient, hub: hub, count: 3, interval: .milliseconds(500), bodyBuffer: bodyBuffer,
+            deadline: clock.now() + .seconds(60)
+        ) { (index, buffer) throws(JSONWriteError) -> ByteView in
+            let i = Int64(word: index)
+            return try WalkthroughTelemetry(
+                temperatureTenths: 240 &+ i, humidityTenths: 600 &+ 5 &* i, index: index, count: 3,
+                timestampMicroseconds: 1_747_901_219_626_893 &+ (i &- 1) &* 1_000_000, deviceID: assignment.deviceID
+            ).write(into: buffer)
+        }
+    } catch {
+        describe(error)
+        checks.check(false, "telemetry completes")
+        return
+    }
+    let hubPeer = hubClient.transport
+    checks.check(hubPeer.completed, "hub: every scripted packet sent, byte for byte, then closed")
+    checks.check(flow.observer.sent == 3 && flow.observer.acknowledged == 3 && flow.observer.inOrder, "hub: 3 sent, 3 acknowledged, in order")
+    checks.check(flow.observer.connecting == 1 && flow.observer.connected == 1 && flow.observer.disconnected == 1
+                 && flow.observer.failures == 0, "hub: flow events")
+    checks.check(hubClient.session.unacknowledgedCount == 0, "hub: outbox empty")
+    let gap1 = hubPeer.arrivedAt[2] - hubPeer.arrivedAt[1]
+    let gap2 = hubPeer.arrivedAt[3] - hubPeer.arrivedAt[2]
+    Console.write("flow: telemetry gaps ")
+    Console.decimal(Int(truncatingIfNeeded: gap1))
+    Console.write(" ms, ")
+    Console.decimal(Int(truncatingIfNeeded: gap2))
+    Console.line(" ms (interval 500 ms)")
+    checks.check(gap1 >= 500 && gap2 >= 500 && gap1 < 1500 && gap2 < 1500, "hub: messages 500 ms apart on the SysTick clock")
+}
