@@ -135,6 +135,7 @@ public struct DPSResponseBody: Equatable {
     }
 
     /// Skips the remainder of a value whose first token has been read.
+    @inline(never)
     private func skipRest(of token: JSONToken?, _ reader: inout JSONReader) throws(JSONError) {
         guard let token else { return }
         switch token {
@@ -154,6 +155,7 @@ public struct DPSResponseBody: Equatable {
 
     /// The next value as a decoded string copied into `arena`; `nil` for JSON null or a
     /// non-string (skipped).
+    @inline(never)
     private func string(_ reader: inout JSONReader, _ arena: inout ByteArena) throws(JSONError) -> ByteView? {
         let token = try reader.next()
         guard case .string(let s) = token else {

@@ -114,6 +114,7 @@ public struct JSONString: Equatable {
     public func equals(_ text: StaticString) -> Bool { equals(ByteView(text)) }
 
     /// `true` when the decoded value is exactly the UTF-8 bytes of `text`. Needs no buffer.
+    @inline(never)  // one copy for all the key comparisons of a parser (flash)
     public func equals(_ text: ByteView) -> Bool {
         if !hasEscapes { return raw == text }
         var index = 0
@@ -339,6 +340,7 @@ public struct JSONReader {
     }
 
     /// The next token, or `nil` at the end of a complete document.
+    @inline(never)
     public mutating func next() throws(JSONError) -> JSONToken? {
         if let failure { throw failure }
         do throws(JSONError) {

@@ -13,6 +13,9 @@ public enum JSONWriteError: Error, Equatable, Sendable {
 
 /// Writes one JSON document into a caller's buffer, without allocating.
 ///
+/// The calls a body builder makes many of are `@inline(never)`: one copy each instead of one per
+/// call site keeps a firmware's flash small (measured with `make size`).
+///
 /// Commas and colons are placed automatically:
 ///
 ///     var json = JSONWriter(into: buffer)
@@ -85,6 +88,7 @@ public struct JSONWriter {
     public mutating func key(_ name: StaticString) { key(ByteView(name)) }
 
     /// Writes a member name (UTF-8, escaped as needed) and `:`; the next call must write its value.
+    @inline(never)
     public mutating func key(_ name: ByteView) {
         guard error == nil else { return }
         guard depth > 0, inObject, !awaitingValue, !inString else { return fail(.unbalanced) }
@@ -101,6 +105,7 @@ public struct JSONWriter {
     // MARK: Values
 
     /// Writes a string value: UTF-8, escaped as needed.
+    @inline(never)
     public mutating func string(_ value: ByteView) {
         guard beginValue() else { return }
         if let invalid = firstInvalidUTF8(value) { return fail(.invalidUTF8(offset: invalid)) }
@@ -126,6 +131,7 @@ public struct JSONWriter {
     }
 
     /// Writes `value / 10^fractionDigits` as a decimal number: `(246, 1)` gives `24.6`.
+    @inline(never)
     public mutating func fixedPoint(_ value: Int64, fractionDigits: Int) {
         guard beginValue() else { return }
         writer.appendFixedPoint(value, fractionDigits: fractionDigits)
@@ -148,6 +154,7 @@ public struct JSONWriter {
 
     /// Starts a string value written in parts, for text composed on the fly without a scratch
     /// buffer: `beginString()`, any number of `stringPart`/`stringDecimal`, then `endString()`.
+    @inline(never)
     public mutating func beginString() {
         guard beginValue() else { return }
         writer.append(UInt8(ascii: "\""))
@@ -155,6 +162,7 @@ public struct JSONWriter {
     }
 
     /// Appends `part` (UTF-8, escaped as needed) to the string begun with `beginString()`.
+    @inline(never)
     public mutating func stringPart(_ part: ByteView) {
         guard error == nil else { return }
         guard inString else { return fail(.unbalanced) }
@@ -166,6 +174,7 @@ public struct JSONWriter {
     public mutating func stringPart(_ part: StaticString) { stringPart(ByteView(part)) }
 
     /// Appends `value` in decimal to the string begun with `beginString()`.
+    @inline(never)
     public mutating func stringDecimal(_ value: Int64) {
         guard error == nil else { return }
         guard inString else { return fail(.unbalanced) }
@@ -181,6 +190,7 @@ public struct JSONWriter {
     }
 
     /// Closes the string begun with `beginString()`.
+    @inline(never)
     public mutating func endString() {
         guard error == nil else { return }
         guard inString else { return fail(.unbalanced) }
@@ -225,6 +235,7 @@ public struct JSONWriter {
         if depth == 0 { complete = true }
     }
 
+    @inline(never)
     private mutating func begin(object: Bool) {
         guard beginValue() else { return }
         guard depth < JSONWriter.maximumDepth else { return fail(.unbalanced) }
@@ -236,6 +247,7 @@ public struct JSONWriter {
         awaitingValue = false
     }
 
+    @inline(never)
     private mutating func end(object: Bool) {
         guard error == nil else { return }
         guard depth > 0, inObject == object, !awaitingValue, !inString else { return fail(.unbalanced) }
