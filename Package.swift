@@ -15,8 +15,10 @@ let package = Package(
         .target(name: "DeviceCore"),
         // Host-only helpers that turn packets into JSON and back (the `dps-device mqtt` inspector).
         .target(name: "PacketInspector", dependencies: ["DeviceCore"]),
-        // Host-only board for Linux: TCP transport and monotonic clock over Glibc.
-        .target(name: "LinuxBoard", dependencies: ["DeviceCore"]),
+        // Host-only board for Linux: TCP and mbedTLS transports, monotonic clock, entropy, HMAC.
+        .target(name: "LinuxBoard", dependencies: ["DeviceCore", "CMbedTLS"]),
+        // mbedTLS 2.28 from the system (libmbedtls-dev), for LinuxBoard's TLS transport.
+        .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS"),
         .executableTarget(
             name: "dps-device",
             dependencies: [
@@ -40,6 +42,7 @@ let package = Package(
             exclude: ["alloc-count.c"]
         ),
         .testTarget(name: "TextTests", dependencies: ["DeviceCore"]),
+        .testTarget(name: "TLSTests", dependencies: ["DeviceCore", "LinuxBoard"]),
         .testTarget(
             name: "PacketInspectorTests",
             dependencies: ["DeviceCore", "PacketInspector"]

@@ -6,6 +6,7 @@ packages=(
     qemu-system-arm                                                   # make arm: runs the probes
     mosquitto mosquitto-clients                                       # real broker in tests
     libmbedtls-dev                                                    # TLS transport
+    openssl ca-certificates                                           # test certificates, system trust anchors
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a TLS identity could not be loaded or a TLS connection failed. Every case carries what
+/// the user needs to fix it (the file, the host, the dates), and `description` says what to do.
+public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
+    /// Which of the identity's files a file failure is about.
+    public enum FileRole: String, Sendable, Equatable {
+        case trustAnchors = "trusted CA certificates"
+        case certificate = "device certificate"
+        case privateKey = "private key"
+    }
+
+    /// Where in the life of a connection a failure happened.
+    public enum Step: String, Sendable, Equatable {
+        case setup, connect, handshake, send, receive, close
+    }
+
+    // MARK: Identity files
+
+    /// The file does not exist.
+    case fileMissing(path: String, role: FileRole)
+    /// The file exists but cannot be read (permissions, a directory…); `reason` is `strerror`.
+    case fileUnreadable(path: String, role: FileRole, reason: String)
+    /// The file holds no PEM block of the expected kind (DER, or the wrong file).
+    case notPEM(path: String, role: FileRole)
+    /// The file is PEM but mbedTLS cannot use what is in it (corrupt, unsupported algorithm).
+    case invalidContent(path: String, role: FileRole, detail: String)
+    /// The private key is encrypted and no pass phrase was given.
+    case passphraseRequired(keyFile: String)
+    /// The pass phrase does not decrypt the private key.
+    case wrongPassphrase(keyFile: String)
+    /// The private key is not the one the (leaf) certificate was issued for.
+    case keyMismatch(certificateFile: String, keyFile: String)
+    /// A certificate without a key, or a key without a certificate.
+    case incompleteIdentity(certificateFile: String?, keyFile: String?)
+
+    // MARK: The server's certificate
+
+    /// The server's chain does not lead to a CA in `caFile`. `detail` is mbedTLS's verify text.
+    case serverCertificateNotTrusted(host: String, caFile: String, detail: String)
+    /// The server's certificate is not for `host`; `certificateNames` are its DNS and IP
+    /// subject alternative names (or its CN when it has none).
+    case hostNameMismatch(host: String, certificateNames: [String])
+    /// A certificate of the server's chain expired before the device's current time.
+    case serverCertificateExpired(host: String, subject: String, notBefore: String, notAfter: String, deviceTime: String)
+    /// A certificate of the server's chain is not valid yet at the device's current time.
+    case serverCertificateNotYetValid(host: String, subject: String, notBefore: String, notAfter: String, deviceTime: String)
+    /// The server's certificate fails another check (key usage, weak signature or key).
+    case serverCertificateInvalid(host: String, detail: String)
+
+    // MARK: Our certificate
+
+    /// The server refused our certificate (or the lack of one) with a fatal alert.
+    case certificateRejected(host: String, alert: UInt8, sentCertificate: Bool)
+
+    // MARK: Network and protocol
+
+    /// `getaddrinfo` could not resolve `host`.
+    case dnsFailure(host: String, message: String)
+    /// Nothing listens on `host:port`.
+    case connectionRefused(host: String, port: UInt16)
+    /// `step` did not finish within its timeout.
+    case timedOut(Step, host: String, port: UInt16)
+    /// The server closed the connection (or reset it).
+    case closedByPeer(host: String, port: UInt16)
+    /// The server sent a fatal alert that is not about our certificate.
+    case alertReceived(host: String, alert: UInt8, step: Step)
+    /// A system call failed.
+    case io(Step, errno: Int32)
+    /// `send` or `receive` without an open connection.
+    case notConnected
+    /// Any other mbedTLS error: `message` is `mbedtls_strerror`'s text for `code`.
+    case mbedTLS(code: Int32, message: String, step: Step)
+
+    public var description: String {
+        switch self {
+        case .fileMissing(let path, let role):
+            return "the \(role.rawValue) file \"\(path)\" does not exist. Check the path (it is relative to the working directory unless it starts with /)."
+        case .fileUnreadable(let path, let role, let reason):
+            return "cannot read the \(role.rawValue) file \"\(path)\": \(reason). Check that it is a regular file and that this user may read it."
+        case .notPEM(let path, let role):
+            let block = role == .privateKey ? "-----BEGIN ... PRIVATE KEY-----" : "-----BEGIN CERTIFICATE-----"
+            let convert = role == .privateKey
+                ? "openssl pkey -in \(path) -inform DER -out key.pem"
+                : "openssl x509 -in \(path) -inform DER -out cert.pem"
+            return "the \(role.rawValue) file \"\(path)\" is not PEM (no \(block) block). If it is DER, convert it with `\(convert)`; otherwise check that this is the right file."
+        case .invalidContent(let path, let role, let detail):
+            return "the \(role.rawValue) file \"\(path)\" is PEM but cannot be used: \(detail). Check that the file is complete and, for a key, that it is RSA or EC (P-256/P-384)."
+        case .passphraseRequired(let keyFile):
+            return "the private key \"\(keyFile)\" is encrypted: give its pass phrase, or store it unencrypted (`openssl pkey -in \(keyFile) -out plain.pem`) where the file system protects it."
+        case .wrongPassphrase(let keyFile):
+            return "the pass phrase does not decrypt the private key \"\(keyFile)\". Check the pass phrase (it is case-sensitive) and that this is the right key file."
+        case .keyMismatch(let certificateFile, let keyFile):
+            return "the private key \"\(keyFile)\" does not belong to the certificate \"\(certificateFile)\" (the first certificate in the file must be the device's own). Compare `openssl x509 -in \(certificateFile) -noout -pubkey` with `openssl pkey -in \(keyFile) -pubout`."
+        case .incompleteIdentity(let certificateFile, let keyFile):
+            if let certificateFile {
+                return "a device certificate (\"\(certificateFile)\") was given without its private key: give both, or neither to connect without a client certificate."
+            }
+            return "a private key (\"\(keyFile ?? "")\") was given without its certificate: give both, or neither to connect without a client certificate."
+        case .serverCertificateNotTrusted(let host, let caFile, let detail):
+            return "the certificate of \(host) is not trusted: its chain does not lead to a CA in \"\(caFile)\" (\(detail)). Add the server's root CA to that file, or give the right CA file."
+        case .hostNameMismatch(let host, let names):
+            let list = names.isEmpty ? "no names" : names.joined(separator: ", ")
+            return "the server's certificate is not for \"\(host)\": it names \(list). Connect with one of those names, or fix the server's certificate."
+        case .serverCertificateExpired(let host, let subject, let notBefore, let notAfter, let deviceTime):
+            return "the certificate \"\(subject)\" of \(host) expired: it is valid from \(notBefore) to \(notAfter), and the device clock says \(deviceTime). If the device clock is wrong, set it (NTP); otherwise the server must renew its certificate."
+        case .serverCertificateNotYetValid(let host, let subject, let notBefore, let notAfter, let deviceTime):
+            return "the certificate \"\(subject)\" of \(host) is not valid yet: it is valid from \(notBefore) to \(notAfter), and the device clock says \(deviceTime). The device clock is probably wrong (no real-time clock, NTP not synchronised yet): set it and try again."
+        case .serverCertificateInvalid(let host, let detail):
+            return "the certificate of \(host) is not acceptable: \(detail). The server's certificate must be fixed."
+        case .certificateRejected(let host, let alert, let sentCertificate):
+            let name = TLSFailure.alertName(alert)
+            if !sentCertificate {
+                return "\(host) requires a client certificate and this device sent none (alert \(alert), \(name)). Give the device certificate and key."
+            }
+            return "\(host) rejected the device certificate (alert \(alert), \(name)). Check that the certificate (with its intermediates, for a group enrollment) is registered with the service and signed by a CA it trusts, and that it has not expired."
+        case .dnsFailure(let host, let message):
+            return "cannot resolve host \"\(host)\": \(message). Check the host name and the DNS configuration (/etc/resolv.conf, /etc/hosts)."
+        case .connectionRefused(let host, let port):
+            return "\(host):\(port) refused the connection: nothing is listening on port \(port). Check the port number and that the server is running."
+        case .timedOut(let step, let host, let port):
+            switch step {
+            case .connect:
+                return "connecting to \(host):\(port) timed out. Check that the host is reachable (firewall, routing, VPN), or raise the connect timeout."
+            case .handshake:
+                return "the TLS handshake with \(host):\(port) timed out: the server accepted the connection but did not complete TLS. Check that the port speaks TLS (8883 for MQTT over TLS), or raise the timeout."
+            default:
+                return "\(step.rawValue) with \(host):\(port) timed out. Check the network, or raise the timeout."
+            }
+        case .closedByPeer(let host, let port):
+            return "\(host):\(port) closed the connection. Its log says why: refused credentials, another client with the same client id, a protocol error, or keep-alive expiry."
+        case .alertReceived(let host, let alert, let step):
+            return "\(host) ended the TLS connection during \(step.rawValue) with alert \(alert) (\(TLSFailure.alertName(alert))). This client speaks TLS 1.2 only; check that the server accepts TLS 1.2."
+        case .io(let step, let code):
+            return "\(step.rawValue) failed: \(String(cString: strerror(code))) (errno \(code)). Check the network and the process limits (open files)."
+        case .notConnected:
+            return "the TLS transport is not connected: call open() first."
+        case .mbedTLS(let code, let message, let step):
+            let hex = String(UInt32(bitPattern: code < 0 ? -code : code), radix: 16, uppercase: true)
+            return "TLS \(step.rawValue) failed: \(message) (mbedTLS error -0x\(hex))."
+        }
+    }
+
+    /// Whether trying again later can help: yes for network trouble, no for anything that needs
+    /// a file, a certificate, a pass phrase or a name changed.
+    public var isRetriable: Bool {
+        switch self {
+        case .fileMissing, .fileUnreadable, .notPEM, .invalidContent, .passphraseRequired, .wrongPassphrase,
+             .keyMismatch, .incompleteIdentity, .serverCertificateNotTrusted, .hostNameMismatch,
+             .serverCertificateExpired, .serverCertificateNotYetValid, .serverCertificateInvalid, .certificateRejected:
+            return false
+        case .alertReceived(_, let alert, _):
+            // No common version or cipher suite: retrying the same offer cannot help.
+            return !(alert == 40 || alert == 70 || alert == 71)
+        case .dnsFailure, .connectionRefused, .timedOut, .closedByPeer, .io, .notConnected, .mbedTLS:
+            return true
+        }
+    }
+
+    /// The TLS alert's name (RFC 5246 §7.2).
+    public static func alertName(_ alert: UInt8) -> String {
+        switch alert {
+        case 0: return "close_notify"
+        case 10: return "unexpected_message"
+        case 20: return "bad_record_mac"
+        case 22: return "record_overflow"
+        case 40: return "handshake_failure"
+        case 42: return "bad_certificate"
+        case 43: return "unsupported_certificate"
+        case 44: return "certificate_revoked"
+        case 45: return "certificate_expired"
+        case 46: return "certificate_unknown"
+        case 47: return "illegal_parameter"
+        case 48: return "unknown_ca"
+        case 49: return "access_denied"
+        case 50: return "decode_error"
+        case 51: return "decrypt_error"
+        case 70: return "protocol_version"
+        case 71: return "insufficient_security"
+        case 80: return "internal_error"
+        case 86: return "inappropriate_fallback"
+        case 90: return "user_canceled"
+        case 100: return "no_renegotiation"
+        case 110: return "unsupported_extension"
+        case 112: return "unrecognized_name"
+        case 116: return "certificate_required"
+        default: return "unknown alert"
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import DeviceCore
+import LinuxBoard
+
+/// What one MQTT exchange over a transport showed.
+struct RoundTrip: Equatable {
+    var connected = false
+    var publishedPacketID: UInt16 = 0
+    var acknowledged = false
+}
+
+/// Connects with `MQTTClient` over `transport` (CONNECT/CONNACK), publishes one QoS 1
+/// telemetry message, waits for its PUBACK, and disconnects.
+func connectAndPublish(_ transport: TLSTransport, clientID: StaticString = "device1") throws -> RoundTrip {
+    let receive = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
+    let transmit = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
+    let outbox = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
+    let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 4)
+    inflight.initialize(repeating: MQTTInflightEntry())
+    defer {
+        receive.deallocate()
+        transmit.deallocate()
+        outbox.deallocate()
+        inflight.deallocate()
+    }
+    let configuration = MQTTSessionConfiguration(
+        connect: MQTTConnect(clientID: ByteView(clientID), cleanSession: true, keepAlive: 30),
+        connackTimeout: .seconds(10), acknowledgementTimeout: .seconds(10))
+    let memory = MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight)
+    let clock = MonotonicClock()
+    var client = MQTTClient(session: MQTTSession(configuration: configuration, memory: memory), transport: transport, clock: clock)
+    client.ioTimeout = .milliseconds(500)
+    var trip = RoundTrip()
+    try client.connect { event in
+        if case .connected = event { trip.connected = true }
+    }
+    let id = try client.session.publish(
+        topic: ByteView("devices/device1/messages/events/"), payload: ByteView("{\"temperature\":21.5}"), qos: .atLeastOnce)
+    trip.publishedPacketID = id
+    let deadline = clock.now() + .seconds(10)
+    while !trip.acknowledged && clock.now() < deadline {
+        try client.poll(until: clock.now() + .seconds(1)) { event in
+            if case .published(let packetID) = event, packetID == id { trip.acknowledged = true }
+        }
+    }
+    client.disconnect()
+    return trip
+}
+
+/// The failure of `transport.open()`, or `nil` when it connected (then it is closed again).
+func openFailure(_ transport: TLSTransport) -> TLSFailure? {
+    do throws(TLSFailure) {
+        try transport.open()
+        transport.close()
+        return nil
+    } catch {
+        return error
+    }
+}
