@@ -19,11 +19,18 @@ let package = Package(
         .target(name: "LinuxBoard", dependencies: ["DeviceCore", "CMbedTLS"]),
         // mbedTLS 2.28 from the system (libmbedtls-dev), for LinuxBoard's TLS transport.
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS"),
+        // Host-only: makes and inspects certificates with mbedTLS (`dps-device certs`).
+        .target(name: "CertificateTool", dependencies: ["CMbedTLS", "LinuxBoard"]),
+        // Host-only: local stand-ins for Azure (DPS emulator, hub monitor) for demos and tests.
+        .target(name: "StandIn", dependencies: ["DeviceCore", "LinuxBoard", "CMbedTLS"]),
         .executableTarget(
             name: "dps-device",
             dependencies: [
                 "DeviceCore",
                 "PacketInspector",
+                "LinuxBoard",
+                "CertificateTool",
+                "StandIn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

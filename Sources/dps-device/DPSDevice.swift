@@ -1,11 +1,12 @@
 import ArgumentParser
 
-/// The `dps-device` command line: today the MQTT packet inspector, later the device itself.
+/// The `dps-device` command line: the device (provision, run), its certificates, the local
+/// stand-ins for Azure, and the MQTT packet inspector.
 @main
 struct DPSDevice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dps-device",
         abstract: "Azure IoT device tools.",
-        subcommands: [MQTTCommand.self]
+        subcommands: [ProvisionCommand.self, RunCommand.self, CertsCommand.self, StandInCommand.self, MonitorCommand.self, MQTTCommand.self]
     )
 }

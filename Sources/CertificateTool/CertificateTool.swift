@@ -1,0 +1,1 @@
+// The certificate tool (`dps-device certs`): made with mbedTLS's certificate writing.

@@ -1,0 +1,1 @@
+// Local stand-ins for Azure: the DPS emulator and the IoT Hub monitor.

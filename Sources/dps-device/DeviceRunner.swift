@@ -1,0 +1,292 @@
+import DeviceCore
+import Foundation
+import LinuxBoard
+import Synchronization
+
+/// Set by SIGINT/SIGTERM; the flow then disconnects cleanly and stops.
+let stopRequested = Atomic<Bool>(false)
+
+enum Signals {
+    /// Routes SIGINT and SIGTERM to `stopRequested`.
+    static func install() {
+        let handler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+}
+
+/// Memory for one MQTT session, allocated once for the run.
+final class SessionMemory {
+    let receive: UnsafeMutableRawBufferPointer
+    let transmit = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
+    let outbox: UnsafeMutableRawBufferPointer
+    let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 8)
+    let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 2)
+    /// CONNECT text (client id, user name) and scratch for topics and bodies.
+    let connectText = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
+
+    init(receiveBytes: Int = 16 * 1024, outboxBytes: Int = 300 * 1024) {
+        receive = .allocate(byteCount: receiveBytes, alignment: 8)
+        outbox = .allocate(byteCount: outboxBytes, alignment: 8)
+        inflight.initialize(repeating: MQTTInflightEntry())
+    }
+
+    deinit {
+        for buffer in [receive, transmit, outbox, connectText] { buffer.deallocate() }
+        inflight.deallocate()
+        subscriptions.deallocate()
+    }
+
+    var memory: MQTTSessionMemory { MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight) }
+}
+
+/// Keeps Swift strings alive as `ByteView`s for the life of the run.
+final class TextStore {
+    private var storage = [UnsafeMutableRawBufferPointer]()
+
+    func view(_ text: String) -> ByteView {
+        let bytes = Array(text.utf8)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 1)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        storage.append(buffer)
+        return ByteView(baseAddress: buffer.baseAddress, count: bytes.count)
+    }
+
+    deinit { storage.forEach { $0.deallocate() } }
+}
+
+extension ByteView {
+    /// The bytes as a Swift string (at the edge only).
+    var string: String { String(decoding: UnsafeRawBufferPointer(start: baseAddress, count: count), as: UTF8.self) }
+}
+
+/// Prints the flow's progress the way the walkthrough's script does, with times.
+struct ConsoleObserver: DeviceFlowObserver {
+    typealias TransportFailure = TLSFailure
+    var endpoint: String
+    let started = Date()
+    var sentAt = [UInt16: (index: Int, at: Date)]()
+    var total = 0
+
+    var shouldStop: Bool { stopRequested.load(ordering: .relaxed) }
+
+    mutating func observe(_ event: DeviceFlowEvent<TLSFailure>) {
+        switch event {
+        case .connecting(let attempt):
+            Output.line("Connecting to \(endpoint)\(attempt > 1 ? " (attempt \(attempt))" : "")...")
+        case .connected(let present):
+            Output.line("Connected to \(endpoint)\(present ? " (session resumed)" : "").")
+        case .connectionFailed(let failure, let wait):
+            Output.line("Connection to \(endpoint) failed: \(Describe.failure(failure)). Retrying in \(Describe.seconds(wait)).")
+        case .provisioned:
+            break
+        case .messageSent(let index, let packetID, let body):
+            sentAt[packetID] = (index, Date())
+            Output.line("Sending message \(index)/\(total): \(body.string)")
+        case .messageAcknowledged(let packetID):
+            if let sent = sentAt.removeValue(forKey: packetID) {
+                let ms = Int(Date().timeIntervalSince(sent.at) * 1000)
+                Output.line("  message \(sent.index)/\(total) acknowledged by IoT Hub after \(ms) ms")
+            }
+        case .cloudToDevice(let message):
+            Output.line("Message from the cloud: \(message.payload.string) (properties: \(message.properties.string))")
+        case .disconnected:
+            Output.line("Disconnected from \(endpoint).")
+        }
+    }
+}
+
+enum Output {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data(("error: " + text + "\n").utf8))
+    }
+}
+
+/// Words for failures, naming what to check.
+enum Describe {
+    static func seconds(_ duration: DeviceDuration) -> String {
+        let ms = duration.milliseconds
+        return ms % 1000 == 0 ? "\(ms / 1000) s" : String(format: "%.1f s", Double(ms) / 1000)
+    }
+
+    static func failure(_ failure: DeviceFlowFailure<TLSFailure>) -> String {
+        switch failure {
+        case .transport(let error): return error.description
+        case .session(let error): return session(error)
+        case .dps(let error): return "\(error)"
+        case .hub(let error): return hub(error)
+        case .body(let error): return "the message body could not be written: \(error)"
+        case .timedOut: return "no progress before the deadline"
+        case .stopped: return "stopped"
+        }
+    }
+
+    static func session(_ error: MQTTSessionError) -> String {
+        switch error {
+        case .connectionRefused(let code):
+            switch code {
+            case .accepted: return "the connection was accepted"
+            case .unacceptableProtocolVersion: return "the server refused MQTT 3.1.1 (CONNACK 1)"
+            case .identifierRejected: return "the server rejected the client id (CONNACK 2): check the registration id / device id"
+            case .serverUnavailable: return "the server is unavailable (CONNACK 3)"
+            case .badUserNameOrPassword: return "the server refused the credentials (CONNACK 4): check the ID scope and that the certificate belongs to an enrollment"
+            case .notAuthorized: return "the server did not authorize this device (CONNACK 5): check the ID scope, the enrollment group and its CA, and that the registration id equals the certificate CN"
+            }
+        case .connackTimeout: return "no CONNACK from the server in time"
+        case .pingTimeout: return "the server stopped answering (no PINGRESP): the connection is dead"
+        case .acknowledgementTimeout(let id): return "no PUBACK for packet \(id) in time"
+        case .malformedPacket(let e): return "the server sent a malformed packet: \(e.rule.summary) at byte \(e.offset)"
+        default: return "\(error)"
+        }
+    }
+
+    static func hub(_ error: IoTHubError) -> String {
+        switch error {
+        case .messageTooLarge(let size, let limit): return "the message is \(size) bytes; IoT Hub accepts at most \(limit)"
+        case .topicBufferTooSmall(let needed, let capacity): return "the telemetry topic needs \(needed) bytes, the buffer has \(capacity)"
+        case .session(let e): return session(e)
+        }
+    }
+
+    static func outcome(_ failure: DPSFailure) -> String {
+        var words: String
+        switch failure.reason {
+        case .rejected(let status): words = "DPS rejected the registration (status \(status))"
+        case .registrationFailed: words = "DPS registration failed"
+        case .disabled: words = "the enrollment is disabled in DPS"
+        case .timedOut: words = "DPS did not finish the registration in time"
+        case .subscriptionRefused: words = "the broker refused the DPS response subscription"
+        case .malformedResponse(let reason): words = "DPS sent a response the device cannot read: \(reason)"
+        }
+        if let code = failure.errorCode { words += ", error code \(code)" }
+        if let message = failure.message { words += ": \(message.string)" }
+        if let tracking = failure.trackingID { words += " (tracking id \(tracking.string))" }
+        switch failure.reason {
+        case .rejected(401), .rejected(403): words += "\nCheck the ID scope, that the certificate chains to the enrollment group's verified CA, and that the registration id equals the certificate CN."
+        case .rejected(404): words += "\nCheck the ID scope and that an enrollment exists for this device."
+        case .disabled: words += "\nEnable the enrollment (or group) in the DPS instance."
+        default: break
+        }
+        return words
+    }
+}
+
+/// Provisioning and telemetry on the Linux board with mbedTLS.
+final class DeviceRunner {
+    typealias Flow = DeviceFlow<TLSTransport, MonotonicClock, ConsoleObserver>
+    let options: ResolvedDeviceOptions
+    let identity: TLSIdentity
+    let registrationID: String
+    let text = TextStore()
+    let clock = MonotonicClock()
+
+    init(options: ResolvedDeviceOptions) throws {
+        self.options = options
+        do {
+            identity = try TLSIdentity(caFile: options.caFile, certificateFile: options.certificateFile, keyFile: options.keyFile, passphrase: options.passphrase)
+        } catch {
+            throw CLIError(error.description)
+        }
+        let commonName = identity.subjectCommonName ?? ""
+        let id = options.registrationID ?? commonName
+        if id.isEmpty {
+            throw CLIError("no registration id: the certificate \(options.certificateFile) has no CN; pass --registration-id")
+        }
+        if !commonName.isEmpty && id != commonName {
+            throw CLIError("the registration id \"\(id)\" is not the certificate's CN \"\(commonName)\" (\(options.certificateFile)); DPS requires them to be equal for X.509")
+        }
+        registrationID = id
+    }
+
+    func makeFlow(endpoint: String) -> Flow {
+        Flow(observer: ConsoleObserver(endpoint: endpoint), random: SplitMix64(seed: SystemEntropy.randomUInt64()))
+    }
+
+    /// Registers with DPS; returns the assignment as strings.
+    func provision() throws -> (hub: String, deviceID: String, substatus: String, payload: String?) {
+        let memory = SessionMemory(receiveBytes: 8 * 1024, outboxBytes: 8 * 1024)
+        var configuration = DPSConfiguration(
+            idScope: text.view(options.idScope), registrationID: text.view(registrationID),
+            userAgent: text.view(DeviceOptions.userAgent),
+            customPayload: options.payload.map { text.view($0) })
+        configuration.overallTimeout = .seconds(Int64(options.timeoutSeconds))
+        configuration.jitterSeed = SystemEntropy.randomUInt64()
+        memory.subscriptions[0] = DPSRegistration.subscription
+        let connect: MQTTConnect
+        do { connect = try DPSRegistration.connectPacket(for: configuration, keepAlive: options.keepAlive, userNameBuffer: memory.connectText) }
+        catch { throw CLIError("the DPS user name is too long: \(error)") }
+        let session = MQTTSession(
+            configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(rebasing: memory.subscriptions[0..<1]))),
+            memory: memory.memory)
+        let endpoint = "DPS \(options.dpsHost):\(options.dpsPort)"
+        var client = MQTTClient(session: session, transport: TLSTransport(host: options.dpsHost, port: options.dpsPort, identity: identity), clock: clock)
+        let request = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096 + (options.payload?.utf8.count ?? 0), alignment: 8)
+        let results = UnsafeMutableRawBufferPointer.allocate(byteCount: 8192, alignment: 8)
+        defer { request.deallocate(); results.deallocate() }
+        var registration = DPSRegistration(configuration: configuration, requestBuffer: request, resultsBuffer: results)
+        var flow = makeFlow(endpoint: endpoint)
+        Output.line("Registering \(registrationID) with \(endpoint), ID scope \(options.idScope)")
+        let outcome: DPSOutcome
+        do {
+            outcome = try flow.provision(&client, &registration)
+        } catch {
+            throw CLIError("registration with \(endpoint) failed: \(Describe.failure(error))")
+        }
+        switch outcome {
+        case .assigned(let assignment):
+            return (assignment.assignedHub.string, assignment.deviceID.string, assignment.substatus.string, assignment.payload?.string)
+        case .failed(let failure):
+            throw CLIError(Describe.outcome(failure))
+        }
+    }
+
+    /// Connects to `hub` as `deviceID` and sends `count` messages.
+    func sendTelemetry(hub: String, port: UInt16, deviceID: String, count: Int, interval: DeviceDuration, body: String?, deadline: DeviceDuration) throws {
+        let memory = SessionMemory()
+        let configuration = IoTHubConfiguration(hostName: text.view(hub), deviceID: text.view(deviceID))
+        let connect: MQTTConnect
+        do { connect = try IoTHubClient.connectPacket(for: configuration, keepAlive: options.keepAlive, buffer: memory.connectText) }
+        catch { throw CLIError("the IoT Hub user name is too long: \(error)") }
+        let session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.memory)
+        let endpoint = "IoT Hub \(hub):\(port)"
+        var client = MQTTClient(session: session, transport: TLSTransport(host: hub, port: port, identity: identity), clock: clock)
+        let topicBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
+        let bodyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 300 * 1024, alignment: 8)
+        defer { topicBuffer.deallocate(); bodyBuffer.deallocate() }
+        var flow = makeFlow(endpoint: endpoint)
+        flow.observer.total = count
+        let fixedBody = body.map { text.view($0) }
+        let device = text.view(deviceID)
+        do {
+            try flow.sendTelemetry(
+                &client, hub: IoTHubClient(configuration: configuration, topicBuffer: topicBuffer), count: count,
+                interval: interval, bodyBuffer: bodyBuffer, deadline: clock.now() + deadline
+            ) { (index, buffer) throws(JSONWriteError) -> ByteView in
+                if let fixedBody { return fixedBody }
+                return try Self.walkthroughMessage(index: index, count: count, deviceID: device, into: buffer)
+            }
+        } catch {
+            throw CLIError("sending to \(endpoint) failed: \(Describe.failure(error))")
+        }
+    }
+
+    /// A message shaped like the walkthrough's: random-ish readings, the wall-clock time.
+    static func walkthroughMessage(index: Int, count: Int, deviceID: ByteView, into buffer: UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView {
+        var generator = SystemRandomNumberGenerator()
+        let now = Date().timeIntervalSince1970
+        return try WalkthroughTelemetry(
+            temperatureTenths: Int64.random(in: 200...300, using: &generator),
+            humidityTenths: Int64.random(in: 500...700, using: &generator),
+            index: index, count: count, timestampMicroseconds: Int64(now * 1_000_000), deviceID: deviceID
+        ).write(into: buffer)
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
