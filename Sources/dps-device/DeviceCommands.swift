@@ -2,13 +2,13 @@ import ArgumentParser
 import DeviceCore
 import Foundation
 
-/// Runs `body`, turning a `CLIError` into `error: …` on standard error and exit code 1.
+/// Runs `body`, turning a `CLIError` into `error: …` on standard error and its exit status.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as CLIError {
         Output.error(error.description)
-        throw ExitCode(stopRequested.load(ordering: .relaxed) ? 130 : 1)
+        throw ExitCode(stopRequested.load(ordering: .relaxed) ? ExitStatus.interrupted.rawValue : error.status.rawValue)
     }
 }
 
@@ -26,11 +26,7 @@ struct ProvisionCommand: ParsableCommand {
         try reportingErrors {
             let runner = try DeviceRunner(options: options)
             let assignment = try runner.provision()
-            Output.line("DPS registration status: assigned")
-            Output.line("Assigned hub: \(assignment.hub)")
-            Output.line("Device ID: \(assignment.deviceID)")
-            if !assignment.substatus.isEmpty { Output.line("Substatus: \(assignment.substatus)") }
-            if let payload = assignment.payload { Output.line("Returned payload: \(payload)") }
+            runner.reportAssignment(assignment)
         }
     }
 }
@@ -70,16 +66,14 @@ struct RunCommand: ParsableCommand {
         try reportingErrors {
             let runner = try DeviceRunner(options: options)
             let assignment = try runner.provision()
-            Output.line("DPS registration status: assigned")
-            Output.line("Assigned hub: \(assignment.hub)")
-            Output.line("Device ID: \(assignment.deviceID)")
+            runner.reportAssignment(assignment)
             let gap = DeviceDuration(milliseconds: Int64((interval * 1000).rounded()))
             // Enough for every message, its interval and a generous wait for the last PUBACK.
-            let deadline = DeviceDuration(milliseconds: gap.milliseconds * Int64(max(messages, 1))) + .seconds(120)
+            let deadline = DeviceDuration(milliseconds: gap.milliseconds * Int64(max(messages, 1))) + .seconds(Int64(options.timeoutSeconds))
             try runner.sendTelemetry(
                 hub: assignment.hub, port: hubPort, deviceID: assignment.deviceID, count: messages,
                 interval: gap, body: body, deadline: deadline)
-            Output.line("Done: \(messages) message\(messages == 1 ? "" : "s") sent and acknowledged.")
+            runner.reporter.step("done", ["messages": messages], "Done: \(messages) message\(messages == 1 ? "" : "s") sent and acknowledged.")
         }
     }
 }

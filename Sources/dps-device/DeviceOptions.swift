@@ -3,41 +3,46 @@ import DeviceCore
 import Foundation
 import LinuxBoard
 
-/// What `provision` and `run` need to reach DPS: flags, each with an environment variable
-/// fallback so that nothing has to be edited in source or typed on every run.
+/// What `provision` and `run` need to reach DPS: flags, each with the environment variable
+/// Azure's SDK samples use as a fallback, so that nothing has to be edited in source.
 struct DeviceOptions: ParsableArguments {
-    @Option(name: .long, help: "DPS ID scope (env DPS_ID_SCOPE).")
+    @Option(name: .long, help: "DPS ID scope (env PROVISIONING_IDSCOPE).")
     var idScope: String?
 
-    @Option(name: .long, help: "Device certificate PEM: the leaf, plus any intermediates (env DPS_CERT).")
+    @Option(name: .long, help: "Device certificate PEM: the leaf, plus any intermediates (env X509_CERT_FILE).")
     var cert: String?
 
-    @Option(name: .long, help: "Device private key PEM, RSA or EC, any OpenSSL form (env DPS_KEY).")
+    @Option(name: .long, help: "Device private key PEM, RSA or EC, any OpenSSL form (env X509_KEY_FILE).")
     var key: String?
 
-    @Option(name: .long, help: "Pass phrase of an encrypted key (env DPS_KEY_PASSPHRASE).")
+    @Option(name: .long, help: "Pass phrase of an encrypted key (env X509_PASS_PHRASE).")
     var keyPassphrase: String?
 
-    @Option(name: .long, help: "Registration id; must equal the certificate's CN (env DPS_REGISTRATION_ID; default: the CN).")
+    @Option(name: .long, help: "Registration id; must equal the certificate's CN (env PROVISIONING_REGISTRATION_ID; default: the CN).")
     var registrationId: String?
 
-    @Option(name: .long, help: "DPS host (env DPS_HOST).")
-    var dpsHost: String?
+    @Option(name: [.customLong("provisioning-host"), .customLong("dps-host")],
+            help: "DPS host[:port] (env PROVISIONING_HOST; default global.azure-devices-provisioning.net:8883).")
+    var provisioningHost: String?
 
-    @Option(name: .long, help: "DPS port.")
-    var dpsPort: UInt16 = 8883
-
-    @Option(name: .long, help: "Trust anchors PEM for the servers (env DPS_CA_FILE; default: the system bundle).")
-    var caFile: String?
+    @Option(name: [.customLong("ca"), .customLong("ca-file")],
+            help: "Trust anchors PEM for DPS and IoT Hub (default: the system bundle).")
+    var ca: String?
 
     @Option(name: .long, help: "Custom allocation payload sent with the registration, as JSON.")
     var payload: String?
 
-    @Option(name: .long, help: "Seconds the whole registration may take.")
+    @Option(name: .long, help: "Seconds the registration (and, for run, the sending) may take.")
     var timeout: Int = 180
 
-    @Option(name: .long, help: "MQTT keep-alive, seconds.")
+    @Option(name: .long, help: "MQTT keep-alive, seconds (1-1177; IoT Hub ignores more).")
     var keepAlive: UInt16 = 60
+
+    @Flag(name: .long, help: "Print one JSON object per line for each step, for scripts.")
+    var json = false
+
+    @Flag(name: .long, help: "Print every MQTT packet, decoded, in both directions.")
+    var verbose = false
 
     static let defaultDPSHost = "global.azure-devices-provisioning.net"
     static let userAgent = "swift-azure-iot-device/0.1"
@@ -49,28 +54,46 @@ struct DeviceOptions: ParsableArguments {
         return nil
     }
 
+    /// `host`, `host:port` or `[v6]:port`.
+    static func endpoint(_ text: String) -> (host: String, port: UInt16)? {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if rest.isEmpty { return (host, 8883) }
+            guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()), port > 0 else { return nil }
+            return (host, port)
+        }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 1 { return text.isEmpty ? nil : (text, 8883) }
+        guard parts.count == 2, !parts[0].isEmpty, let port = UInt16(parts[1]), port > 0 else { return nil }
+        return (String(parts[0]), port)
+    }
+
     /// The settings, checked: every missing or malformed one is named with how to give it.
     func resolved() throws -> ResolvedDeviceOptions {
         var problems = [String]()
-        let scope = Self.resolve(idScope, "DPS_ID_SCOPE")
-        if scope == nil { problems.append("the ID scope is missing: pass --id-scope or set DPS_ID_SCOPE (it is on the DPS instance's overview page)") }
-        let certificate = Self.resolve(cert, "DPS_CERT")
-        if certificate == nil { problems.append("the device certificate is missing: pass --cert FILE or set DPS_CERT") }
-        let privateKey = Self.resolve(key, "DPS_KEY")
-        if privateKey == nil { problems.append("the device key is missing: pass --key FILE or set DPS_KEY") }
-        if let payload {
-            if let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
-        }
+        let scope = Self.resolve(idScope, "PROVISIONING_IDSCOPE")
+        if scope == nil { problems.append("the ID scope is missing: pass --id-scope or set PROVISIONING_IDSCOPE (it is on the DPS instance's overview page)") }
+        let certificate = Self.resolve(cert, "X509_CERT_FILE")
+        if certificate == nil { problems.append("the device certificate is missing: pass --cert FILE or set X509_CERT_FILE") }
+        let privateKey = Self.resolve(key, "X509_KEY_FILE")
+        if privateKey == nil { problems.append("the device key is missing: pass --key FILE or set X509_KEY_FILE") }
+        let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST") ?? Self.defaultDPSHost
+        let host = Self.endpoint(hostText)
+        if host == nil { problems.append("--provisioning-host \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535") }
+        if let payload, let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
         if timeout <= 0 { problems.append("--timeout must be a positive number of seconds, got \(timeout)") }
-        guard problems.isEmpty, let scope, let certificate, let privateKey else {
+        if keepAlive == 0 || keepAlive > 1177 { problems.append("--keep-alive must be 1 to 1177 seconds (IoT Hub waits at most 1767 s), got \(keepAlive)") }
+        guard problems.isEmpty, let scope, let certificate, let privateKey, let host else {
             throw ValidationError(problems.joined(separator: "\n"))
         }
         return ResolvedDeviceOptions(
             idScope: scope, certificateFile: certificate, keyFile: privateKey,
-            passphrase: Self.resolve(keyPassphrase, "DPS_KEY_PASSPHRASE"),
-            registrationID: Self.resolve(registrationId, "DPS_REGISTRATION_ID"),
-            dpsHost: Self.resolve(dpsHost, "DPS_HOST") ?? Self.defaultDPSHost, dpsPort: dpsPort,
-            caFile: Self.resolve(caFile, "DPS_CA_FILE"), payload: payload, timeoutSeconds: timeout, keepAlive: keepAlive)
+            passphrase: Self.resolve(keyPassphrase, "X509_PASS_PHRASE"),
+            registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID"),
+            dpsHost: host.host, dpsPort: host.port,
+            caFile: ca, payload: payload, timeoutSeconds: timeout, keepAlive: keepAlive, json: json, verbose: verbose)
     }
 }
 
@@ -86,6 +109,8 @@ struct ResolvedDeviceOptions {
     var payload: String?
     var timeoutSeconds: Int
     var keepAlive: UInt16
+    var json: Bool
+    var verbose: Bool
 }
 
 /// JSON checks at the edge, with the core's reader, so a bad `--payload` or `--body` is

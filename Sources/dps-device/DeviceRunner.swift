@@ -1,6 +1,7 @@
 import DeviceCore
 import Foundation
 import LinuxBoard
+import PacketInspector
 import Synchronization
 
 /// Set by SIGINT/SIGTERM; the flow then disconnects cleanly and stops.
@@ -60,11 +61,11 @@ extension ByteView {
     var string: String { String(decoding: UnsafeRawBufferPointer(start: baseAddress, count: count), as: UTF8.self) }
 }
 
-/// Prints the flow's progress the way the walkthrough's script does, with times.
+/// Prints the flow's progress the way the walkthrough's script does, or as JSON lines.
 struct ConsoleObserver: DeviceFlowObserver {
     typealias TransportFailure = TLSFailure
     var endpoint: String
-    let started = Date()
+    let reporter: Reporter
     var sentAt = [UInt16: (index: Int, at: Date)]()
     var total = 0
 
@@ -73,25 +74,57 @@ struct ConsoleObserver: DeviceFlowObserver {
     mutating func observe(_ event: DeviceFlowEvent<TLSFailure>) {
         switch event {
         case .connecting(let attempt):
-            Output.line("Connecting to \(endpoint)\(attempt > 1 ? " (attempt \(attempt))" : "")...")
+            reporter.step("connecting", ["endpoint": endpoint, "attempt": attempt],
+                          "Connecting to \(endpoint)\(attempt > 1 ? " (attempt \(attempt))" : "")...")
         case .connected(let present):
-            Output.line("Connected to \(endpoint)\(present ? " (session resumed)" : "").")
+            reporter.step("connected", ["endpoint": endpoint, "session_present": present],
+                          "Connected to \(endpoint)\(present ? " (session resumed)" : "").")
         case .connectionFailed(let failure, let wait):
-            Output.line("Connection to \(endpoint) failed: \(Describe.failure(failure)). Retrying in \(Describe.seconds(wait)).")
+            reporter.step("connection_failed", ["endpoint": endpoint, "error": Describe.failure(failure), "retry_in_ms": wait.milliseconds],
+                          "Connection to \(endpoint) failed: \(Describe.failure(failure)). Retrying in \(Describe.seconds(wait)).")
+        case .registrationProgress(let progress):
+            let status = progress.registrationStatus.map { "\($0)" }
+            let words = progress.status == 429 ? "DPS is throttling (429)"
+                : progress.status >= 500 ? "DPS had a server error (\(progress.status))"
+                : "DPS status \(progress.status)\(status.map { ", registration \($0)" } ?? "")"
+            reporter.step("registration_progress",
+                          ["status": Int(progress.status), "registration_status": status ?? NSNull(), "next_request_in_ms": progress.nextRequestIn.milliseconds],
+                          "\(words): asking again in \(Describe.seconds(progress.nextRequestIn)).")
         case .provisioned:
             break
         case .messageSent(let index, let packetID, let body):
             sentAt[packetID] = (index, Date())
-            Output.line("Sending message \(index)/\(total): \(body.string)")
+            reporter.step("message_sent", ["index": index, "count": total, "packet_id": Int(packetID), "body": body.string],
+                          "Sending message \(index)/\(total): \(body.string)")
         case .messageAcknowledged(let packetID):
             if let sent = sentAt.removeValue(forKey: packetID) {
                 let ms = Int(Date().timeIntervalSince(sent.at) * 1000)
-                Output.line("  message \(sent.index)/\(total) acknowledged by IoT Hub after \(ms) ms")
+                reporter.step("message_acknowledged", ["index": sent.index, "packet_id": Int(packetID), "after_ms": ms],
+                              "  message \(sent.index)/\(total) acknowledged by IoT Hub after \(ms) ms")
             }
         case .cloudToDevice(let message):
-            Output.line("Message from the cloud: \(message.payload.string) (properties: \(message.properties.string))")
+            reporter.step("cloud_to_device", ["payload": message.payload.string, "properties": message.properties.string],
+                          "Message from the cloud: \(message.payload.string) (properties: \(message.properties.string))")
         case .disconnected:
-            Output.line("Disconnected from \(endpoint).")
+            reporter.step("disconnected", ["endpoint": endpoint], "Disconnected from \(endpoint).")
+        }
+    }
+}
+
+/// Where progress goes: plain lines for people, or one JSON object per line for scripts.
+final class Reporter: @unchecked Sendable {
+    let json: Bool
+
+    init(json: Bool) { self.json = json }
+
+    /// Reports one step: `text` for people, `{"step": name, …fields}` in JSON mode.
+    func step(_ name: String, _ fields: [String: Any], _ text: String) {
+        guard json else { return Output.line(text) }
+        var object = fields
+        object["step"] = name
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
+           let line = String(data: data, encoding: .utf8) {
+            Output.line(line)
         }
     }
 }
@@ -165,31 +198,129 @@ enum Describe {
         if let code = failure.errorCode { words += ", error code \(code)" }
         if let message = failure.message { words += ": \(message.string)" }
         if let tracking = failure.trackingID { words += " (tracking id \(tracking.string))" }
-        switch failure.reason {
-        case .rejected(401), .rejected(403): words += "\nCheck the ID scope, that the certificate chains to the enrollment group's verified CA, and that the registration id equals the certificate CN."
-        case .rejected(404): words += "\nCheck the ID scope and that an enrollment exists for this device."
-        case .disabled: words += "\nEnable the enrollment (or group) in the DPS instance."
-        default: break
-        }
+        if let hint = hint(failure) { words += "\nHint: " + hint }
         return words
+    }
+
+    /// What to check for a DPS failure, by its six-digit code or its status.
+    static func hint(_ failure: DPSFailure) -> String? {
+        switch failure.errorCode {
+        case 401002:
+            return "the certificate's chain is not accepted by any enrollment group: is the root (or intermediate) CA uploaded and verified, is the group enabled, and does the device certificate chain to it (send intermediates in the --cert file)?"
+        case 401000, 401001:
+            return "DPS could not authenticate the device: check the certificate and key, and that the registration id equals the certificate CN."
+        default:
+            break
+        }
+        switch failure.reason {
+        case .rejected(401), .rejected(403):
+            return "check the ID scope, that the certificate chains to the enrollment group's verified CA, and that the registration id equals the certificate CN."
+        case .rejected(404):
+            return "check the ID scope (the DPS instance's overview page) and that an enrollment exists for this device."
+        case .rejected(400):
+            return "DPS found the request invalid: check the registration id (letters, digits, . _ -, up to 128) and the --payload JSON."
+        case .disabled:
+            return "enable the enrollment (or enrollment group) in the DPS instance."
+        case .timedOut:
+            return "DPS kept answering 'assigning' or did not answer; try a longer --timeout, and check the DPS instance is linked to an IoT Hub."
+        default:
+            return nil
+        }
+    }
+}
+
+/// `DeviceTransport` decorator for `--verbose`: every MQTT packet, decoded, both directions.
+struct TracingTransport: DeviceTransport {
+    typealias Failure = TLSFailure
+    let inner: TLSTransport
+    let tracer: Reporter?
+    private let outbound = PacketTrace(direction: "sent")
+    private let inbound = PacketTrace(direction: "received")
+
+    init(_ inner: TLSTransport, tracing tracer: Reporter?) {
+        self.inner = inner
+        self.tracer = tracer
+    }
+
+    static func isRetriable(_ failure: TLSFailure) -> Bool { TLSTransport.isRetriable(failure) }
+
+    mutating func open() throws(TLSFailure) {
+        outbound.reset()
+        inbound.reset()
+        try inner.open()
+    }
+
+    mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(TLSFailure) -> Int {
+        let sent = try inner.send(bytes, timeout: timeout)
+        if let tracer { outbound.feed(bytes.slice(from: 0, count: sent), to: tracer) }
+        return sent
+    }
+
+    mutating func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: DeviceDuration) throws(TLSFailure) -> Int {
+        let count = try inner.receive(into: buffer, timeout: timeout)
+        if let tracer, count > 0 { inbound.feed(ByteView(UnsafeRawBufferPointer(rebasing: buffer[..<count])), to: tracer) }
+        return count
+    }
+
+    mutating func close() { inner.close() }
+}
+
+/// Reassembles one direction's bytes into packets and reports each, decoded.
+final class PacketTrace {
+    let direction: String
+    private var pending = [UInt8]()
+
+    init(direction: String) { self.direction = direction }
+
+    func reset() { pending = [] }
+
+    func feed(_ bytes: ByteView, to reporter: Reporter) {
+        pending += UnsafeRawBufferPointer(start: bytes.baseAddress, count: bytes.count)
+        while let length = Self.packetLength(pending), pending.count >= length {
+            let packet = Array(pending[..<length])
+            pending.removeFirst(length)
+            let text: String
+            if let objects = try? PacketInspector.decodeAll(packet), let object = objects.first {
+                text = object.compactText
+            } else {
+                text = "undecodable: " + packet.map { String(format: "%02x", $0) }.joined()
+            }
+            reporter.step("mqtt", ["direction": direction, "packet": text], "  mqtt \(direction == "sent" ? ">" : "<") \(text)")
+        }
+    }
+
+    /// Whole-packet length from the fixed header, once enough of it is there.
+    static func packetLength(_ bytes: [UInt8]) -> Int? {
+        var value = 0
+        var shift = 0
+        var index = 1
+        while index < bytes.count && index <= 4 {
+            value |= Int(bytes[index] & 0x7F) << shift
+            if bytes[index] & 0x80 == 0 { return index + 1 + value }
+            shift += 7
+            index += 1
+        }
+        return index > 4 ? 5 : nil
     }
 }
 
 /// Provisioning and telemetry on the Linux board with mbedTLS.
 final class DeviceRunner {
-    typealias Flow = DeviceFlow<TLSTransport, MonotonicClock, ConsoleObserver>
+    typealias Flow = DeviceFlow<TracingTransport, MonotonicClock, ConsoleObserver>
     let options: ResolvedDeviceOptions
     let identity: TLSIdentity
     let registrationID: String
     let text = TextStore()
     let clock = MonotonicClock()
+    let reporter: Reporter
 
     init(options: ResolvedDeviceOptions) throws {
         self.options = options
+        reporter = Reporter(json: options.json)
         do {
             identity = try TLSIdentity(caFile: options.caFile, certificateFile: options.certificateFile, keyFile: options.keyFile, passphrase: options.passphrase)
         } catch {
-            throw CLIError(error.description)
+            throw CLIError(error.description, status: error.isRetriable ? .connectionFailed : .configuration)
         }
         let commonName = identity.subjectCommonName ?? ""
         let id = options.registrationID ?? commonName
@@ -202,8 +333,12 @@ final class DeviceRunner {
         registrationID = id
     }
 
+    func transport(host: String, port: UInt16) -> TracingTransport {
+        TracingTransport(TLSTransport(host: host, port: port, identity: identity), tracing: options.verbose ? reporter : nil)
+    }
+
     func makeFlow(endpoint: String) -> Flow {
-        Flow(observer: ConsoleObserver(endpoint: endpoint), random: SplitMix64(seed: SystemEntropy.randomUInt64()))
+        Flow(observer: ConsoleObserver(endpoint: endpoint, reporter: reporter), random: SplitMix64(seed: SystemEntropy.randomUInt64()))
     }
 
     /// Registers with DPS; returns the assignment as strings.
@@ -223,25 +358,34 @@ final class DeviceRunner {
             configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(rebasing: memory.subscriptions[0..<1]))),
             memory: memory.memory)
         let endpoint = "DPS \(options.dpsHost):\(options.dpsPort)"
-        var client = MQTTClient(session: session, transport: TLSTransport(host: options.dpsHost, port: options.dpsPort, identity: identity), clock: clock)
+        var client = MQTTClient(session: session, transport: transport(host: options.dpsHost, port: options.dpsPort), clock: clock)
         let request = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096 + (options.payload?.utf8.count ?? 0), alignment: 8)
         let results = UnsafeMutableRawBufferPointer.allocate(byteCount: 8192, alignment: 8)
         defer { request.deallocate(); results.deallocate() }
         var registration = DPSRegistration(configuration: configuration, requestBuffer: request, resultsBuffer: results)
         var flow = makeFlow(endpoint: endpoint)
-        Output.line("Registering \(registrationID) with \(endpoint), ID scope \(options.idScope)")
+        reporter.step("registering", ["registration_id": registrationID, "endpoint": endpoint, "id_scope": options.idScope],
+                      "Registering \(registrationID) with \(endpoint), ID scope \(options.idScope)")
         let outcome: DPSOutcome
         do {
             outcome = try flow.provision(&client, &registration)
         } catch {
-            throw CLIError("registration with \(endpoint) failed: \(Describe.failure(error))")
+            throw CLIError("registration with \(endpoint) failed", error)
         }
         switch outcome {
         case .assigned(let assignment):
             return (assignment.assignedHub.string, assignment.deviceID.string, assignment.substatus.string, assignment.payload?.string)
         case .failed(let failure):
-            throw CLIError(Describe.outcome(failure))
+            if case .timedOut = failure.reason { throw CLIError(Describe.outcome(failure), status: .timedOut) }
+            throw CLIError(Describe.outcome(failure), status: .provisioningFailed)
         }
+    }
+
+    /// Prints the assignment like the walkthrough's script.
+    func reportAssignment(_ a: (hub: String, deviceID: String, substatus: String, payload: String?)) {
+        reporter.step("assigned", ["assigned_hub": a.hub, "device_id": a.deviceID, "substatus": a.substatus, "payload": a.payload ?? NSNull()],
+                      "DPS registration status: assigned\nAssigned hub: \(a.hub)\nDevice ID: \(a.deviceID)"
+                        + (a.substatus.isEmpty ? "" : "\nSubstatus: \(a.substatus)") + (a.payload.map { "\nReturned payload: \($0)" } ?? ""))
     }
 
     /// Connects to `hub` as `deviceID` and sends `count` messages.
@@ -253,7 +397,7 @@ final class DeviceRunner {
         catch { throw CLIError("the IoT Hub user name is too long: \(error)") }
         let session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.memory)
         let endpoint = "IoT Hub \(hub):\(port)"
-        var client = MQTTClient(session: session, transport: TLSTransport(host: hub, port: port, identity: identity), clock: clock)
+        var client = MQTTClient(session: session, transport: transport(host: hub, port: port), clock: clock)
         let topicBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
         let bodyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 300 * 1024, alignment: 8)
         defer { topicBuffer.deallocate(); bodyBuffer.deallocate() }
@@ -270,7 +414,7 @@ final class DeviceRunner {
                 return try Self.walkthroughMessage(index: index, count: count, deviceID: device, into: buffer)
             }
         } catch {
-            throw CLIError("sending to \(endpoint) failed: \(Describe.failure(error))")
+            throw CLIError("sending to \(endpoint) failed", error)
         }
     }
 
@@ -286,7 +430,42 @@ final class DeviceRunner {
     }
 }
 
+/// The exit statuses of `provision` and `run` (also in `docs/dps-device.md`).
+enum ExitStatus: Int32 {
+    case success = 0
+    /// DPS refused or failed the registration (401, 404, failed, disabled…).
+    case provisioningFailed = 1
+    /// A connection or TLS failure that retrying did not cure, or a broker refusal.
+    case connectionFailed = 2
+    /// A step did not finish before its deadline.
+    case timedOut = 3
+    /// The certificate, key or CA files, or the registration id, need fixing.
+    case configuration = 4
+    /// Usage errors (bad flags), as ArgumentParser reports them.
+    case usage = 64
+    /// Stopped by SIGINT/SIGTERM after a clean DISCONNECT.
+    case interrupted = 130
+}
+
 struct CLIError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    let status: ExitStatus
+
+    init(_ description: String, status: ExitStatus = .configuration) {
+        self.description = description
+        self.status = status
+    }
+
+    /// The error for a failed flow step, with the exit status its kind calls for.
+    init(_ context: String, _ failure: DeviceFlowFailure<TLSFailure>) {
+        let status: ExitStatus
+        switch failure {
+        case .transport(let tls): status = tls.isRetriable ? .connectionFailed : .configuration
+        case .session: status = .connectionFailed
+        case .timedOut: status = .timedOut
+        case .stopped: status = .interrupted
+        case .dps, .hub, .body: status = .configuration
+        }
+        self.init("\(context): \(Describe.failure(failure))", status: status)
+    }
 }

@@ -123,6 +123,7 @@ struct RecordingObserver: DeviceFlowObserver {
         case .connecting(let attempt): log.append("connecting \(attempt)")
         case .connected(let present): log.append("connected sp=\(present)")
         case .connectionFailed(let failure, let wait): log.append("failed \(failure) retry in \(wait.milliseconds) ms")
+        case .registrationProgress(let p): log.append("dps \(p.status) \(p.registrationStatus.map { "\($0)" } ?? "-") next in \(p.nextRequestIn.milliseconds) ms")
         case .provisioned(let outcome): log.append(outcome.summary)
         case .messageSent(let index, let id, let body): log.append("sent \(index) id \(id) \(text(body))")
         case .messageAcknowledged(let id): log.append("acked \(id)")
@@ -185,6 +186,7 @@ struct DeviceFlowTests {
             "failed transport(ClientTests.ScriptedFailure.refused) retry in 1000 ms",
             "connecting 2",
             "connected sp=false",
+            "dps 202 assigning next in 3000 ms",
             "disconnected",
             "assigned hub=contoso.azure-devices.net device=device1 substatus=initialAssignment payload=-",
         ])

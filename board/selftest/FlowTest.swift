@@ -36,6 +36,12 @@ struct FlowObserver: DeviceFlowObserver {
         case .connectionFailed:
             failures += 1
             Console.write("connection failed")
+        case .registrationProgress(let progress):
+            Console.write("DPS status ")
+            Console.decimal(Int(progress.status))
+            Console.write(", next request in ")
+            Console.decimal(Int(truncatingIfNeeded: progress.nextRequestIn.milliseconds))
+            Console.write(" ms")
         case .provisioned(let outcome):
             provisioned = outcome
             if case .assigned(let assignment) = outcome {

@@ -78,6 +78,16 @@ public struct DPSFailure: Equatable {
     public var trackingID: ByteView?
 }
 
+/// A DPS answer that did not end the registration, and what the device does next.
+public struct DPSProgress: Equatable, Sendable {
+    /// The response's status: 202, 200, 429, 5xx.
+    public var status: UInt16
+    /// The registration's status when the body carried one (`assigning`, `unassigned`).
+    public var registrationStatus: DPSRegistrationStatus?
+    /// How long the device waits before its next request (retry-after, clamped, or backoff).
+    public var nextRequestIn: DeviceDuration
+}
+
 /// The end of a registration.
 public enum DPSOutcome: Equatable {
     case assigned(DPSAssignment)
@@ -126,6 +136,8 @@ public struct DPSRegistration {
     private var random: SplitMix64
     /// Set once the registration ends.
     public private(set) var outcome: DPSOutcome?
+    /// The latest answer that did not end the registration, until taken with `takeProgress()`.
+    private var progress: DPSProgress?
 
     /// Room kept for the operation id (DPS's are about 60 bytes).
     static let operationIDCapacity = 128
@@ -159,6 +171,12 @@ public struct DPSRegistration {
     /// Starts the clock on the overall timeout. Call once, when the first connection is attempted.
     public mutating func start(now: DeviceInstant) {
         if overallDeadline == nil { overallDeadline = now + configuration.overallTimeout }
+    }
+
+    /// The latest answer that did not end the registration, once (for progress displays).
+    public mutating func takeProgress() -> DPSProgress? {
+        defer { progress = nil }
+        return progress
     }
 
     /// The connection dropped. A request in flight is repeated after the next SUBACK; a wait
@@ -237,6 +255,7 @@ public struct DPSRegistration {
         if status == 429 || status >= 500 {
             let wait = response.retryAfter.map { clampRetryAfter($0) } ?? backoff.nextDelay(using: &random)
             step = .waiting(until: now + wait)
+            progress = DPSProgress(status: status, registrationStatus: body.status, nextRequestIn: wait)
             return nil
         }
         guard status == 200 || status == 202 else {
@@ -270,7 +289,9 @@ public struct DPSRegistration {
             } else if operationID == nil {
                 return finish(.failed(DPSFailure(reason: .malformedResponse(.missingField("operationId")))))
             }
-            step = .waiting(until: now + (response.retryAfter.map { clampRetryAfter($0) } ?? configuration.defaultRetryAfter))
+            let wait = response.retryAfter.map { clampRetryAfter($0) } ?? configuration.defaultRetryAfter
+            step = .waiting(until: now + wait)
+            progress = DPSProgress(status: status, registrationStatus: registrationStatus, nextRequestIn: wait)
             return nil
         }
     }

@@ -21,6 +21,8 @@ public enum DeviceFlowEvent<TransportFailure: Error> {
     case connected(sessionPresent: Bool)
     /// The connection failed or dropped; the next attempt comes after `retryIn`.
     case connectionFailed(DeviceFlowFailure<TransportFailure>, retryIn: DeviceDuration)
+    /// DPS answered without ending the registration; the next request comes after a wait.
+    case registrationProgress(DPSProgress)
     /// The registration ended.
     case provisioned(DPSOutcome)
     /// A telemetry message was queued with this packet id (`index` counts from 1).
@@ -132,6 +134,7 @@ where Observer.TransportFailure == Transport.Failure {
                         guard outcome == nil, dpsError == nil else { return }
                         do throws(DPSError) {
                             outcome = try registration.handle(event, session: &session, now: clock.now())
+                            if let progress = registration.takeProgress() { observer.observe(.registrationProgress(progress)) }
                         } catch {
                             dpsError = error
                         }
