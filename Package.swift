@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "TextTests", dependencies: ["DeviceCore"]),
         .testTarget(name: "TLSTests", dependencies: ["DeviceCore", "LinuxBoard"]),
         .testTarget(
-            name: "PacketInspectorTests",
+            name: "CommandLineTests",
             dependencies: ["DeviceCore", "PacketInspector"]
         ),
     ],

@@ -126,7 +126,9 @@ enum DPSDeviceBinary {
         let stderr: String
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Output {
+    /// Runs the binary. With `environment`, the child gets exactly PATH, HOME and those
+    /// variables (so settings from the developer's shell cannot leak in).
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil) throws -> Output {
         let binary = try #require(url, "dps-device not found next to the test bundle; set DPS_DEVICE_BINARY")
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("dps-device-test-\(UUID().uuidString)")
@@ -142,6 +144,10 @@ enum DPSDeviceBinary {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if let environment {
+            let inherited = ProcessInfo.processInfo.environment
+            process.environment = environment.merging(["PATH": inherited["PATH"] ?? "/usr/bin:/bin", "HOME": inherited["HOME"] ?? "/"]) { mine, _ in mine }
+        }
         process.standardInput = try FileHandle(forReadingFrom: inURL)
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+/// A device certificate and key made with the openssl command line, as the walkthrough does.
+final class TestDeviceCertificate {
+    let directory: URL
+    var certificate: String { directory.appendingPathComponent("device1.pem").path }
+    var key: String { directory.appendingPathComponent("device1.key").path }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("dps-device-certs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                             "-keyout", key, "-out", certificate, "-subj", "/CN=device1", "-days", "1"]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0, "openssl is needed (make setup installs it)")
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// `dps-device provision` / `run`: arguments, environment and configuration errors, each with
+/// its exit status (docs/dps-device.md) and a message that says what to fix.
+@Suite("dps-device provision and run: configuration")
+struct DeviceCommandTests {
+    @Test func nothingGivenNamesEverySettingAndItsVariable() throws {
+        let output = try DPSDeviceBinary.run(["provision"], environment: [:])
+        #expect(output.status == 64)
+        #expect(output.stderr.contains("the ID scope is missing: pass --id-scope or set PROVISIONING_IDSCOPE"))
+        #expect(output.stderr.contains("the device certificate is missing: pass --cert FILE or set X509_CERT_FILE"))
+        #expect(output.stderr.contains("the device key is missing: pass --key FILE or set X509_KEY_FILE"))
+        #expect(output.stdout == "")
+    }
+
+    @Test func environmentSuppliesTheSettings() throws {
+        let output = try DPSDeviceBinary.run(["provision"], environment: [
+            "PROVISIONING_IDSCOPE": "0ne00000A0A", "X509_CERT_FILE": "/nonexistent/device1.pem", "X509_KEY_FILE": "/nonexistent/device1.key",
+        ])
+        #expect(output.status == 4)
+        #expect(output.stderr.hasPrefix("error: the device certificate file \"/nonexistent/device1.pem\" does not exist"))
+    }
+
+    @Test(arguments: [
+        (["--provisioning-host", "dps.example:99999"], "--provisioning-host \"dps.example:99999\" is not HOST or HOST:PORT"),
+        (["--provisioning-host", ":8883"], "--provisioning-host \":8883\" is not HOST or HOST:PORT"),
+        (["--payload", "{\"a\":}"], "--payload is not valid JSON"),
+        (["--timeout", "0"], "--timeout must be a positive number of seconds, got 0"),
+        (["--keep-alive", "0"], "--keep-alive must be 1 to 1177 seconds"),
+        (["--keep-alive", "5000"], "--keep-alive must be 1 to 1177 seconds"),
+    ])
+    func badValuesAreUsageErrors(arguments: [String], message: String) throws {
+        let output = try DPSDeviceBinary.run(["provision", "--id-scope", "s", "--cert", "c.pem", "--key", "k.key"] + arguments, environment: [:])
+        #expect(output.status == 64)
+        #expect(output.stderr.contains(message), "stderr: \(output.stderr)")
+    }
+
+    @Test(arguments: [
+        (["--messages=-1"], "--messages must be 0 or more, got -1"),
+        (["--interval=-0.5"], "--interval must be 0 or more seconds, got -0.5"),
+        (["--body", "{\"t\":1"], "--body is not valid JSON"),
+    ])
+    func badRunValuesAreUsageErrors(arguments: [String], message: String) throws {
+        let output = try DPSDeviceBinary.run(["run", "--id-scope", "s", "--cert", "c.pem", "--key", "k.key"] + arguments, environment: [:])
+        #expect(output.status == 64)
+        #expect(output.stderr.contains(message), "stderr: \(output.stderr)")
+    }
+
+    @Test func registrationIDOtherThanTheCNIsRefusedBeforeAnyTraffic() throws {
+        let device = try TestDeviceCertificate()
+        let output = try DPSDeviceBinary.run(
+            ["provision", "--id-scope", "0ne00000A0A", "--cert", device.certificate, "--key", device.key,
+             "--registration-id", "device2", "--provisioning-host", "127.0.0.1:1", "--ca", device.certificate],
+            environment: [:])
+        #expect(output.status == 4)
+        #expect(output.stderr == "error: the registration id \"device2\" is not the certificate's CN \"device1\" (\(device.certificate)); DPS requires them to be equal for X.509\n")
+        #expect(output.stdout == "")
+    }
+
+    /// The first backoff wait is 1 s plus up to 5 s of jitter, so one retry fits in 8 s; the
+    /// flow never sleeps past the deadline, it reports the last failure instead.
+    @Test func unreachableDPSIsAConnectionFailureAfterRetries() throws {
+        let device = try TestDeviceCertificate()
+        let output = try DPSDeviceBinary.run(
+            ["provision", "--id-scope", "0ne00000A0A", "--cert", device.certificate, "--key", device.key,
+             "--provisioning-host", "127.0.0.1:1", "--ca", device.certificate, "--timeout", "8"],
+            environment: [:])
+        #expect(output.status == 2)
+        #expect(output.stdout.contains("Connecting to DPS 127.0.0.1:1..."))
+        #expect(output.stdout.contains("Retrying in"))
+        #expect(output.stderr.hasPrefix("error: registration with DPS 127.0.0.1:1 failed: "))
+        #expect(output.stderr.contains("refused"))
+    }
+
+    @Test func jsonModeReportsStepsAsJSONLines() throws {
+        let device = try TestDeviceCertificate()
+        let output = try DPSDeviceBinary.run(
+            ["provision", "--json", "--id-scope", "0ne00000A0A", "--cert", device.certificate, "--key", device.key,
+             "--provisioning-host", "127.0.0.1:1", "--ca", device.certificate, "--timeout", "1"],
+            environment: [:])
+        let lines = output.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == #"{"endpoint":"DPS 127.0.0.1:1","id_scope":"0ne00000A0A","registration_id":"device1","step":"registering"}"#)
+        #expect(lines.dropFirst().first == #"{"attempt":1,"endpoint":"DPS 127.0.0.1:1","step":"connecting"}"#)
+        #expect(output.status == 2)
+    }
+}
