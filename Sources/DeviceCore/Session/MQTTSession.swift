@@ -86,7 +86,8 @@ public struct MQTTSession {
         state = .closing
     }
 
-    /// Drops every queued and unacknowledged publish, e.g. before a clean start.
+    /// Drops every queued and unacknowledged publish, e.g. before a clean start. Call it while
+    /// disconnected: on a live connection a publish half-handed to the transport would be cut.
     public mutating func discardOutbox() {
         outbox.removeAll()
         sendingEntry = nil
