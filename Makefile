@@ -17,11 +17,13 @@ unit-test:
 	$(SWIFT) test
 
 ## Everything CI checks.
-test: setup fixtures-check unit-test arm qemu-test
+test: setup fixtures-check unit-test fuzz-smoke arm qemu-test e2e-test
 
 include board/arm.mk
 include board/qemu.mk
 include scripts/fixtures.mk
+include scripts/standins.mk
+include Fuzz/fuzz.mk
 
 clean:
 	rm -rf .build build

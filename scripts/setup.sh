@@ -7,6 +7,7 @@ packages=(
     mosquitto mosquitto-clients                                       # real broker in tests
     libmbedtls-dev                                                    # TLS transport
     openssl ca-certificates                                           # test certificates, system trust anchors
+    python3 python3-venv                                              # e2e-test: the Python SDK interop venv
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# End-to-end tests against the local stand-ins (`make e2e-test`, part of `make test`):
+#  1. the demo flow: provision device1, send 3 messages, the monitor sees them with the right
+#     origin and payload;
+#  2. the DPS stand-in's failure paths through `dps-device provision`: unknown CA (401, and the
+#     error names the fix), unverified CA, CN != registration id, wrong ID scope, disabled group,
+#     throttling (429, then success), a connection dropped mid-registration (retry, success),
+#     and a second registration of the same device (same device id and hub);
+#  3. the hub's ACL: a device cannot publish as another device;
+#  4. interoperability: the official Python SDK (azure-iot-device 2.14 from PyPI, in a venv
+#     under build/) provisions through our DPS and sends to our hub. Skipped with a notice when
+#     PyPI cannot be reached, unless E2E_REQUIRE_PYTHON_SDK=1.
+# Exits non-zero on the first failure, showing the relevant logs.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/standins-lib.sh"
+
+E2E=$ROOT/build/e2e
+CERTS=$E2E/certs
+RUN=$E2E/run
+CASE_PORT=${E2E_DPS_PORT:-18884}
+SCOPE=0ne00000DEMO
+FAILURES=0
+
+pass() { printf '  \033[32mok\033[0m   %s\n' "$*"; }
+fail() { printf '  \033[31mFAIL\033[0m %s\n' "$*"; FAILURES=$((FAILURES + 1)); }
+section() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
+cleanup() {
+    local code=$?
+    trap - EXIT INT TERM
+    stop_pidfile "$RUN/case-dps.pid" "dps-device standin"
+    stop_pidfile "$RUN/monitor.pid" "dps-device monitor"
+    STANDIN_RUN_DIR=$RUN "$ROOT/scripts/standins.sh" stop > /dev/null 2>&1 || true
+    exit $code
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Build once (unless DPS_DEVICE names a binary); the demo's own build step is then a no-op.
+if [ -z "${DPS_DEVICE:-}" ]; then
+    # shellcheck disable=SC2086
+    (cd "$ROOT" && $SWIFT build -c release --product dps-device $SWIFT_BUILD_FLAGS 2>&1 | tail -n 1)
+fi
+DPS_DEVICE=$(dps_device_path)
+export DPS_DEVICE
+
+# ---------------------------------------------------------------------------------------------
+section "1. The demo flow (scripts/demo.sh)"
+rm -rf "$E2E"; mkdir -p "$RUN"
+if DEMO_DIR=$E2E/demo STANDIN_RUN_DIR=$RUN "$ROOT/scripts/demo.sh" > "$E2E/demo.out" 2>&1; then
+    pass "make demo exits 0"
+else
+    fail "make demo failed:"; sed 's/^/      /' "$E2E/demo.out"
+fi
+if python3 - "$RUN/monitor.log" <<'PY'
+import json, sys
+events = [json.loads(l)["event"] for l in open(sys.argv[1]) if l.startswith('{"event"')]
+assert len(events) == 3, f"{len(events)} events, expected 3"
+for i, e in enumerate(events, 1):
+    assert e["origin"] == "device1", e
+    assert e["module"] == "" and e["interface"] == "" and e["component"] == "", e
+    p = e["payload"]
+    assert isinstance(p, dict), f"payload is not JSON: {p!r}"
+    assert set(p) >= {"temperature", "humidity", "message", "timestamp", "deviceId"}, p
+    assert p["deviceId"] == "device1" and f"(message {i}/3)" in p["message"], p
+    assert e["properties"]["system"]["content_type"] == "application/json", e
+PY
+then pass "the monitor printed 3 events: origin device1, the walkthrough's payload, content type JSON"
+else fail "the monitor's events (build/e2e/run/monitor.log) are not right"; fi
+if DEMO_DIR=$E2E/demo STANDIN_RUN_DIR=$RUN "$ROOT/scripts/demo.sh" > "$E2E/demo2.out" 2>&1; then
+    pass "make demo works a second time in a row"
+else
+    fail "the second demo run failed:"; tail -30 "$E2E/demo2.out" | sed 's/^/      /'
+fi
+# An interrupted run: processes and PID files left behind, plus a stale PID file.
+DEMO_DIR=$E2E/demo STANDIN_RUN_DIR=$RUN STANDIN_CERTS=$E2E/demo/certs STANDIN_CONFIG=$E2E/demo/standin.json \
+    "$ROOT/scripts/standins.sh" start > /dev/null
+echo 999999 > "$RUN/monitor.pid"
+if DEMO_DIR=$E2E/demo STANDIN_RUN_DIR=$RUN "$ROOT/scripts/demo.sh" > "$E2E/demo3.out" 2>&1; then
+    pass "make demo works after an interrupted run (stand-ins left running, stale PID file)"
+else
+    fail "the demo after an interrupted run failed:"; tail -30 "$E2E/demo3.out" | sed 's/^/      /'
+fi
+if STANDIN_RUN_DIR=$RUN "$ROOT/scripts/standins.sh" status > /dev/null; then fail "the demo left stand-ins running"
+else pass "the demo stopped everything it started"; fi
+
+# ---------------------------------------------------------------------------------------------
+section "2. DPS stand-in failure paths (dps-device provision against 127.0.0.1:$CASE_PORT)"
+make_certs "$CERTS"
+( cd "$CERTS"
+  openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 365 -subj "/CN=Some Other CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout other-ca.key -out other-ca.pem 2>/dev/null )
+
+# start_case CONFIG [DPS FLAGS...]: a DPS stand-in for one case.
+start_case() {
+    local config=$1; shift
+    stop_pidfile "$RUN/case-dps.pid" "dps-device standin"
+    start_bg "$RUN/case-dps.pid" "$RUN/case-dps.log" "$DPS_DEVICE" standin dps --listen "127.0.0.1:$CASE_PORT" \
+        --config "$config" --cert "$CERTS/server.pem" --key "$CERTS/server.key" --retry-after 1 "$@"
+    wait_for_log "$RUN/case-dps.log" "listening on" 10 "$RUN/case-dps.pid" "dps-device standin"
+}
+
+# provision [EXTRA FLAGS...]: device1 against the case's DPS; output in $OUT, status in $STATUS.
+provision() {
+    set +e
+    OUT=$(timeout 60 "$DPS_DEVICE" provision --id-scope "${SCOPE_OVERRIDE:-$SCOPE}" --provisioning-host "127.0.0.1:$CASE_PORT" \
+        --ca-file "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --timeout 40 "$@" 2>&1)
+    STATUS=$?
+    set -e
+}
+
+# expect NAME CONDITION-COMMAND: pass or fail, showing the device output and the DPS log on failure.
+expect() {
+    local name=$1; shift
+    if "$@"; then pass "$name"; else
+        fail "$name"
+        echo "      device (exit $STATUS):"; printf '%s\n' "$OUT" | sed 's/^/        /'
+        echo "      DPS log:"; sed 's/^/        /' "$RUN/case-dps.log"
+    fi
+}
+has() { grep -q -- "$1" <<< "$OUT"; }
+log_has() { grep -q -- "$1" "$RUN/case-dps.log"; }
+
+write_config "$E2E/good.json" "$SCOPE" certs/root-ca.pem 127.0.0.2 true true
+write_config "$E2E/unknown-ca.json" "$SCOPE" certs/other-ca.pem 127.0.0.2 true true
+write_config "$E2E/unverified.json" "$SCOPE" certs/root-ca.pem 127.0.0.2 false true
+write_config "$E2E/disabled.json" "$SCOPE" certs/root-ca.pem 127.0.0.2 true false
+
+start_case "$E2E/good.json"
+provision
+expect "a verified, enabled group assigns device1 to 127.0.0.2" eval '[ $STATUS = 0 ] && has "Assigned hub: 127.0.0.2" && has "Device ID: device1"'
+provision
+expect "a second registration returns the same device id and hub (state file)" \
+    eval '[ $STATUS = 0 ] && has "Device ID: device1" && log_has "known device" && [ -f "$E2E/good.state.json" ]'
+SCOPE_OVERRIDE=0ne0000WRONG provision
+expect "wrong ID scope: CONNACK 5, and the error says to check the ID scope" \
+    eval '[ $STATUS != 0 ] && has "CONNACK 5" && has "ID scope" && log_has "unknown ID scope"'
+
+start_case "$E2E/unknown-ca.json"
+provision
+expect "unknown CA: 401 with error code 401002 and a tracking id, and the error names the fix" \
+    eval '[ $STATUS != 0 ] && has "status 401" && has "401002" && has "tracking id" && has "uploaded and verified" && log_has "401 401002"'
+
+start_case "$E2E/unverified.json"
+provision
+expect "unverified CA: 401, the message says to complete proof of possession" \
+    eval '[ $STATUS != 0 ] && has "401002" && has "proof of possession"'
+
+start_case "$E2E/disabled.json"
+provision
+expect "disabled group: status disabled, the error says to enable the enrollment" \
+    eval '[ $STATUS != 0 ] && has "disabled" && has "enable the enrollment"'
+
+start_case "$E2E/good.json"
+set +e
+OUT=$(timeout 20 mosquitto_pub -h 127.0.0.1 -p "$CASE_PORT" --cafile "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" \
+    --key "$CERTS/device1.key" --tls-version tlsv1.2 -i device2 -u "$SCOPE/registrations/device2/api-version=2019-03-31" \
+    -t '$dps/registrations/PUT/iotdps-register/?$rid=1' -m '{"registrationId":"device2"}' -q 1 2>&1)
+STATUS=$?
+set -e
+expect "CN != registration id: CONNACK 5 (not authorised), logged with the reason" \
+    eval '[ $STATUS != 0 ] && has "not authorised" && log_has "is not the certificate'"'"'s CN"'
+
+start_case "$E2E/good.json" --throttle 1 --throttle-retry-after 1
+provision
+expect "throttling: 429 with retry-after, then the device succeeds" \
+    eval '[ $STATUS = 0 ] && has "Assigned hub: 127.0.0.2" && log_has "429 throttled"'
+
+start_case "$E2E/good.json" --fail 1
+provision
+expect "a 500 from DPS: the device retries and succeeds" eval '[ $STATUS = 0 ] && log_has "FAULT fail"'
+
+start_case "$E2E/good.json" --drop-after 3
+provision
+expect "connection dropped mid-registration (after the register request): the device reconnects and succeeds" \
+    eval '[ $STATUS = 0 ] && log_has "FAULT drop" && [ "$(grep -c "CONNACK 0" "$RUN/case-dps.log")" -ge 2 ]'
+
+start_case "$E2E/good.json" --refuse-connect 3 --refuse-times 1 --delay 300
+provision
+expect "CONNECT refused once with 3 (server unavailable), responses delayed: the device retries and succeeds" \
+    eval '[ $STATUS = 0 ] && log_has "FAULT refuseConnect"'
+stop_pidfile "$RUN/case-dps.pid" "dps-device standin"
+
+# ---------------------------------------------------------------------------------------------
+section "3. IoT Hub stand-in ACL"
+export STANDIN_CERTS=$CERTS STANDIN_CONFIG=$E2E/good.json STANDIN_RUN_DIR=$RUN
+"$ROOT/scripts/standins.sh" start > /dev/null
+start_bg "$RUN/monitor.pid" "$RUN/acl-monitor.log" "$DPS_DEVICE" monitor --host 127.0.0.2 --cert "$CERTS/monitor.pem" \
+    --key "$CERTS/monitor.key" --ca-file "$CERTS/server-ca.pem" --count 1 --timeout 30
+wait_for_log "$RUN/acl-monitor.log" "monitor: ready" 15 "$RUN/monitor.pid" "dps-device monitor"
+pubopts=(-h 127.0.0.2 -p 8883 --cafile "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" -i device1 -q 1)
+mosquitto_pub "${pubopts[@]}" -t 'devices/device2/messages/events/' -m '{"spoofed":true}'
+mosquitto_pub "${pubopts[@]}" -t 'devices/device1/messages/events/a=1' -m '{"own":true}'
+for i in $(seq 100); do pid_alive "$RUN/monitor.pid" "dps-device monitor" || break; sleep 0.1; done
+OUT=$(cat "$RUN/acl-monitor.log"); STATUS=0
+expect "device1 may publish as itself, not as device2" eval 'has "\"origin\": \"device1\"" && ! has spoofed && has "\"application\": {\"a\": \"1\"}"'
+"$ROOT/scripts/standins.sh" stop > /dev/null
+
+# ---------------------------------------------------------------------------------------------
+section "4. Interoperability: the official Python SDK (azure-iot-device 2.14) through our stand-ins"
+VENV=$ROOT/build/venv-azure-iot
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import azure.iot.device" 2>/dev/null; then
+    rm -rf "$VENV"
+    if python3 -m venv "$VENV" > "$E2E/pip.log" 2>&1 && "$VENV/bin/pip" install -q "azure-iot-device==2.14.0" >> "$E2E/pip.log" 2>&1; then :; else
+        rm -rf "$VENV"
+        if [ "${E2E_REQUIRE_PYTHON_SDK:-0}" = 1 ]; then fail "cannot install azure-iot-device from PyPI (see $E2E/pip.log)"
+        else echo "  skip cannot install azure-iot-device from PyPI (offline?); see $E2E/pip.log. Set E2E_REQUIRE_PYTHON_SDK=1 to make this a failure."; fi
+    fi
+fi
+if [ -x "$VENV/bin/python" ]; then
+    "$ROOT/scripts/standins.sh" start > /dev/null
+    start_bg "$RUN/monitor.pid" "$RUN/sdk-monitor.log" "$DPS_DEVICE" monitor --host 127.0.0.2 --cert "$CERTS/monitor.pem" \
+        --key "$CERTS/monitor.key" --ca-file "$CERTS/server-ca.pem" --count 3 --timeout 90
+    wait_for_log "$RUN/sdk-monitor.log" "monitor: ready" 15 "$RUN/monitor.pid" "dps-device monitor"
+    set +e
+    OUT=$(cd "$CERTS" && timeout 120 "$VENV/bin/python" "$ROOT/scripts/python-sdk-device.py" \
+        --id-scope "$SCOPE" --host 127.0.0.1 --cert device1.pem --key device1.key --ca server-ca.pem 2>&1)
+    STATUS=$?
+    set -e
+    for i in $(seq 100); do pid_alive "$RUN/monitor.pid" "dps-device monitor" || break; sleep 0.1; done
+    cp "$RUN/dps.log" "$RUN/case-dps.log"
+    expect "the Python SDK registers through our DPS (assigned, hub 127.0.0.2, device device1)" \
+        eval '[ $STATUS = 0 ] && has "status: assigned" && has "hub: 127.0.0.2" && has "device id: device1"'
+    OUT=$(cat "$RUN/sdk-monitor.log")
+    expect "the Python SDK's 3 messages reach our hub, seen by the monitor as origin device1" \
+        eval '[ "$(grep -c "\"origin\": \"device1\"" "$RUN/sdk-monitor.log")" = 3 ] && has "Hello from the Python SDK"'
+    "$ROOT/scripts/standins.sh" stop > /dev/null
+fi
+
+echo
+if [ "$FAILURES" -ne 0 ]; then echo "e2e: $FAILURES check(s) failed"; exit 1; fi
+echo "e2e: all checks passed"

@@ -1,0 +1,143 @@
+# Shared by scripts/standins.sh, scripts/demo.sh and scripts/e2e-test.sh (source it; bash).
+# Processes are started in their own session and remembered by PID in a run directory; they are
+# stopped by that PID only, after checking that the PID still belongs to the program we started
+# (a PID file left by an interrupted run may name an unrelated process by now).
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+# Extra `swift build` flags, e.g. SWIFT_BUILD_FLAGS="--scratch-path .build-standin".
+SWIFT_BUILD_FLAGS=${SWIFT_BUILD_FLAGS:-}
+SWIFT=${SWIFT:-swift}
+
+# The dps-device binary: $DPS_DEVICE, else the release build's.
+dps_device_path() {
+    if [ -n "${DPS_DEVICE:-}" ]; then echo "$DPS_DEVICE"; return; fi
+    # shellcheck disable=SC2086
+    echo "$(cd "$ROOT" && $SWIFT build -c release $SWIFT_BUILD_FLAGS --show-bin-path)/dps-device"
+}
+
+# pid_alive PIDFILE NAME: true when PIDFILE names a live process whose command is NAME.
+pid_alive() {
+    local file=$1 name=$2 pid
+    [ -f "$file" ] || return 1
+    pid=$(cat "$file" 2>/dev/null) || return 1
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+}
+
+# stop_pidfile PIDFILE NAME: SIGTERM the process (SIGKILL after 5 s), then remove the file.
+# A stale file (dead process, or a PID now used by another program) is just removed.
+stop_pidfile() {
+    local file=$1 name=$2 pid i
+    if pid_alive "$file" "$name"; then
+        pid=$(cat "$file")
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+    rm -f "$file"
+}
+
+# start_bg PIDFILE LOG CMD...: starts CMD in its own session (Ctrl-C in the terminal does not
+# reach it; our trap stops it), output to LOG, and writes its PID.
+start_bg() {
+    local file=$1 log=$2; shift 2
+    setsid "$@" > "$log" 2>&1 < /dev/null &
+    echo $! > "$file"
+}
+
+# wait_for_log LOG PATTERN SECONDS PIDFILE NAME: waits until LOG matches; fails (showing the log)
+# when the process exits first or time runs out.
+wait_for_log() {
+    local log=$1 pattern=$2 seconds=$3 file=$4 name=$5 i
+    for i in $(seq $((seconds * 10))); do
+        grep -q -- "$pattern" "$log" 2>/dev/null && return 0
+        pid_alive "$file" "$name" || break
+        sleep 0.1
+    done
+    grep -q -- "$pattern" "$log" 2>/dev/null && return 0
+    echo "error: $name did not start; its log ($log):" >&2
+    sed 's/^/    /' "$log" >&2 || true
+    return 1
+}
+
+# make_certs DIR: the walkthrough's certificates, plus the stand-ins' own, with the openssl CLI.
+# (One function, so that it can switch to `dps-device certs` when that lands.)
+#   root-ca.{key,pem}     CN=Root CA for IoT (10 years)       — the walkthrough's CA
+#   device1.{key,pem}     CN=device1, signed by the root CA   — the walkthrough's device
+#   server-ca.{key,pem}   CN=Local stand-in server CA         — trusted by devices (--ca-file)
+#   server.{key,pem}      the stand-ins' TLS certificate: IP 127.0.0.1, 127.0.0.2, DNS localhost
+#   monitor.{key,pem}     CN=monitor, signed by the server CA — the hub monitor's identity
+make_certs() {
+    local dir=$1
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        umask 077
+        cat > ca.ext <<'X'
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+X
+        cat > client.ext <<'X'
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = clientAuth
+X
+        cat > server.ext <<'X'
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:127.0.0.2
+X
+        openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=Root CA for IoT" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout root-ca.key -out root-ca.pem 2>/dev/null
+        make_leaf device1 root-ca client.ext
+        openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=Local stand-in server CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout server-ca.key -out server-ca.pem 2>/dev/null
+        make_leaf server server-ca server.ext localhost
+        make_leaf monitor server-ca client.ext
+        chmod 644 ./*.pem
+    )
+}
+
+# make_leaf NAME CA EXTFILE [CN]: NAME.key and NAME.pem (CN=NAME unless given), signed by CA.
+make_leaf() {
+    local name=$1 ca=$2 ext=$3 cn=${4:-$1}
+    openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$name.key" -out "$name.csr" 2>/dev/null
+    openssl x509 -req -sha256 -days 365 -in "$name.csr" -CA "$ca.pem" -CAkey "$ca.key" \
+        -set_serial "0x$(openssl rand -hex 8)" -extfile "$ext" -out "$name.pem" 2>/dev/null
+    rm -f "$name.csr"
+    chmod 600 "$name.key"
+}
+
+# write_config FILE SCOPE CAFILE HUB [VERIFIED] [ENABLED]: a one-group stand-in configuration.
+write_config() {
+    local file=$1 scope=$2 ca=$3 hub=$4 verified=${5:-false} enabled=${6:-true}
+    cat > "$file" <<X
+{
+  "idScope": "$scope",
+  "retryAfterSeconds": 3,
+  "groups": [
+    { "name": "walkthrough-group", "caFile": "$ca", "enabled": $enabled, "verified": $verified, "iotHub": "$hub" }
+  ]
+}
+X
+}
+
+# prove_possession CONFIG CERTDIR CA: the portal's proof of possession for CA (in CERTDIR):
+# get a code, sign a CN=<code> certificate with the CA, verify.
+prove_possession() {
+    local config=$1 dir=$2 ca=$3 code
+    code=$("$DPS_DEVICE" standin verify --config "$config" 2>/dev/null)
+    (
+        cd "$dir"
+        openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$code" -keyout verification.key -out verification.csr 2>/dev/null
+        openssl x509 -req -sha256 -days 30 -in verification.csr -CA "$ca.pem" -CAkey "$ca.key" \
+            -set_serial "0x$(openssl rand -hex 8)" -out verification-cert.pem 2>/dev/null
+        rm -f verification.csr
+    )
+    "$DPS_DEVICE" standin verify --config "$config" --cert "$dir/verification-cert.pem"
+}
