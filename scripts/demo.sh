@@ -70,8 +70,8 @@ start_bg "$RUN/monitor.pid" "$RUN/monitor.log" "$DPS_DEVICE" monitor --host 127.
 wait_for_log "$RUN/monitor.log" "monitor: ready" 15 "$RUN/monitor.pid" "dps-device monitor"
 echo "    monitor subscribed to devices/+/messages/events/# (like az iot hub monitor-events)"
 
-step "6/7 Running the device (step 5): dps-device run --id-scope $ID_SCOPE --dps-host 127.0.0.1 ..."
-"$DPS_DEVICE" run --id-scope "$ID_SCOPE" --dps-host 127.0.0.1 --ca-file "$CERTS/server-ca.pem" \
+step "6/7 Running the device (step 5): dps-device run --id-scope $ID_SCOPE --provisioning-host 127.0.0.1 ..."
+"$DPS_DEVICE" run --id-scope "$ID_SCOPE" --provisioning-host 127.0.0.1 --ca "$CERTS/server-ca.pem" \
     --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 1 2>&1 | tee "$DEMO/device.log" | indent
 
 step "7/7 What the IoT Hub received (step 6: az iot hub monitor-events)"

@@ -61,56 +61,28 @@ wait_for_log() {
     return 1
 }
 
-# make_certs DIR: the walkthrough's certificates, plus the stand-ins' own, with the openssl CLI.
-# (One function, so that it can switch to `dps-device certs` when that lands.)
+# make_certs DIR: the walkthrough's certificates, plus the stand-ins' own, made by
+# `dps-device certs` (mbedTLS; the walkthrough's nine OpenSSL commands in four lines).
 #   root-ca.{key,pem}     CN=Root CA for IoT (10 years)       — the walkthrough's CA
 #   device1.{key,pem}     CN=device1, signed by the root CA   — the walkthrough's device
-#   server-ca.{key,pem}   CN=Local stand-in server CA         — trusted by devices (--ca-file)
+#   server-ca.{key,pem}   CN=Local stand-in server CA         — trusted by devices (--ca)
 #   server.{key,pem}      the stand-ins' TLS certificate: IP 127.0.0.1, 127.0.0.2, DNS localhost
 #   monitor.{key,pem}     CN=monitor, signed by the server CA — the hub monitor's identity
 make_certs() {
     local dir=$1
     mkdir -p "$dir"
-    (
-        cd "$dir"
-        umask 077
-        cat > ca.ext <<'X'
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-X
-        cat > client.ext <<'X'
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = clientAuth
-X
-        cat > server.ext <<'X'
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1, IP:127.0.0.2
-X
-        openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=Root CA for IoT" \
-            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-            -keyout root-ca.key -out root-ca.pem 2>/dev/null
-        make_leaf device1 root-ca client.ext
-        openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=Local stand-in server CA" \
-            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-            -keyout server-ca.key -out server-ca.pem 2>/dev/null
-        make_leaf server server-ca server.ext localhost
-        make_leaf monitor server-ca client.ext
-        chmod 644 ./*.pem
-    )
+    "$DPS_DEVICE" certs root-ca --out-dir "$dir" --cn "Root CA for IoT" --force >/dev/null
+    make_leaf device1 root-ca "$dir"
+    "$DPS_DEVICE" certs server-ca --out-dir "$dir" --cn "Local stand-in server CA" --force >/dev/null
+    "$DPS_DEVICE" certs server --ca "$dir/server-ca.pem" --ca-key "$dir/server-ca.key" --out-dir "$dir" \
+        --ip 127.0.0.1 --ip 127.0.0.2 --dns localhost --force >/dev/null
+    make_leaf monitor server-ca "$dir"
 }
 
-# make_leaf NAME CA EXTFILE [CN]: NAME.key and NAME.pem (CN=NAME unless given), signed by CA.
+# make_leaf NAME CA DIR: DIR/NAME.key and DIR/NAME.pem, CN=NAME, a client certificate signed by DIR/CA.
 make_leaf() {
-    local name=$1 ca=$2 ext=$3 cn=${4:-$1}
-    openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$name.key" -out "$name.csr" 2>/dev/null
-    openssl x509 -req -sha256 -days 365 -in "$name.csr" -CA "$ca.pem" -CAkey "$ca.key" \
-        -set_serial "0x$(openssl rand -hex 8)" -extfile "$ext" -out "$name.pem" 2>/dev/null
-    rm -f "$name.csr"
-    chmod 600 "$name.key"
+    local name=$1 ca=$2 dir=$3
+    "$DPS_DEVICE" certs device --ca "$dir/$ca.pem" --ca-key "$dir/$ca.key" --cn "$name" --out-dir "$dir" --force >/dev/null
 }
 
 # write_config FILE SCOPE CAFILE HUB [VERIFIED] [ENABLED]: a one-group stand-in configuration.
@@ -132,12 +104,6 @@ X
 prove_possession() {
     local config=$1 dir=$2 ca=$3 code
     code=$("$DPS_DEVICE" standin verify --config "$config" 2>/dev/null)
-    (
-        cd "$dir"
-        openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$code" -keyout verification.key -out verification.csr 2>/dev/null
-        openssl x509 -req -sha256 -days 30 -in verification.csr -CA "$ca.pem" -CAkey "$ca.key" \
-            -set_serial "0x$(openssl rand -hex 8)" -out verification-cert.pem 2>/dev/null
-        rm -f verification.csr
-    )
+    "$DPS_DEVICE" certs verification --ca "$dir/$ca.pem" --ca-key "$dir/$ca.key" --code "$code" --out-dir "$dir" --force >/dev/null
     "$DPS_DEVICE" standin verify --config "$config" --cert "$dir/verification-cert.pem"
 }
