@@ -161,8 +161,9 @@ public enum PacketInspector {
             do {
                 frame = try reader.nextFrame()
             } catch {
-                if case .packetTooLarge(let size, _) = error.rule {
-                    throw incomplete(bytes, start: packetStart, index: packetIndex, announced: size)
+                if case .packetTooLarge = error.rule {
+                    // Larger than the whole input: the packet (or its header) is cut off.
+                    throw incomplete(bytes, start: packetStart, index: packetIndex, announced: announcedLength(bytes, from: packetStart))
                 }
                 throw decodeError(error, start: packetStart, index: packetIndex)
             }

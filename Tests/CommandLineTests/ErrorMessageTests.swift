@@ -33,7 +33,7 @@ struct DecodeErrorTests {
     }
 
     @Test func fiveByteRemainingLength() {
-        #expect(decodeLines("30 ff ff ff ff 01").error == "byte 4 (packet 1): remaining length longer than 4 bytes (MQTT 2.2.3)")
+        #expect(decodeLines("30 ff ff ff ff 01").error == "byte 4 (packet 1): remaining length longer than 4 bytes or not in its shortest form (MQTT 2.2.3, Table 2.4)")
     }
 
     @Test func remainingLengthMismatch() {

@@ -5,7 +5,7 @@ public enum MQTTRule: Equatable, Sendable {
     case reservedPacketType(UInt8)
     /// Fixed-header flag bits that the packet type does not allow (§2.2.2).
     case invalidFixedHeaderFlags(type: UInt8, flags: UInt8)
-    /// A fifth remaining-length byte, or a length over 268,435,455 (§2.2.3).
+    /// A fifth remaining-length byte, or a length written with more bytes than it needs (§2.2.3, Table 2.4).
     case malformedRemainingLength
     /// The remaining length disagrees with what the packet type requires or contains.
     case remainingLengthMismatch(expected: Int, actual: Int)
@@ -70,7 +70,7 @@ public enum MQTTRule: Equatable, Sendable {
         switch self {
         case .reservedPacketType: return "packet type 0 and 15 are reserved (MQTT 2.2.1)"
         case .invalidFixedHeaderFlags: return "fixed header flags not allowed for this packet type (MQTT-2.2.2-1, MQTT-2.2.2-2)"
-        case .malformedRemainingLength: return "remaining length longer than 4 bytes (MQTT 2.2.3)"
+        case .malformedRemainingLength: return "remaining length longer than 4 bytes or not in its shortest form (MQTT 2.2.3, Table 2.4)"
         case .remainingLengthMismatch: return "remaining length does not match what the packet type requires or contains (MQTT 2.2.3)"
         case .truncatedField: return "field runs past the end of the packet (MQTT 1.5)"
         case .trailingBytes: return "bytes left after the last field of the packet (remaining length too large)"

@@ -46,6 +46,9 @@ public struct MQTTFixedHeader: Equatable, Sendable {
             if index == 5 { throw MQTTDecodeError(.malformedRemainingLength, at: 4) }
             guard index < bytes.count else { return .incomplete }
             let byte = bytes[index]
+            // Table 2.4 gives each length one size: a last byte of 0 after the first means the
+            // value fitted in fewer bytes (e.g. 80 00 for 0), which is not an encoding of it.
+            if byte == 0 && index > 1 { throw MQTTDecodeError(.malformedRemainingLength, at: index) }
             value |= Int(byte & 0x7F) << shift
             index += 1
             if byte & 0x80 == 0 { break }

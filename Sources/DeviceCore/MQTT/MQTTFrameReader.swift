@@ -90,7 +90,14 @@ public struct MQTTFrameReader {
     public mutating func nextFrame() throws(MQTTDecodeError) -> MQTTFrame? {
         releaseHandedOut()
         let pending = ByteView(baseAddress: storage.baseAddress.map { UnsafeRawPointer($0 + start) }, count: end - start)
-        guard case .complete(let header) = try MQTTFixedHeader.parse(pending) else { return nil }
+        guard case .complete(let header) = try MQTTFixedHeader.parse(pending) else {
+            // A header still open with the limit already reached belongs to a packet over it;
+            // waiting would hang, as no more bytes fit.
+            if pending.count >= maximumPacketSize {
+                throw MQTTDecodeError(.packetTooLarge(size: pending.count + 1, limit: maximumPacketSize), at: 1)
+            }
+            return nil
+        }
         if header.packetLength > maximumPacketSize {
             throw MQTTDecodeError(.packetTooLarge(size: header.packetLength, limit: maximumPacketSize), at: 1)
         }
