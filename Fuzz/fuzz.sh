@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# libFuzzer + AddressSanitizer targets for DeviceCore. See docs/fuzzing.md.
+#
+#   Fuzz/fuzz.sh build                      build build/fuzz/fuzz-device (all targets, one binary)
+#   Fuzz/fuzz.sh run SECONDS [TARGET...]    fuzz each target for SECONDS (default: all targets)
+#   Fuzz/fuzz.sh smoke [TOTAL_SECONDS]      every target, TOTAL_SECONDS (default 60) shared out
+#   Fuzz/fuzz.sh repro TARGET FILE...       run the target once on each file (a crash reproducer)
+#
+# Scratch state lives in build/fuzz/: corpus/<target>/ (seeded from the committed
+# Fuzz/corpus/<target>/ and grown by every run), crashes/<target>/ (reproducers), logs/.
+# Any crash, timeout, out-of-memory or sanitizer report fails the target; the script exits 1
+# if any target failed, after running the others.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/build/fuzz"
+BIN="$OUT/fuzz-device"
+SWIFTC="${SWIFTC:-swiftc}"
+ALL_TARGETS=(frames decode dps-topic json property-bag dps-body session base64)
+
+# Let libFuzzer, not the Swift runtime's backtracer, handle crashes (it saves the input).
+export SWIFT_BACKTRACE="enable=no"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
+
+build() {
+    mkdir -p "$OUT"
+    local sources
+    mapfile -t sources < <(find "$ROOT/Sources/DeviceCore" -name '*.swift' | sort)
+    echo "fuzz: compiling DeviceCore (${#sources[@]} files) + Fuzz/*.swift -> build/fuzz/fuzz-device"
+    local start=$SECONDS
+    "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name DeviceCore \
+        "${sources[@]}" "$ROOT"/Fuzz/*.swift -o "$BIN.tmp" || exit 1
+    mv "$BIN.tmp" "$BIN"
+    echo "fuzz: built in $((SECONDS - start)) s"
+}
+
+# run_target TARGET SECONDS: 0 when the target survived.
+run_target() {
+    local target="$1" seconds="$2"
+    local corpus="$OUT/corpus/$target" crashes="$OUT/crashes/$target" log="$OUT/logs/$target.log"
+    mkdir -p "$corpus" "$crashes" "$OUT/logs"
+    cp -n "$ROOT/Fuzz/corpus/$target"/* "$corpus"/ 2>/dev/null || true
+    FUZZ_TARGET="$target" "$BIN" "$corpus" \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+        -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1
+    local status=$?
+    local execs
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+    if grep -q 'INFO: Loaded 1 modules' "$log" && [ "$status" -eq 0 ]; then
+        printf 'fuzz: %-13s ok     %10s executions in %ss, corpus %s files\n' \
+            "$target" "${execs:-?}" "$seconds" "$(ls "$corpus" | wc -l)"
+        return 0
+    fi
+    printf 'fuzz: %-13s FAILED (exit %s) after %s executions; log %s\n' "$target" "$status" "${execs:-?}" "${log#$ROOT/}"
+    grep -E 'FUZZ FINDING|ERROR: (AddressSanitizer|libFuzzer)|Fatal error|SUMMARY' "$log" | head -5 | sed 's/^/      /'
+    grep -o "Test unit written to .*" "$log" | sed "s|$ROOT/||; s/^/      reproducer: /"
+    return 1
+}
+
+run() {
+    local seconds="$1"; shift
+    local targets=("$@")
+    [ ${#targets[@]} -eq 0 ] && targets=("${ALL_TARGETS[@]}")
+    [ -x "$BIN" ] || build
+    local failed=()
+    for target in "${targets[@]}"; do
+        run_target "$target" "$seconds" || failed+=("$target")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "fuzz: failing targets: ${failed[*]} (reproducers in build/fuzz/crashes/)"
+        exit 1
+    fi
+}
+
+case "${1:-}" in
+build) build ;;
+run) shift; run "${1:-60}" "${@:2}" ;;
+smoke)
+    total="${2:-60}"
+    per=$(( total / ${#ALL_TARGETS[@]} )); [ "$per" -lt 1 ] && per=1
+    start=$SECONDS
+    run "$per" "${ALL_TARGETS[@]}"
+    echo "fuzz-smoke: ${#ALL_TARGETS[@]} targets, ${per}s each, $((SECONDS - start))s in all"
+    ;;
+repro)
+    target="$2"; shift 2
+    [ -x "$BIN" ] || build
+    FUZZ_TARGET="$target" "$BIN" "$@"
+    ;;
+*) sed -n '2,12p' "$0"; exit 2 ;;
+esac
