@@ -27,3 +27,10 @@ include Fuzz/fuzz.mk
 
 clean:
 	rm -rf .build build
+
+## Benchmarks (docs/benchmarks.md): codec/JSON/DPS/session ns and mallocs per operation
+## (ordo-one/benchmark, in the separate package Benchmarks/), and 10,000 QoS 1 messages over TLS
+## to a local mosquitto beside mosquitto_pub and paho-mqtt. Installs what it needs.
+.PHONY: bench
+bench:
+	@scripts/bench.sh

@@ -5,6 +5,8 @@ let package = Package(
     name: "swift-azure-iot-device",
     products: [
         .library(name: "DeviceCore", targets: ["DeviceCore"]),
+        // For the Benchmarks/ package (`make bench`): the TLS transport and clock for Linux.
+        .library(name: "LinuxBoard", targets: ["LinuxBoard"]),
         .executable(name: "dps-device", targets: ["dps-device"]),
     ],
     dependencies: [

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# `make bench`: the benchmarks of issue 8, written up in docs/benchmarks.md.
+#
+# 1. ns and mallocs per operation of the codec, JSON telemetry, DPS response parsing and the
+#    session (ordo-one/benchmark, release build, the separate package in Benchmarks/);
+# 2. instructions per operation of the reference PUBLISH (callgrind: repeatable on a busy machine);
+# 3. N QoS 1 messages over TLS (client certificate) to a local mosquitto, by our MQTTClient +
+#    TLSTransport, mosquitto_pub (libmosquitto, C) and paho-mqtt (Python), in the same run:
+#    wall time, messages/s and peak RSS (/usr/bin/time -v), the median of BENCH_ROUNDS rounds.
+#
+# Installs what it lacks (Debian packages as root, paho-mqtt into build/bench/venv). Outputs go to
+# build/bench/; the last thing printed is the table. Knobs: BENCH_MESSAGES (10000),
+# BENCH_ROUNDS (3), BENCH_SKIP_MICRO=1 (only the TLS runs).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$ROOT/build/bench
+MESSAGES=${BENCH_MESSAGES:-10000}
+ROUNDS=${BENCH_ROUNDS:-3}
+PAYLOAD_SIZE=256
+TOPIC=devices/device1/messages/events/bench/a1   # 40 bytes, as the codec reference
+SWIFT=${SWIFT:-swift}
+mkdir -p "$OUT"
+cd "$ROOT"
+
+# --- What the run needs -------------------------------------------------------------------------
+packages=(mosquitto mosquitto-clients openssl ca-certificates time valgrind libmbedtls-dev python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# python3-venv only matters when python3 cannot make a venv by itself (pyenv's can).
+if [[ " ${missing[*]} " == *" python3-venv "* ]] && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    missing=("${missing[@]/python3-venv}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bench: installing ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then echo "bench: need root to apt-get install ${missing[*]}" >&2; exit 1; fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ! -x "$OUT/venv/bin/python" ]; then python3 -m venv "$OUT/venv"; fi
+if ! "$OUT/venv/bin/python" -c 'import paho.mqtt' 2>/dev/null; then
+    echo "bench: pip install paho-mqtt (into build/bench/venv)"
+    "$OUT/venv/bin/pip" install -q --disable-pip-version-check 'paho-mqtt==2.2.0'
+fi
+
+# --- Build (release; Benchmarks/ is its own package with its own .build) ------------------------
+echo "bench: building Benchmarks/ (release)"
+$SWIFT build -c release --package-path Benchmarks --product tls-publish 2>&1 | tail -1
+$SWIFT build -c release --package-path Benchmarks --product codec-profile 2>&1 | tail -1
+BIN=$($SWIFT build -c release --package-path Benchmarks --show-bin-path)
+
+# --- 1. ordo-one/benchmark ----------------------------------------------------------------------
+if [ "${BENCH_SKIP_MICRO:-0}" != 1 ]; then
+    echo "bench: ordo-one/benchmark (full tables: build/bench/microbench.txt)"
+    (cd Benchmarks && $SWIFT package benchmark --no-progress) > "$OUT/microbench.txt" 2>&1 || {
+        tail -40 "$OUT/microbench.txt"; echo "bench: the benchmark run failed" >&2; exit 1; }
+fi
+
+# --- 2. callgrind: instructions per operation ---------------------------------------------------
+echo "bench: callgrind instruction counts"
+: > "$OUT/instructions.tsv"
+for op in encode-publish decode-publish frame-publish; do
+    counts=()
+    for n in 20000 40000; do
+        counts+=("$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN/codec-profile" "$op" "$n" 2>&1 \
+            | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')")
+    done
+    echo -e "$op\t$(( (counts[1] - counts[0]) / 20000 ))" >> "$OUT/instructions.tsv"
+done
+
+# --- 3. TLS throughput against mosquitto --------------------------------------------------------
+PKI=$OUT/pki
+rm -rf "$PKI" && mkdir -p "$PKI"
+(
+    cd "$PKI"
+    cat > server-ext.cnf <<'X'
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+X
+    cat > device-ext.cnf <<'X'
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+X
+    ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    openssl req -x509 $ec -sha256 -days 30 -subj "/CN=Bench Root CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -keyout root.key -out root.pem 2>/dev/null
+    for who in server device; do
+        cn=$([ $who = server ] && echo localhost || echo device1)
+        openssl req -new $ec -subj "/CN=$cn" -keyout $who.key -out $who.csr 2>/dev/null
+        openssl x509 -req -sha256 -days 30 -in $who.csr -CA root.pem -CAkey root.key -CAcreateserial \
+            -extfile $who-ext.cnf -out $who.pem 2>/dev/null
+    done
+)
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+{
+    [ "$(id -u)" -eq 0 ] && echo "user root"
+    cat <<X
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+persistence false
+listener $PORT 127.0.0.1
+cafile $PKI/root.pem
+certfile $PKI/server.pem
+keyfile $PKI/server.key
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.2
+X
+} > "$OUT/mosquitto.conf"
+mosquitto -c "$OUT/mosquitto.conf" > "$OUT/mosquitto.log" 2>&1 &
+MOSQUITTO_PID=$!
+trap 'kill "$MOSQUITTO_PID" 2>/dev/null || true; wait "$MOSQUITTO_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+    grep -q " running" "$OUT/mosquitto.log" && break
+    kill -0 "$MOSQUITTO_PID" 2>/dev/null || { cat "$OUT/mosquitto.log"; echo "bench: mosquitto did not start" >&2; exit 1; }
+    sleep 0.1
+done
+echo "bench: mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version //p') on 127.0.0.1:$PORT (TLS 1.2, client certificates)"
+
+python3 - "$OUT/lines.txt" "$MESSAGES" "$PAYLOAD_SIZE" <<'X'
+import sys
+path, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+line = bytes(ord("a") + i % 26 for i in range(size))   # the payload tls-publish builds
+with open(path, "wb") as f:
+    f.write((line + b"\n") * count)
+X
+
+run_swift() {
+    "$BIN/tls-publish" --port "$PORT" --ca "$PKI/root.pem" --cert "$PKI/device.pem" --key "$PKI/device.key" \
+        --count "$MESSAGES" --window 20 --payload-size "$PAYLOAD_SIZE" --topic "$TOPIC"
+}
+run_mosquitto_pub() {
+    mosquitto_pub -h localhost -p "$PORT" --cafile "$PKI/root.pem" --cert "$PKI/device.pem" --key "$PKI/device.key" \
+        --tls-version tlsv1.2 -i bench-c -q 1 -M 20 -t "$TOPIC" -l < "$OUT/lines.txt"
+}
+run_paho() {
+    "$OUT/venv/bin/python" "$ROOT/scripts/bench-paho.py" "$PORT" "$PKI/root.pem" "$PKI/device.pem" "$PKI/device.key" \
+        "$OUT/lines.txt" "$MESSAGES" "$TOPIC"
+}
+
+: > "$OUT/throughput.tsv"
+echo "bench: $MESSAGES QoS 1 messages of $PAYLOAD_SIZE B, $ROUNDS rounds, clients interleaved"
+for round in $(seq "$ROUNDS"); do
+    for client in swift mosquitto_pub paho; do
+        timing=$OUT/time.$client.$round
+        if ! /usr/bin/time -v -o "$timing" bash -c "$(declare -f run_$client); $(declare -p BIN PORT PKI MESSAGES PAYLOAD_SIZE TOPIC OUT ROOT); run_$client" \
+            > "$OUT/out.$client.$round" 2>&1; then
+            cat "$OUT/out.$client.$round"; echo "bench: $client failed in round $round" >&2; exit 1
+        fi
+        wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$timing")
+        rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$timing")
+        echo -e "$client\t$round\t$wall\t$rss\t$(head -1 "$OUT/out.$client.$round")" >> "$OUT/throughput.tsv"
+        echo "  round $round $client: wall $wall, peak RSS $rss KiB"
+    done
+done
+
+{
+    echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/^Mem:/{print $2}') GiB memory; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "Toolchain: $($SWIFT --version 2>/dev/null | head -1); mosquitto $(dpkg-query -W -f='${Version}' mosquitto); paho-mqtt $("$OUT/venv/bin/python" -c 'import paho.mqtt; print(paho.mqtt.__version__)'); mbedTLS $(dpkg-query -W -f='${Version}' libmbedtls-dev)"
+    echo
+    python3 "$ROOT/scripts/bench-report.py" "$OUT" "$MESSAGES"
+} | tee "$OUT/report.md"
