@@ -208,5 +208,7 @@ func runDeviceFlow(_ checks: inout Checks, pool: inout MemoryPool) {
     Console.write(" ms, ")
     Console.decimal(Int(truncatingIfNeeded: gap2))
     Console.line(" ms (interval 500 ms)")
-    checks.check(gap1 >= 500 && gap2 >= 500 && gap1 < 1500 && gap2 < 1500, "hub: messages 500 ms apart on the SysTick clock")
+    // The interval runs from when a message is queued; it reaches the peer at the next flush,
+    // a millisecond tick or so later, so arrivals may be a tick closer than the interval.
+    checks.check(gap1 >= 495 && gap2 >= 495 && gap1 < 1500 && gap2 < 1500, "hub: messages 500 ms apart on the SysTick clock")
 }

@@ -49,19 +49,24 @@ extension MQTTPacket {
     /// Encodes the packet at the start of `buffer` and returns the number of bytes written.
     /// Nothing is written when the packet breaks a rule or does not fit.
     public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
-        let (remaining, total) = try sizes()
-        guard total <= buffer.count, let base = buffer.baseAddress else {
-            throw .bufferTooSmall(needed: total, available: buffer.count)
+        let sizes = try sizes()
+        guard sizes.total <= buffer.count, let base = buffer.baseAddress else {
+            throw .bufferTooSmall(needed: sizes.total, available: buffer.count)
         }
+        return write(to: base, remainingLength: sizes.remaining)
+    }
+
+    /// Writes the packet, already validated by `sizes()`, at `base` (which has room for it).
+    func write(to base: UnsafeMutableRawPointer, remainingLength: Int) -> Int {
         var writer = UncheckedWriter(base: base)
         writer.byte(firstByte)
-        writer.remainingLength(remaining)
+        writer.remainingLength(remainingLength)
         writeBody(&writer)
         return writer.position
     }
 
     /// The remaining length and the whole packet's length, after validation.
-    private func sizes() throws(MQTTEncodeError) -> (remaining: Int, total: Int) {
+    func sizes() throws(MQTTEncodeError) -> (remaining: Int, total: Int) {
         let remaining = try remainingLength()
         guard let lengthSize = MQTTFixedHeader.remainingLengthSize(remaining) else {
             throw .packetTooLarge(remainingLength: remaining)

@@ -123,19 +123,19 @@ public struct MQTTSession {
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
         case .atLeastOnce:
-            // Size with a stand-in id first, so a refused publish uses up no packet id.
+            // Validate and size with a stand-in id first (the id does not change either), so a
+            // refused publish uses up no packet id; then write without checking again.
             var publish = MQTTPublish(topic: topic, payload: payload, qos: .atLeastOnce, packetID: 1, retain: retain)
-            let size: Int
-            do throws(MQTTEncodeError) { size = try MQTTPacket.publish(publish).encodedSize() } catch { throw .encoding(error) }
+            let sizes: (remaining: Int, total: Int)
+            do throws(MQTTEncodeError) { sizes = try MQTTPacket.publish(publish).sizes() } catch { throw .encoding(error) }
             let offset: Int
-            switch outbox.placement(for: size) {
+            switch outbox.placement(for: sizes.total) {
             case .success(let at): offset = at
             case .failure(let reason): throw .backPressure(reason)
             }
             publish.packetID = allocatePacketID()
-            let region = UnsafeMutableRawBufferPointer(rebasing: outbox.bytes[offset..<(offset + size)])
-            do throws(MQTTEncodeError) { _ = try MQTTPacket.publish(publish).encode(into: region) } catch { throw .encoding(error) }
-            outbox.append(packetID: publish.packetID, offset: offset, length: size)
+            _ = MQTTPacket.publish(publish).write(to: outbox.bytes.baseAddress.unsafelyUnwrapped + offset, remainingLength: sizes.remaining)
+            outbox.append(packetID: publish.packetID, offset: offset, length: sizes.total)
             return publish.packetID
         }
     }
