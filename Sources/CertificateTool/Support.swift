@@ -12,11 +12,7 @@ enum SystemEntropyBridge {
 }
 
 /// `mbedtls_strerror`'s text for `code`.
-func mbedTLSText(_ code: Int32) -> String {
-    var buffer = [CChar](repeating: 0, count: 200)
-    mbedtls_strerror(code, &buffer, buffer.count)
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
+func mbedTLSText(_ code: Int32) -> String { mbedTLSMessage(code) }
 
 /// Overwrites secret bytes before they are released.
 func wipe(_ bytes: inout [UInt8]) {

@@ -219,15 +219,15 @@ func zeroize(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { mbedtls_platform_zeroize(base, $0.count) } }
 }
 
-/// `mbedtls_strerror`'s text for `code`.
-func mbedTLSMessage(_ code: Int32) -> String {
+/// `mbedtls_strerror`'s text for `code` (shared by the certificate tool and the stand-ins).
+public func mbedTLSMessage(_ code: Int32) -> String {
     var buffer = [CChar](repeating: 0, count: 200)
     mbedtls_strerror(code, &buffer, buffer.count)
     return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// Reading fields of parsed certificates.
-enum CertificateInfo {
+/// Reading fields of parsed certificates (shared with the stand-ins).
+public enum CertificateInfo {
     static func count(_ crt: UnsafeMutablePointer<mbedtls_x509_crt>) -> Int {
         var count = 0
         var node: UnsafeMutablePointer<mbedtls_x509_crt>? = crt
@@ -243,7 +243,8 @@ enum CertificateInfo {
         return String(decoding: UnsafeBufferPointer(start: base, count: buffer.len), as: UTF8.self)
     }
 
-    static func commonName(_ crt: UnsafePointer<mbedtls_x509_crt>) -> String? {
+    /// The subject's CN, if it has one.
+    public static func commonName(_ crt: UnsafePointer<mbedtls_x509_crt>) -> String? {
         // OID 2.5.4.3 (id-at-commonName). `subject` is the list's first element, stored inline.
         let cn: [UInt8] = [0x55, 0x04, 0x03]
         var found: String?

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CMbedTLS
+import LinuxBoard
 
 /// A parsed chain of X.509 certificates (mbedTLS), owned.
 public final class X509Chain: @unchecked Sendable {
@@ -74,25 +75,9 @@ final class PrivateKey {
 }
 
 enum X509 {
-    static func message(_ code: Int32) -> String {
-        var buffer = [CChar](repeating: 0, count: 200)
-        mbedtls_strerror(code, &buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func message(_ code: Int32) -> String { mbedTLSMessage(code) }
 
-    static func commonName(_ crt: UnsafePointer<mbedtls_x509_crt>) -> String? {
-        let cn: [UInt8] = [0x55, 0x04, 0x03]
-        var found: String?
-        var name: UnsafePointer<mbedtls_x509_name>? = crt.pointer(to: \.subject)
-        while let current = name {
-            let oid = current.pointee.oid
-            if oid.len == cn.count, let p = oid.p, (0..<cn.count).allSatisfy({ p[$0] == cn[$0] }), let v = current.pointee.val.p {
-                found = String(decoding: UnsafeBufferPointer(start: v, count: current.pointee.val.len), as: UTF8.self)
-            }
-            name = UnsafePointer(current.pointee.next)
-        }
-        return found
-    }
+    static func commonName(_ crt: UnsafePointer<mbedtls_x509_crt>) -> String? { CertificateInfo.commonName(crt) }
 
     static func subject(_ crt: UnsafePointer<mbedtls_x509_crt>) -> String {
         dn(crt.pointer(to: \.subject))
