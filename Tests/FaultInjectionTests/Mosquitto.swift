@@ -1,0 +1,1 @@
+../MQTTIntegrationTests/Mosquitto.swift
