@@ -240,7 +240,7 @@ extension CertsCommand {
                 try files.checkFree([files.path(name + ".key"), files.path(name + ".pem")])
                 let issued = try CertificateRequest.serverCA(commonName: commonName, days: days).selfSigned(keyType: keyType)
                 try writeKeyAndCertificate(issued, name: name, output: output, what: "self-signed server CA")
-                say("Devices trust the stand-ins with: --ca-file \(files.path(name + ".pem"))")
+                say("Devices trust the stand-ins with: --ca \(files.path(name + ".pem"))")
             }
         }
     }
