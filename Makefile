@@ -21,6 +21,7 @@ test: setup fixtures-check unit-test fuzz-smoke arm qemu-test e2e-test
 
 include board/arm.mk
 include board/qemu.mk
+include board/qemu-demo.mk
 include scripts/fixtures.mk
 include scripts/standins.mk
 include Fuzz/fuzz.mk

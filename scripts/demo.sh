@@ -3,6 +3,10 @@
 # Makes the certificates, proves possession of the root CA, starts a local DPS and IoT Hub,
 # provisions device1 and sends its three messages, and shows them as the hub's monitor saw them.
 # Stops everything it started, also when interrupted; safe to run again at any time.
+#
+# DEMO_DEVICE=firmware (`make qemu-demo`): the device is the Cortex-M4 firmware
+# (board/modem-demo) under QEMU instead of `dps-device run`; it reaches the stand-ins through
+# `dps-device modem` on its UART1, which holds device1's certificate and key.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/standins-lib.sh"
 
@@ -10,6 +14,11 @@ DEMO=${DEMO_DIR:-$ROOT/build/demo}
 CERTS=$DEMO/certs
 RUN=${STANDIN_RUN_DIR:-$ROOT/build/standins}
 ID_SCOPE=0ne00000DEMO
+DEMO_DEVICE=${DEMO_DEVICE:-dps-device}
+case "$DEMO_DEVICE" in
+    dps-device|firmware) ;;
+    *) echo "error: DEMO_DEVICE must be dps-device or firmware, not \"$DEMO_DEVICE\"" >&2; exit 2 ;;
+esac
 export STANDIN_CERTS=$CERTS STANDIN_CONFIG=$DEMO/standin.json STANDIN_RUN_DIR=$RUN
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -19,6 +28,8 @@ cleanup() {
     local code=$?
     trap - EXIT INT TERM
     stop_pidfile "$RUN/monitor.pid" "dps-device monitor"
+    stop_pidfile "$RUN/qemu.pid" qemu-system-arm
+    stop_pidfile "$RUN/modem.pid" "dps-device modem"
     "$ROOT/scripts/standins.sh" stop > /dev/null 2>&1 || true
     if [ $code -ne 0 ]; then
         echo
@@ -42,10 +53,23 @@ else
 fi
 DPS_DEVICE=$(dps_device_path)
 export DPS_DEVICE
+if [ "$DEMO_DEVICE" = firmware ]; then
+    echo "    and the firmware (make qemu-demo-build: Embedded Swift for Cortex-M4, ID scope $ID_SCOPE and DPS 127.0.0.1:8883 compiled in)"
+    mkdir -p "$RUN"
+    if ! make -s -C "$ROOT" qemu-demo-build QEMU_DEMO_ID_SCOPE="$ID_SCOPE" QEMU_DEMO_DPS_HOST=127.0.0.1 \
+            QEMU_DEMO_DPS_PORT=8883 QEMU_DEMO_MESSAGES=3 > "$RUN/firmware-build.log" 2>&1; then
+        indent < "$RUN/firmware-build.log"
+        echo "error: the firmware did not build (make qemu-demo-build)" >&2
+        exit 1
+    fi
+    FIRMWARE=$ROOT/build/qemu/mps2-an386/modem-demo.elf
+fi
 
 # Anything an interrupted run left behind (processes by PID, stale PID files).
 mkdir -p "$RUN"
 stop_pidfile "$RUN/monitor.pid" "dps-device monitor"
+stop_pidfile "$RUN/qemu.pid" qemu-system-arm
+stop_pidfile "$RUN/modem.pid" "dps-device modem"
 "$ROOT/scripts/standins.sh" stop > /dev/null
 
 step "3/7 Making the certificates (the walkthrough's step 1) in $CERTS"
@@ -70,9 +94,43 @@ start_bg "$RUN/monitor.pid" "$RUN/monitor.log" "$DPS_DEVICE" monitor --host 127.
 wait_for_log "$RUN/monitor.log" "monitor: ready" 15 "$RUN/monitor.pid" "dps-device monitor"
 echo "    monitor subscribed to devices/+/messages/events/# (like az iot hub monitor-events)"
 
-step "6/7 Running the device (step 5): dps-device run --id-scope $ID_SCOPE --provisioning-host 127.0.0.1 ..."
-"$DPS_DEVICE" run --id-scope "$ID_SCOPE" --provisioning-host 127.0.0.1 --ca "$CERTS/server-ca.pem" \
-    --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 1 2>&1 | tee "$DEMO/device.log" | indent
+# run_firmware: QEMU runs the firmware with its console (UART0) on our output and UART1 on a
+# Unix socket; QEMU waits for the modem to connect before starting the CPU. The firmware's exit
+# status (semihosting) is QEMU's.
+run_firmware() {
+    local socket=$RUN/modem.sock status=0
+    rm -f "$socket"
+    start_bg "$RUN/qemu.pid" "$DEMO/firmware.log" timeout 300 qemu-system-arm -M mps2-an386 -nographic -monitor none \
+        -semihosting-config enable=on,target=native -serial stdio \
+        -chardev "socket,id=modem,path=$socket,server=on,wait=on" -serial chardev:modem -kernel "$FIRMWARE"
+    start_bg "$RUN/modem.pid" "$DEMO/modem.log" "$DPS_DEVICE" modem --serial "$socket" --cert "$CERTS/device1.pem" \
+        --key "$CERTS/device1.key" --ca "$CERTS/server-ca.pem"
+    # Both logs, live, until QEMU exits.
+    tail -n +1 -F --pid="$(cat "$RUN/qemu.pid")" "$DEMO/firmware.log" 2>/dev/null | tr -d '\r' | grep --line-buffered -v 'QEMU waiting for connection' | sed 's/^/    firmware | /' &
+    local tail_firmware=$!
+    tail -n +1 -F --pid="$(cat "$RUN/qemu.pid")" "$DEMO/modem.log" 2>/dev/null | sed 's/^/    modem    | /' &
+    local tail_modem=$!
+    while pid_alive "$RUN/qemu.pid" qemu-system-arm; do sleep 0.2; done
+    wait "$tail_firmware" "$tail_modem" 2>/dev/null || true
+    for _ in $(seq 50); do pid_alive "$RUN/modem.pid" "dps-device modem" || break; sleep 0.1; done
+    stop_pidfile "$RUN/modem.pid" "dps-device modem"
+    grep -q '^modem-demo: ok' "$DEMO/firmware.log" || status=1
+    return $status
+}
+
+if [ "$DEMO_DEVICE" = firmware ]; then
+    step "6/7 Running the device (step 5): the firmware on QEMU's Cortex-M4, its modem on UART1"
+    echo "    qemu-system-arm -M mps2-an386 -kernel ${FIRMWARE#"$ROOT"/} -serial stdio -serial unix:$RUN/modem.sock"
+    echo "    dps-device modem --serial $RUN/modem.sock --cert device1.pem --key device1.key --ca server-ca.pem"
+    if ! run_firmware; then
+        echo "error: the firmware did not finish its job; its console: $DEMO/firmware.log, the modem's log: $DEMO/modem.log" >&2
+        exit 1
+    fi
+else
+    step "6/7 Running the device (step 5): dps-device run --id-scope $ID_SCOPE --provisioning-host 127.0.0.1 ..."
+    "$DPS_DEVICE" run --id-scope "$ID_SCOPE" --provisioning-host 127.0.0.1 --ca "$CERTS/server-ca.pem" \
+        --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 1 2>&1 | tee "$DEMO/device.log" | indent
+fi
 
 step "7/7 What the IoT Hub received (step 6: az iot hub monitor-events)"
 for i in $(seq 100); do pid_alive "$RUN/monitor.pid" "dps-device monitor" || break; sleep 0.1; done

@@ -7,6 +7,6 @@ struct DPSDevice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dps-device",
         abstract: "Azure IoT device tools.",
-        subcommands: [ProvisionCommand.self, RunCommand.self, CertsCommand.self, StandInCommand.self, MonitorCommand.self, MQTTCommand.self]
+        subcommands: [ProvisionCommand.self, RunCommand.self, CertsCommand.self, StandInCommand.self, MonitorCommand.self, ModemCommand.self, MQTTCommand.self]
     )
 }

@@ -12,6 +12,14 @@ void board_uart_putc(uint8_t byte);    /* blocking write of one byte to the cons
 extern const uint32_t board_core_hz;   /* core clock, for the SysTick reload */
 extern const char board_name[];
 
+/* The modem UART, on boards that have a second one (mps2-an386: UART1), for board/modem-demo.
+ * Received bytes go into a ring buffer from the UART's receive interrupt, so that WFI wakes up
+ * as they arrive and none are lost while the firmware is busy. */
+void board_modem_init(void);
+void board_modem_write(const uint8_t *bytes, uint32_t count);  /* blocking */
+uint32_t board_modem_read(uint8_t *buffer, uint32_t capacity);   /* what has arrived, at once */
+uint32_t board_modem_overruns(void);                            /* bytes lost (ring full) */
+
 /* Shared (board/common/cortexm.c), called from Swift through @_extern(c). */
 int64_t board_millis(void);            /* milliseconds since reset, from SysTick */
 void board_wait_for_interrupt(void);   /* WFI: sleeps until the next interrupt (at most 1 ms) */

@@ -1,33 +1,92 @@
 /*
- * MPS2 AN386 (Cortex-M4, `qemu-system-arm -M mps2-an386`): vector table and the CMSDK APB
- * UART0 console. Start-up, SysTick and semihosting exit are in board/common/cortexm.c.
+ * MPS2 AN386 (Cortex-M4, `qemu-system-arm -M mps2-an386`): vector table, the CMSDK APB UART0
+ * console and the UART1 modem line. Start-up, SysTick and semihosting exit are in
+ * board/common/cortexm.c.
  */
 #include "cortexm.h"
 
 #define REG32(addr) (*(volatile uint32_t *)(addr))
 
-/* CMSDK APB UART0. */
+/* CMSDK APB UARTs: UART0 is the console, UART1 the modem line. */
 #define UART0_BASE    0x40004000u
-#define UART_DATA     REG32(UART0_BASE + 0x00u)
-#define UART_STATE    REG32(UART0_BASE + 0x04u)  /* bit 0: TX buffer full */
-#define UART_CTRL     REG32(UART0_BASE + 0x08u)  /* bit 0: TX enable */
-#define UART_BAUDDIV  REG32(UART0_BASE + 0x10u)
+#define UART1_BASE    0x40005000u
+#define UART_DATA(base)      REG32((base) + 0x00u)
+#define UART_STATE(base)     REG32((base) + 0x04u)  /* bit 0: TX buffer full, bit 1: RX buffer full */
+#define UART_CTRL(base)      REG32((base) + 0x08u)  /* bit 0: TX enable, 1: RX enable, 3: RX interrupt */
+#define UART_INTCLEAR(base)  REG32((base) + 0x0Cu)  /* write 1 to bit 1: clear the RX interrupt */
+#define UART_BAUDDIV(base)   REG32((base) + 0x10u)
+#define UART_TX_FULL  0x1u
+#define UART_RX_FULL  0x2u
+
+/* UART1's receive interrupt (QEMU's mps2: UARTn RX is IRQ 2n, TX is 2n + 1). */
+#define UART1_RX_IRQ  2u
+#define NVIC_ISER0    REG32(0xE000E100u)
 
 const uint32_t board_core_hz = 25000000u;  /* AN386 system clock (QEMU: 25 MHz) */
 const char board_name[] = "mps2-an386";
 
 void board_init(void)
 {
-    UART_BAUDDIV = board_core_hz / 115200u;  /* must be >= 16 */
-    UART_CTRL = 1u;                          /* TX enable; no interrupts */
+    UART_BAUDDIV(UART0_BASE) = board_core_hz / 115200u;  /* must be >= 16 */
+    UART_CTRL(UART0_BASE) = 1u;                          /* TX enable; no interrupts */
 }
 
 void board_uart_putc(uint8_t byte)
 {
-    while (UART_STATE & 1u) {
+    while (UART_STATE(UART0_BASE) & UART_TX_FULL) {
     }
-    UART_DATA = byte;
+    UART_DATA(UART0_BASE) = byte;
 }
+
+/* The modem line's receive ring: written by the interrupt, read by board_modem_read. */
+#define MODEM_RING_SIZE 2048u  /* a power of two; holds a whole 2 KB frame from the modem */
+static uint8_t modem_ring[MODEM_RING_SIZE];
+static volatile uint32_t modem_head;  /* next write (interrupt) */
+static volatile uint32_t modem_tail;  /* next read (firmware) */
+static volatile uint32_t modem_overruns;
+
+static void uart1_rx_handler(void)
+{
+    UART_INTCLEAR(UART1_BASE) = UART_RX_FULL;
+    while (UART_STATE(UART1_BASE) & UART_RX_FULL) {
+        uint8_t byte = (uint8_t)UART_DATA(UART1_BASE);
+        uint32_t head = modem_head;
+        if (head - modem_tail == MODEM_RING_SIZE) {
+            modem_overruns++;
+            continue;
+        }
+        modem_ring[head & (MODEM_RING_SIZE - 1u)] = byte;
+        modem_head = head + 1u;
+    }
+}
+
+void board_modem_init(void)
+{
+    modem_head = modem_tail = 0;
+    UART_BAUDDIV(UART1_BASE) = board_core_hz / 115200u;
+    UART_CTRL(UART1_BASE) = 0x1u | 0x2u | 0x8u;  /* TX, RX, RX interrupt */
+    NVIC_ISER0 = 1u << UART1_RX_IRQ;
+}
+
+void board_modem_write(const uint8_t *bytes, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        while (UART_STATE(UART1_BASE) & UART_TX_FULL) {
+        }
+        UART_DATA(UART1_BASE) = bytes[i];
+    }
+}
+
+uint32_t board_modem_read(uint8_t *buffer, uint32_t capacity)
+{
+    uint32_t tail = modem_tail, head = modem_head, n = 0;
+    while (tail != head && n < capacity)
+        buffer[n++] = modem_ring[tail++ & (MODEM_RING_SIZE - 1u)];
+    modem_tail = tail;
+    return n;
+}
+
+uint32_t board_modem_overruns(void) { return modem_overruns; }
 
 /* 16 core exceptions + 32 external interrupts (unused: all go to Default_Handler). */
 __attribute__((section(".vectors"), used))
@@ -46,4 +105,5 @@ void (*const vector_table[16 + 32])(void) = {
     Default_Handler,    /* PendSV */
     SysTick_Handler,
     [16 ... 47] = Default_Handler,
+    [16 + UART1_RX_IRQ] = uart1_rx_handler,
 };

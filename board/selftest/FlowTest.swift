@@ -24,84 +24,38 @@ struct FlowObserver: DeviceFlowObserver {
     var inOrder = true
 
     mutating func observe(_ event: DeviceFlowEvent<PeerFailure>) {
-        Console.write("  flow: ")
+        FlowConsole.event(event, transport: describe)
         switch event {
-        case .connecting(let attempt):
-            connecting += 1
-            Console.write("connecting, attempt ")
-            Console.decimal(attempt)
-        case .connected(let sessionPresent):
-            connected += 1
-            Console.write(sessionPresent ? "connected (session present)" : "connected")
-        case .connectionFailed:
-            failures += 1
-            Console.write("connection failed")
-        case .registrationProgress(let progress):
-            Console.write("DPS status ")
-            Console.decimal(Int(progress.status))
-            Console.write(", next request in ")
-            Console.decimal(Int(truncatingIfNeeded: progress.nextRequestIn.milliseconds))
-            Console.write(" ms")
-        case .provisioned(let outcome):
-            provisioned = outcome
-            if case .assigned(let assignment) = outcome {
-                Console.write("assigned to ")
-                Console.write(assignment.assignedHub)
-                Console.write(" as ")
-                Console.write(assignment.deviceID)
-            } else {
-                Console.write("registration failed")
-            }
-        case .messageSent(let index, let packetID, let body):
+        case .connecting: connecting += 1
+        case .connected: connected += 1
+        case .connectionFailed: failures += 1
+        case .registrationProgress: break
+        case .provisioned(let outcome): provisioned = outcome
+        case .messageSent(let index, let packetID, _):
             sent += 1
             if index != sent || Int(packetID) != sent { inOrder = false }
-            Console.write("message ")
-            Console.decimal(index)
-            Console.write(" queued, packet id ")
-            Console.decimal(Int(packetID))
-            Console.write(", ")
-            Console.decimal(body.count)
-            Console.write(" bytes")
         case .messageAcknowledged(let packetID):
             acknowledged += 1
             if Int(packetID) != acknowledged { inOrder = false }
-            Console.write("PUBACK for packet id ")
-            Console.decimal(Int(packetID))
-        case .cloudToDevice:
-            inOrder = false
-            Console.write("unexpected cloud-to-device message")
-        case .disconnected:
-            disconnected += 1
-            Console.write("disconnected")
+        case .cloudToDevice: inOrder = false
+        case .disconnected: disconnected += 1
         }
-        Console.newline()
     }
 }
 
 typealias Flow = DeviceFlow<ScriptedTransport, SysTickClock, FlowObserver>
 
-func describe(_ failure: Flow.Failure) {
-    Console.write("  flow failed: ")
-    switch failure {
-    case .transport(let peer):
-        Console.write("transport (scripted peer)")
-        if case .unexpectedBytes(let step) = peer {
-            Console.write(": unexpected bytes at step ")
-            Console.decimal(step)
-        }
-    case .session(let error):
-        Console.write("session")
-        if case .malformedPacket(let decode) = error {
-            Console.write(": malformed packet: ")
-            Console.write(decode.rule.summary)
-        }
-    case .dps: Console.write("dps")
-    case .hub: Console.write("hub")
-    case .body: Console.write("body")
-    case .timedOut: Console.write("timed out")
-    case .stopped: Console.write("stopped")
+/// The scripted peer's failures, for the console.
+func describe(_ peer: PeerFailure) {
+    Console.write("scripted peer")
+    if case .unexpectedBytes(let step) = peer {
+        Console.write(": unexpected bytes at step ")
+        Console.decimal(step)
     }
-    Console.newline()
+}
+
+func describe(_ failure: Flow.Failure) {
+    FlowConsole.failure(failure, transport: describe)
 }
 
 /// Runs registration then telemetry; every check goes into `checks`.

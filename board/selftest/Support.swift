@@ -1,5 +1,5 @@
 // Helpers for the firmware self-test: hex text compiled into flash, compared and decoded
-// without copying it to RAM, a bump allocator over the static memory pool, and check reporting.
+// without copying it to RAM, and check reporting.
 
 import CortexMBoard
 import DeviceCore
@@ -52,33 +52,6 @@ struct Hex {
     }
 }
 
-/// Carves the static memory pool into the buffers the test needs (no heap).
-struct MemoryPool {
-    let base: UnsafeMutableRawPointer
-    let capacity: Int
-    private(set) var used = 0
-
-    init(_ memory: UnsafeMutableRawBufferPointer) {
-        base = memory.baseAddress.unsafelyUnwrapped
-        capacity = memory.count
-    }
-
-    mutating func bytes(_ count: Int) -> UnsafeMutableRawBufferPointer {
-        used = (used + 7) & ~7
-        precondition(used + count <= capacity, "memory pool exhausted")
-        let buffer = UnsafeMutableRawBufferPointer(start: base + used, count: count)
-        used += count
-        return buffer
-    }
-
-    mutating func array<T>(of type: T.Type, count: Int, repeating value: T) -> UnsafeMutableBufferPointer<T> {
-        let raw = bytes(MemoryLayout<T>.stride * count)
-        let typed = raw.bindMemory(to: T.self)
-        typed.initialize(repeating: value)
-        return typed
-    }
-}
-
 /// Counts passed and failed checks and prints the failures.
 struct Checks {
     var passed = 0
@@ -110,9 +83,4 @@ struct Checks {
         Console.hex(actual)
         Console.newline()
     }
-}
-
-extension Int64 {
-    /// `Int64(x)` from `Int` fails `-no-allocations` on 32-bit Arm (see docs/size.md).
-    init(word value: Int) { self.init(_truncatingBits: UInt(bitPattern: value)) }
 }

@@ -1,0 +1,449 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DeviceCore
+
+/// The modem's side of the UART protocol (docs/modem-protocol.md), on Linux: it answers a
+/// firmware's requests with real TCP and TLS connections, using the device certificate and
+/// key it holds (as a modem with a secure element would). `dps-device modem` runs it on a
+/// serial line: a tty, or the Unix socket QEMU offers for an emulated UART.
+///
+/// The service is a plain request → response function (`respond(to:)`), so tests can drive it
+/// without a serial line; `serve(on:)` is the loop around it.
+public struct ModemService {
+    /// What the modem reports as it works (one line per event, no newline).
+    public enum LogLevel: Int, Comparable, Sendable {
+        /// Connections opened and closed, errors, damaged frames.
+        case connections
+        /// Also every SEND and RECV.
+        case requests
+
+        public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// The certificate, key and trusted CAs used for TLS connections.
+    public let identity: TLSIdentity
+    /// The largest frame payload the modem accepts and sends.
+    public let maximumPayload: Int
+    public var logLevel: LogLevel = .connections
+    public var log: (String) -> Void
+
+    /// Totals since the service started.
+    public private(set) var statistics = Statistics()
+
+    public struct Statistics: Sendable, Equatable {
+        public var requests = 0
+        public var connections = 0
+        public var bytesSent = 0
+        public var bytesReceived = 0
+        public var damagedFrames = 0
+    }
+
+    private enum Connection {
+        case tls(TLSTransport)
+        case tcp(TCPTransport)
+    }
+
+    private var connection: Connection?
+
+    public init(identity: TLSIdentity, maximumPayload: Int = 2048, log: @escaping (String) -> Void = { _ in }) {
+        precondition(maximumPayload >= 64 && maximumPayload <= 0xFFFF, "maximumPayload must be 64...65535")
+        self.identity = identity
+        self.maximumPayload = maximumPayload
+        self.log = log
+    }
+
+    /// The response frame (complete, ready to write) to one request frame.
+    public mutating func respond(to request: ModemFrameView) -> [UInt8] {
+        statistics.requests += 1
+        let payload = Array(request.payload.buffer)
+        let sequence = request.sequence
+        do throws(ModemError) {
+            guard let kind = ModemFrameKind(rawValue: request.kind), kind.rawValue & 0x80 == 0 else {
+                throw ModemError(.malformedRequest, "unknown request kind 0x\(String(request.kind, radix: 16))")
+            }
+            let reply = try handle(kind, payload)
+            return Self.frame(kind: kind.rawValue | 0x80, sequence: sequence, payload: reply)
+        } catch {
+            log("modem: \(error.code) error: \(error.message)")
+            var body: [UInt8] = [error.code.rawValue, error.retriable ? ModemFrame.errorFlagRetriable : 0]
+            body += Array(error.message.utf8.prefix(maximumPayload - 2))
+            return Self.frame(kind: ModemFrameKind.error.rawValue, sequence: sequence, payload: body)
+        }
+    }
+
+    /// Closes the connection, if any (the serial line went away).
+    public mutating func closeConnection() {
+        switch connection {
+        case .tls(let tls): tls.close()
+        case .tcp(var tcp): tcp.close()
+        case nil: break
+        }
+        connection = nil
+    }
+
+    /// A frame's bytes: header, payload, CRC.
+    public static func frame(kind: UInt8, sequence: UInt8, payload: [UInt8]) -> [UInt8] {
+        let header = ModemFrame.header(kind: kind, sequence: sequence, payloadLength: payload.count)
+        var bytes = [header.0, header.1, header.2, header.3, header.4] + payload
+        var crc = ModemCRC16()
+        for byte in bytes.dropFirst() { crc.update(byte) }
+        bytes += [UInt8(crc.value >> 8), UInt8(crc.value & 0xFF)]
+        return bytes
+    }
+
+    struct ModemError: Error {
+        let code: ModemErrorCode
+        let retriable: Bool
+        let message: String
+        init(_ code: ModemErrorCode, retriable: Bool = false, _ message: String) {
+            self.code = code
+            self.retriable = retriable
+            self.message = message
+        }
+    }
+
+    private mutating func handle(_ kind: ModemFrameKind, _ payload: [UInt8]) throws(ModemError) -> [UInt8] {
+        var fields = FieldReader(payload)
+        switch kind {
+        case .hello:
+            let version = try fields.u8()
+            let deviceLimit = try fields.u16()
+            guard version == ModemFrame.version else {
+                throw ModemError(.unsupportedVersion, "the firmware speaks protocol version \(version); this modem speaks \(ModemFrame.version)")
+            }
+            log("modem: HELLO from the firmware (protocol \(version), frames up to \(deviceLimit) bytes); identity \(identity.subjectCommonName ?? "(none)")")
+            return [ModemFrame.version, UInt8(maximumPayload >> 8), UInt8(maximumPayload & 0xFF)]
+                + Array((identity.subjectCommonName ?? "").utf8)
+        case .open:
+            let port = try fields.u16()
+            let flags = try fields.u8()
+            let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
+            guard let host = String(validating: fields.rest, as: UTF8.self), !host.isEmpty else {
+                throw ModemError(.malformedRequest, "OPEN without a valid UTF-8 host name")
+            }
+            closeConnection()
+            try open(host: host, port: port, tls: flags & ModemFrame.openFlagTLS != 0, timeout: timeout)
+            return []
+        case .send:
+            let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
+            let data = fields.rest
+            let taken = try withConnection(.send) { (connection) throws(AnyTransportFailure) -> Int in
+                try connection.send(data, timeout: timeout)
+            }
+            statistics.bytesSent += taken
+            if logLevel >= .requests { log("modem: SEND \(data.count) bytes, \(taken) sent") }
+            return [UInt8(taken >> 8), UInt8(taken & 0xFF)]
+        case .receive:
+            let limit = min(Int(try fields.u16()), maximumPayload)
+            let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
+            let data = try withConnection(.receive) { (connection) throws(AnyTransportFailure) -> [UInt8] in
+                try connection.receive(limit: limit, timeout: timeout)
+            }
+            let count = data.count
+            statistics.bytesReceived += count
+            if logLevel >= .requests { log("modem: RECV up to \(limit) bytes within \(timeout.milliseconds) ms: \(count)") }
+            return data
+        case .close:
+            if connection != nil { log("modem: CLOSE") }
+            closeConnection()
+            return []
+        case .time:
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let milliseconds = UInt64(now.tv_sec) &* 1000 &+ UInt64(now.tv_nsec / 1_000_000)
+            return (0..<8).map { UInt8(truncatingIfNeeded: milliseconds >> (56 - 8 * UInt64($0))) }
+        default:
+            throw ModemError(.malformedRequest, "0x\(String(kind.rawValue, radix: 16)) is a response, not a request")
+        }
+    }
+
+    private mutating func open(host: String, port: UInt16, tls: Bool, timeout: DeviceDuration) throws(ModemError) {
+        let connectTimeout = timeout.milliseconds > 0 ? timeout : .seconds(30)
+        if tls {
+            let transport = TLSTransport(host: host, port: port, identity: identity, connectTimeout: connectTimeout)
+            transport.handshakeTimeout = connectTimeout
+            do throws(TLSFailure) {
+                try transport.open()
+            } catch {
+                throw Self.modemError(error)
+            }
+            connection = .tls(transport)
+            log("modem: OPEN \(host):\(port) in TLS: connected (\(transport.protocolVersion ?? "?"), \(transport.cipherSuite ?? "?"))")
+        } else {
+            var transport = TCPTransport(host: host, port: port, connectTimeout: connectTimeout)
+            do throws(TCPTransport.Failure) {
+                try transport.open()
+            } catch {
+                throw Self.modemError(error)
+            }
+            connection = .tcp(transport)
+            log("modem: OPEN \(host):\(port) in plain TCP: connected")
+        }
+        statistics.connections += 1
+    }
+
+    /// Either transport's failure, for the send and receive paths they share.
+    enum AnyTransportFailure: Error {
+        case tls(TLSFailure)
+        case tcp(TCPTransport.Failure)
+    }
+
+    private struct AnyConnection {
+        var connection: Connection
+
+        mutating func send(_ data: [UInt8], timeout: DeviceDuration) throws(AnyTransportFailure) -> Int {
+            var result = Result<Int, AnyTransportFailure>.success(0)
+            data.withUnsafeBytes { raw in
+                result = Result { () throws(AnyTransportFailure) -> Int in try send(ByteView(raw), timeout: timeout) }
+            }
+            return try result.get()
+        }
+
+        mutating func receive(limit: Int, timeout: DeviceDuration) throws(AnyTransportFailure) -> [UInt8] {
+            var data = [UInt8](repeating: 0, count: limit)
+            var result = Result<Int, AnyTransportFailure>.success(0)
+            data.withUnsafeMutableBytes { raw in
+                result = Result { () throws(AnyTransportFailure) -> Int in try receive(into: raw, timeout: timeout) }
+            }
+            data.removeLast(limit - (try result.get()))
+            return data
+        }
+
+        private mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(AnyTransportFailure) -> Int {
+            switch connection {
+            case .tls(let tls):
+                do throws(TLSFailure) { return try tls.send(bytes, timeout: timeout) } catch { throw .tls(error) }
+            case .tcp(var tcp):
+                defer { connection = .tcp(tcp) }
+                do throws(TCPTransport.Failure) { return try tcp.send(bytes, timeout: timeout) } catch { throw .tcp(error) }
+            }
+        }
+
+        private mutating func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: DeviceDuration) throws(AnyTransportFailure) -> Int {
+            switch connection {
+            case .tls(let tls):
+                do throws(TLSFailure) { return try tls.receive(into: buffer, timeout: timeout) } catch { throw .tls(error) }
+            case .tcp(var tcp):
+                defer { connection = .tcp(tcp) }
+                do throws(TCPTransport.Failure) { return try tcp.receive(into: buffer, timeout: timeout) } catch { throw .tcp(error) }
+            }
+        }
+    }
+
+    /// Runs `body` on the open connection; a failure closes it (the firmware opens a new one).
+    private mutating func withConnection<R>(
+        _ request: ModemFrameKind, _ body: (inout AnyConnection) throws(AnyTransportFailure) -> R
+    ) throws(ModemError) -> R {
+        guard let current = connection else {
+            throw ModemError(.notOpen, "\(request == .send ? "SEND" : "RECV") without an open connection: OPEN first")
+        }
+        var wrapper = AnyConnection(connection: current)
+        do throws(AnyTransportFailure) {
+            let result = try body(&wrapper)
+            connection = wrapper.connection
+            return result
+        } catch {
+            connection = wrapper.connection
+            closeConnection()
+            switch error {
+            case .tls(let failure): throw Self.modemError(failure)
+            case .tcp(let failure): throw Self.modemError(failure)
+            }
+        }
+    }
+
+    static func modemError(_ failure: TLSFailure) -> ModemError {
+        let code: ModemErrorCode
+        switch failure {
+        case .dnsFailure, .connectionRefused, .timedOut(.connect, _, _): code = .connectFailed
+        case .closedByPeer: code = .connectionClosed
+        case .io, .notConnected, .timedOut: code = .ioFailed
+        default: code = .tlsFailed
+        }
+        return ModemError(code, retriable: failure.isRetriable, failure.description)
+    }
+
+    static func modemError(_ failure: TCPTransport.Failure) -> ModemError {
+        switch failure {
+        case .dnsFailure, .connectionRefused, .timedOut(.connect): return ModemError(.connectFailed, retriable: true, failure.description)
+        case .closedByPeer: return ModemError(.connectionClosed, retriable: true, failure.description)
+        default: return ModemError(.ioFailed, retriable: true, failure.description)
+        }
+    }
+
+    /// Big-endian fields at the start of a request's payload.
+    struct FieldReader {
+        let bytes: [UInt8]
+        var offset = 0
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        mutating func u8() throws(ModemError) -> UInt8 {
+            guard offset < bytes.count else { throw ModemError(.malformedRequest, "request too short: \(bytes.count) bytes") }
+            defer { offset += 1 }
+            return bytes[offset]
+        }
+        mutating func u16() throws(ModemError) -> UInt16 { UInt16(try u8()) << 8 | UInt16(try u8()) }
+        mutating func u32() throws(ModemError) -> UInt32 { UInt32(try u16()) << 16 | UInt32(try u16()) }
+        var rest: [UInt8] { Array(bytes[offset...]) }
+    }
+}
+
+extension ModemService {
+    /// Serves requests on `port` until the other end closes it (QEMU exited, the cable was
+    /// pulled) or `shouldStop` returns true (checked at least every 200 ms).
+    public mutating func serve(on port: inout SerialPort, shouldStop: () -> Bool = { false }) throws(SerialPort.Failure) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maximumPayload + ModemFrame.overhead, alignment: 8)
+        defer {
+            buffer.deallocate()
+            closeConnection()
+        }
+        var reader = ModemFrameReader(buffer: buffer)
+        while !shouldStop() {
+            let space = reader.freeSpace()
+            if space.count == 0 {  // a frame longer than our limit that never ends
+                reader.reset()
+                continue
+            }
+            guard let count = try port.read(into: space, timeoutMilliseconds: 200) else { return }  // closed
+            reader.didWrite(count)
+            while true {
+                let frame: ModemFrameView?
+                do throws(ModemFrameError) {
+                    frame = try reader.nextFrame()
+                } catch {
+                    statistics.damagedFrames += 1
+                    log("modem: skipped a damaged frame (\(error))")
+                    continue
+                }
+                guard let frame else { break }
+                try port.write(respond(to: frame))
+            }
+        }
+    }
+}
+
+/// A serial line on Linux: a tty device (set to raw mode) or a Unix socket (what QEMU offers
+/// for an emulated UART with `-serial unix:PATH,server`).
+public struct SerialPort {
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case cannotOpen(path: String, errno: Int32)
+        case notASerialLine(path: String)
+        case io(errno: Int32)
+
+        public var description: String {
+            switch self {
+            case .cannotOpen(let path, let code):
+                return "cannot open the serial line \(path): \(String(cString: strerror(code))). Check the path (a tty such as /dev/ttyUSB0, or the Unix socket QEMU listens on) and its permissions."
+            case .notASerialLine(let path):
+                return "\(path) is neither a terminal device nor a Unix socket."
+            case .io(let code):
+                return "the serial line failed: \(String(cString: strerror(code)))"
+            }
+        }
+    }
+
+    public private(set) var fileDescriptor: Int32
+
+    /// Opens `path`: a Unix socket is connected to; a tty is opened in raw mode at `baud`.
+    public init(path: String, baud: Int = 115_200) throws(Failure) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .cannotOpen(path: path, errno: errno) }
+        if info.st_mode & S_IFMT == S_IFSOCK {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(path.utf8)
+            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+                Glibc.close(fd)
+                throw .cannotOpen(path: path, errno: ENAMETOOLONG)
+            }
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                raw.copyBytes(from: bytes)
+                raw[bytes.count] = 0
+            }
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard result == 0 else {
+                let code = errno
+                Glibc.close(fd)
+                throw .cannotOpen(path: path, errno: code)
+            }
+            fileDescriptor = fd
+        } else if info.st_mode & S_IFMT == S_IFCHR {
+            let fd = Glibc.open(path, O_RDWR | O_NOCTTY)
+            guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
+            guard isatty(fd) == 1 else {
+                Glibc.close(fd)
+                throw .notASerialLine(path: path)
+            }
+            var settings = termios()
+            tcgetattr(fd, &settings)
+            cfmakeraw(&settings)
+            let speed = SerialPort.speed(baud)
+            cfsetispeed(&settings, speed)
+            cfsetospeed(&settings, speed)
+            tcsetattr(fd, TCSANOW, &settings)
+            fileDescriptor = fd
+        } else {
+            throw .notASerialLine(path: path)
+        }
+    }
+
+    /// An already open descriptor (a socketpair in tests).
+    public init(fileDescriptor: Int32) {
+        self.fileDescriptor = fileDescriptor
+    }
+
+    static func speed(_ baud: Int) -> speed_t {
+        switch baud {
+        case 9600: return speed_t(B9600)
+        case 19200: return speed_t(B19200)
+        case 38400: return speed_t(B38400)
+        case 57600: return speed_t(B57600)
+        case 230_400: return speed_t(B230400)
+        case 460_800: return speed_t(B460800)
+        case 921_600: return speed_t(B921600)
+        default: return speed_t(B115200)
+        }
+    }
+
+    /// Reads what is available, waiting at most `timeoutMilliseconds`; 0 when nothing came,
+    /// nil when the other end closed the line.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, timeoutMilliseconds: Int32) throws(Failure) -> Int? {
+        var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, timeoutMilliseconds)
+        if ready < 0 {
+            if errno == EINTR { return 0 }
+            throw .io(errno: errno)
+        }
+        if ready == 0 { return 0 }
+        let count = Glibc.read(fileDescriptor, buffer.baseAddress, buffer.count)
+        if count < 0 {
+            if errno == EINTR || errno == EAGAIN { return 0 }
+            if errno == ECONNRESET { return nil }
+            throw .io(errno: errno)
+        }
+        return count == 0 ? nil : count
+    }
+
+    /// Writes all of `bytes`.
+    public func write(_ bytes: [UInt8]) throws(Failure) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fileDescriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw .io(errno: errno)
+            }
+            offset += written
+        }
+    }
+
+    public mutating func close() {
+        if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
+        fileDescriptor = -1
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import DeviceCore
+import Foundation
+import LinuxBoard
+
+/// `dps-device modem`: the host side of the firmware's modem protocol (docs/modem-protocol.md).
+/// It plays a network module with TLS offload on a serial line: the firmware asks it to open
+/// TLS connections and to move bytes, and it does so with the device certificate and key that
+/// it holds, the way a module with a secure element would.
+struct ModemCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modem",
+        abstract: "Act as the firmware's network modem: TLS sockets over a framed serial protocol.",
+        discussion: """
+            The firmware (board/modem-demo) runs MQTT, DPS and telemetry itself; this command only \
+            opens the TCP/TLS connections it asks for, with the device's certificate and key, and \
+            carries the bytes. --serial is a tty (e.g. /dev/ttyUSB0) or the Unix socket QEMU serves \
+            an emulated UART on (-serial unix:PATH,server). It runs until the other end closes the \
+            line (QEMU exits) or SIGINT/SIGTERM.
+            """)
+
+    @Option(name: .long, help: "The serial line: a tty device, or a Unix socket (QEMU's -serial unix:PATH,server).")
+    var serial: String
+
+    @Option(name: .long, help: "Baud rate when --serial is a tty.")
+    var baud: Int = 115_200
+
+    @Option(name: .long, help: "Device certificate PEM the modem holds (env X509_CERT_FILE).")
+    var cert: String?
+
+    @Option(name: .long, help: "Device private key PEM (env X509_KEY_FILE).")
+    var key: String?
+
+    @Option(name: .long, help: "Pass phrase of an encrypted key (env X509_PASS_PHRASE).")
+    var keyPassphrase: String?
+
+    @Option(name: [.customLong("ca"), .customLong("ca-file")],
+            help: "CA certificates trusted for servers (default: the system's, /etc/ssl/certs/ca-certificates.crt).")
+    var ca: String?
+
+    @Option(name: .long, help: "Largest frame payload the modem accepts and sends (64-65535).")
+    var maxFrame: Int = 2048
+
+    @Option(name: .long, help: "Seconds to wait for the serial line to appear (QEMU starting).")
+    var wait: Int = 10
+
+    @Flag(name: .long, help: "Log every SEND and RECV, not only connections and errors.")
+    var verbose = false
+
+    func validate() throws {
+        guard (64...65535).contains(maxFrame) else { throw ValidationError("--max-frame must be 64...65535, not \(maxFrame)") }
+        guard wait >= 0 else { throw ValidationError("--wait must be 0 or more seconds") }
+    }
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let certificate = cert ?? environment["X509_CERT_FILE"], let keyFile = key ?? environment["X509_KEY_FILE"] else {
+            throw ValidationError("the modem needs the device's --cert and --key (or X509_CERT_FILE and X509_KEY_FILE)")
+        }
+        Signals.install()
+        try reportingErrors {
+            let identity: TLSIdentity
+            do throws(TLSFailure) {
+                identity = try TLSIdentity(caFile: ca, certificateFile: certificate, keyFile: keyFile,
+                                           passphrase: keyPassphrase ?? environment["X509_PASS_PHRASE"])
+            } catch {
+                throw CLIError(error.description)
+            }
+            var port = try openSerial()
+            defer { port.close() }
+            var service = ModemService(identity: identity, maximumPayload: maxFrame) { line in Output.line(line) }
+            service.logLevel = verbose ? .requests : .connections
+            Output.line("modem: ready on \(serial) as \(identity.subjectCommonName ?? "(no CN)")")
+            do throws(SerialPort.Failure) {
+                try service.serve(on: &port) { stopRequested.load(ordering: .relaxed) }
+            } catch {
+                throw CLIError(error.description, status: .connectionFailed)
+            }
+            let s = service.statistics
+            Output.line("modem: line closed after \(s.requests) requests, \(s.connections) connections, \(s.bytesSent) bytes sent, \(s.bytesReceived) received, \(s.damagedFrames) damaged frames")
+        }
+    }
+
+    /// Opens the serial line, waiting up to --wait seconds for it to appear.
+    private func openSerial() throws -> SerialPort {
+        let deadline = Date().addingTimeInterval(TimeInterval(wait))
+        while true {
+            do throws(SerialPort.Failure) {
+                return try SerialPort(path: serial, baud: baud)
+            } catch {
+                if Date() >= deadline || stopRequested.load(ordering: .relaxed) {
+                    throw CLIError(error.description, status: .connectionFailed)
+                }
+                usleep(100_000)
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+// The device flow's events and failures as console lines, for every firmware on the boards.
+// The transport's own failures are board-specific: the caller describes them.
+
+import DeviceCore
+
+public enum FlowConsole {
+    /// One line for `event`, indented under the firmware's own output.
+    public static func event<F: Error>(_ event: DeviceFlowEvent<F>, transport describe: (F) -> Void) {
+        Console.write("  flow: ")
+        switch event {
+        case .connecting(let attempt):
+            Console.write("connecting, attempt ")
+            Console.decimal(attempt)
+        case .connected(let sessionPresent):
+            Console.write(sessionPresent ? "connected (session present)" : "connected")
+        case .connectionFailed(let failure, let retryIn):
+            Console.write("connection failed: ")
+            describeFailure(failure, transport: describe)
+            Console.write("; next attempt in ")
+            Console.decimal(Int(truncatingIfNeeded: retryIn.milliseconds))
+            Console.write(" ms")
+        case .registrationProgress(let progress):
+            Console.write("DPS status ")
+            Console.decimal(Int(progress.status))
+            Console.write(", next request in ")
+            Console.decimal(Int(truncatingIfNeeded: progress.nextRequestIn.milliseconds))
+            Console.write(" ms")
+        case .provisioned(let outcome):
+            if case .assigned(let assignment) = outcome {
+                Console.write("assigned to ")
+                Console.write(assignment.assignedHub)
+                Console.write(" as ")
+                Console.write(assignment.deviceID)
+            } else {
+                Console.write("registration failed")
+            }
+        case .messageSent(let index, let packetID, let body):
+            Console.write("message ")
+            Console.decimal(index)
+            Console.write(" queued, packet id ")
+            Console.decimal(Int(packetID))
+            Console.write(", ")
+            Console.decimal(body.count)
+            Console.write(" bytes")
+        case .messageAcknowledged(let packetID):
+            Console.write("PUBACK for packet id ")
+            Console.decimal(Int(packetID))
+        case .cloudToDevice:
+            Console.write("cloud-to-device message")
+        case .disconnected:
+            Console.write("disconnected")
+        }
+        Console.newline()
+    }
+
+    /// A failed step, as one line.
+    public static func failure<F: Error>(_ failure: DeviceFlowFailure<F>, transport describe: (F) -> Void) {
+        Console.write("  flow failed: ")
+        describeFailure(failure, transport: describe)
+        Console.newline()
+    }
+
+    static func describeFailure<F: Error>(_ failure: DeviceFlowFailure<F>, transport describe: (F) -> Void) {
+        switch failure {
+        case .transport(let error):
+            Console.write("transport: ")
+            describe(error)
+        case .session(let error):
+            Console.write("session")
+            if case .malformedPacket(let decode) = error {
+                Console.write(": malformed packet: ")
+                Console.write(decode.rule.summary)
+            }
+        case .dps: Console.write("DPS")
+        case .hub: Console.write("IoT Hub")
+        case .body: Console.write("message body")
+        case .timedOut: Console.write("timed out")
+        case .stopped: Console.write("stopped")
+        }
+    }
+}
