@@ -17,7 +17,7 @@ QEMU_DEMO_DPS_PORT    ?= 8883
 QEMU_DEMO_MESSAGES    ?= 3
 QEMU_DEMO_INTERVAL_MS ?= 1000
 
-.PHONY: qemu-demo qemu-demo-build FORCE
+.PHONY: qemu-demo qemu-demo-build size-demo FORCE
 
 ## Provision the QEMU firmware through the local stand-ins and show its messages at the hub.
 qemu-demo: | $(STANDINS_SETUP)
@@ -51,3 +51,9 @@ $(QEMU_DEMO_ELF): $(QEMU_DEMO_DIR)/ModemDemo.o $(QEMU_BUILD)/$(QEMU_DEMO_BOARD)/
 	$(ARM_CC) $(armv7em_MFLAGS) $(QEMU_LDFLAGS) -T board/$(QEMU_DEMO_BOARD)/link.ld \
 	    -Wl,-Map=$(QEMU_DEMO_DIR)/firmware.map -o $@ $(filter %.o,$^)
 	@if $(ARM_NM) $@ | grep -Ew '$(ARM_HEAP_SYMBOLS)'; then echo "qemu-demo: heap functions linked into $@" >&2; exit 1; fi
+
+## The device-flow firmware's sections by component (part of `make size`).
+size-demo: $(QEMU_DEMO_ELF)
+	@$(PYTHON3) board/common/size-report.py --board $(QEMU_DEMO_BOARD) --map $(QEMU_DEMO_DIR)/firmware.map \
+	    --elf $(QEMU_DEMO_ELF) --core Sources/DeviceCore --size-tool $(ARM_SIZE) \
+	    --program "modem-demo program (DeviceCore generics specialised in it)"

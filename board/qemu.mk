@@ -41,7 +41,8 @@ qemu-test: $(QEMU_ELFS)
 	    grep -q "^qemu-test: $$b: .* 0 failed: ok" $$d/qemu.log || { echo "qemu-test: $$b: no ok line" >&2; exit 1; }; \
 	done
 
-## Section sizes of each firmware by component, from the linker map (see docs/size.md).
+## Section sizes of each firmware by component, from the linker map (see docs/size.md); then
+## the same for the device-flow firmware of `make qemu-demo` (board/qemu-demo.mk).
 size: $(QEMU_ELFS)
 	@set -e; for b in $(QEMU_BOARDS); do \
 	    d=$(QEMU_BUILD)/$$b; \
@@ -51,6 +52,7 @@ size: $(QEMU_ELFS)
 	    $(PYTHON3) board/common/size-report.py --board $$b --map $$d/firmware.map --elf $$d/firmware.elf \
 	        --core Sources/DeviceCore --size-tool $(ARM_SIZE); \
 	done
+	@$(MAKE) --no-print-directory size-demo
 
 define QEMU_BOARD_RULES
 # $(1) = board, $(2) = arch

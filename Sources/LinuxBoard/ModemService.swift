@@ -45,6 +45,11 @@ public struct ModemService {
     }
 
     private var connection: Connection?
+    /// The largest payload the firmware accepts (from its HELLO); no frame to it is larger.
+    private var deviceMaximumPayload: Int?
+
+    /// The largest payload of a frame to the firmware: ours, and its own once it said HELLO.
+    private var replyLimit: Int { min(maximumPayload, deviceMaximumPayload ?? maximumPayload) }
 
     public init(identity: TLSIdentity, maximumPayload: Int = 2048, log: @escaping (String) -> Void = { _ in }) {
         precondition(maximumPayload >= 64 && maximumPayload <= 0xFFFF, "maximumPayload must be 64...65535")
@@ -59,7 +64,7 @@ public struct ModemService {
         let payload = Array(request.payload.buffer)
         let sequence = request.sequence
         do throws(ModemError) {
-            guard let kind = ModemFrameKind(rawValue: request.kind), kind.rawValue & 0x80 == 0 else {
+            guard let kind = ModemFrameKind(rawValue: request.kind) else {
                 throw ModemError(.malformedRequest, "unknown request kind 0x\(String(request.kind, radix: 16))")
             }
             let reply = try handle(kind, payload)
@@ -67,7 +72,7 @@ public struct ModemService {
         } catch {
             log("modem: \(error.code) error: \(error.message)")
             var body: [UInt8] = [error.code.rawValue, error.retriable ? ModemFrame.errorFlagRetriable : 0]
-            body += Array(error.message.utf8.prefix(maximumPayload - 2))
+            body += Array(error.message.utf8.prefix(max(replyLimit - 2, 0)))
             return Self.frame(kind: ModemFrameKind.error.rawValue, sequence: sequence, payload: body)
         }
     }
@@ -112,9 +117,10 @@ public struct ModemService {
             guard version == ModemFrame.version else {
                 throw ModemError(.unsupportedVersion, "the firmware speaks protocol version \(version); this modem speaks \(ModemFrame.version)")
             }
+            deviceMaximumPayload = Int(deviceLimit)
             log("modem: HELLO from the firmware (protocol \(version), frames up to \(deviceLimit) bytes); identity \(identity.subjectCommonName ?? "(none)")")
             return [ModemFrame.version, UInt8(maximumPayload >> 8), UInt8(maximumPayload & 0xFF)]
-                + Array((identity.subjectCommonName ?? "").utf8)
+                + Array((identity.subjectCommonName ?? "").utf8.prefix(max(replyLimit - 3, 0)))
         case .open:
             let port = try fields.u16()
             let flags = try fields.u8()
@@ -236,7 +242,7 @@ public struct ModemService {
         _ request: ModemFrameKind, _ body: (inout AnyConnection) throws(AnyTransportFailure) -> R
     ) throws(ModemError) -> R {
         guard let current = connection else {
-            throw ModemError(.notOpen, "\(request == .send ? "SEND" : "RECV") without an open connection: OPEN first")
+            throw ModemError(.notOpen, retriable: true, "\(request == .send ? "SEND" : "RECV") without an open connection: OPEN first")
         }
         var wrapper = AnyConnection(connection: current)
         do throws(AnyTransportFailure) {

@@ -8,8 +8,8 @@ component:
 - Swift objects (compiled with -function-sections, so each function or global has its own
   input section named after its mangled symbol) are split by the symbol's module, read from
   its Embedded Swift mangling: `$e10DeviceCore...` is DeviceCore, `$e12CortexMBoard...` the
-  board, `$e8SelfTest...` the self-test, `$es...`/`$eS...` and `swift_*` the Swift standard
-  library and runtime (including stdlib generics specialised for DeviceCore types). A
+  board, any other module (`$e8SelfTest...`, `$e9ModemDemo...`) the firmware's program
+  (named by --program), `$es...`/`$eS...` and `swift_*` the Swift standard library and runtime (including stdlib generics specialised for DeviceCore types). A
   specialisation of a DeviceCore generic (DeviceFlow<ScriptedTransport, ...>) is DeviceCore's,
   wherever it was compiled. Sections without a symbol (merged string literals) go to the
   component of the object they came from.
@@ -34,14 +34,15 @@ FOLDER_LABELS = [
     ("Hub", "hub (Hub/)"),
     ("Text", "text helpers (Text/)"),
     ("Device", "device flow (Device/)"),
+    ("Modem", "modem link (Modem/)"),
     ("Bytes", "bytes (Bytes/)"),
     ("Time", "time (Time/)"),
     ("Board", "board interfaces (Board/)"),
     (None, "unattributed (machine-outlined code, merged literals)"),
 ]
+PROGRAM = "program"  # the firmware's own module; its label comes from --program
 COMPONENTS = ["DeviceCore", "board (C start-up, UART, SysTick; Swift clock/console)",
-              "Swift runtime + stdlib", "libc (picolibc) + libgcc", "self-test program (vectors, scripted peer)",
-              "alignment padding"]
+              "Swift runtime + stdlib", "libc (picolibc) + libgcc", PROGRAM, "alignment padding"]
 COLUMNS = [".text", ".rodata", ".data", ".bss", "other"]
 
 
@@ -145,8 +146,8 @@ def classify_symbol(symbol):
         return "DeviceCore", name
     if body.startswith("12CortexMBoard"):
         return "board (C start-up, UART, SysTick; Swift clock/console)", None
-    if body.startswith("8SelfTest"):
-        return "self-test program (vectors, scripted peer)", None
+    if body[:1].isdigit():  # another module: the firmware's program (SelfTest, ModemDemo)
+        return PROGRAM, None
     # A stdlib type extended in DeviceCore: $eSi10DeviceCoreE..., $es5Int64V10DeviceCoreE...
     m = re.match(r"^(S[a-zA-Z]|s\d+[A-Za-z_]+[VOC])10DeviceCoreE", body)
     if m:
@@ -165,11 +166,9 @@ def object_component(obj):
         return "libc (picolibc) + libgcc"
     if base == "DeviceCore.o":
         return "DeviceCore"
-    if base == "SelfTest.o":
-        return "self-test program (vectors, scripted peer)"
     if base in ("CortexMBoard.o", "cortexm.o", "board.o", "atomics-armv6m.o"):
         return "board (C start-up, UART, SysTick; Swift clock/console)"
-    return "self-test program (vectors, scripted peer)" if base.endswith(".o") else "libc (picolibc) + libgcc"
+    return PROGRAM if base.endswith(".o") else "libc (picolibc) + libgcc"
 
 
 def declaration_folders(core):
@@ -200,6 +199,8 @@ def main():
     parser.add_argument("--elf", required=True)
     parser.add_argument("--core", required=True)
     parser.add_argument("--size-tool", default="arm-none-eabi-size")
+    parser.add_argument("--program", default="self-test program (vectors, scripted peer)",
+                        help="what to call the firmware's own module in the table")
     parser.add_argument("--unattributed", action="store_true", help="list DeviceCore symbols without a folder")
     args = parser.parse_args()
 
@@ -276,7 +277,7 @@ def main():
     grand = dict.fromkeys(COLUMNS, 0)
     for component in COMPONENTS:
         if any(totals[component].values()):
-            print(row(component, totals[component]))
+            print(row(args.program if component == PROGRAM else component, totals[component]))
         for c in COLUMNS:
             grand[c] += totals[component][c]
     print(row("total", grand))
