@@ -9,10 +9,11 @@ component:
   input section named after its mangled symbol) are split by the symbol's module, read from
   its Embedded Swift mangling: `$e10DeviceCore...` is DeviceCore, `$e12CortexMBoard...` the
   board, any other module (`$e8SelfTest...`, `$e9ModemDemo...`) the firmware's program
-  (named by --program), `$es...`/`$eS...` and `swift_*` the Swift standard library and runtime (including stdlib generics specialised for DeviceCore types). A
-  specialisation of a DeviceCore generic (DeviceFlow<ScriptedTransport, ...>) is DeviceCore's,
-  wherever it was compiled. Sections without a symbol (merged string literals) go to the
-  component of the object they came from.
+  (named by --program), `$es...`/`$eS...` and `swift_*` the Swift standard library and
+  runtime (including stdlib generics specialised for DeviceCore types). A specialisation of
+  a DeviceCore generic (DeviceFlow<ScriptedTransport, ...>) is DeviceCore's, wherever it was
+  compiled, unless the compiler inlined it into a program function. Sections without a
+  symbol (merged string literals) go to the component of the object they came from.
 - C objects: board/ objects are the board; libc.a (picolibc) and libgcc.a are "libc".
 
 DeviceCore's share is then split by source folder: the first declaration name in the mangled
