@@ -23,8 +23,10 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
         self.clock = clock
     }
 
+    // connect, poll and flush stay out of line, for the stack and flash reasons given at DeviceFlow.
     /// Opens the transport, sends CONNECT and waits for CONNACK, handing every event (the
     /// `.connected` one included) to `handler`.
+    @inline(never)
     public mutating func connect(_ handler: (MQTTSessionEvent, inout MQTTSession) -> Void) throws(Failure) {
         do throws(Transport.Failure) { try transport.open() } catch { throw .transport(error) }
         do throws(MQTTSessionError) { try session.connectionOpened(now: clock.now()) } catch { throw .session(error) }
@@ -37,6 +39,7 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
     /// `deadline`, if earlier) and hands each event to `handler`, with the session so that it
     /// can answer (publish, subscribe). On an error the transport is closed and the session
     /// marked disconnected, ready for `connect` again.
+    @inline(never)
     public mutating func poll(until deadline: DeviceInstant?, _ handler: (MQTTSessionEvent, inout MQTTSession) -> Void) throws(Failure) {
         do throws(Failure) {
             try flush()
@@ -79,6 +82,7 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
     }
 
     /// Writes everything the session has queued.
+    @inline(never)
     public mutating func flush() throws(Failure) {
         while true {
             let chunk = session.pendingOutput()
