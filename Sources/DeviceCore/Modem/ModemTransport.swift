@@ -15,9 +15,8 @@ public protocol ModemLink {
 /// A modem's error message, copied out of its frame (at most `capacity` bytes; longer
 /// messages are cut).
 public struct ModemMessage: Sendable {
-    public static var capacity: Int { 96 }
-    private var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
-        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    public static var capacity: Int { 48 }
+    private var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
     public private(set) var count = 0
 
     public init(_ text: ByteView) {
@@ -169,7 +168,7 @@ public struct ModemChannel<Link: ModemLink, Clock: DeviceClock> {
         while true {
             if let frame = nextFrame() {
                 guard frame.sequence == sequence else { continue }  // a late answer to an earlier request
-                if frame.kind == ModemFrameKind.error.rawValue { throw Self.failure(from: frame.payload) }
+                if frame.kind == ModemFrameKind.error.rawValue { throw Self.failure(from: frame.payload, request: kind) }
                 guard frame.kind == kind.rawValue | 0x80 else { throw .unexpectedResponse(request: kind, kind: frame.kind) }
                 return frame
             }
@@ -194,8 +193,8 @@ public struct ModemChannel<Link: ModemLink, Clock: DeviceClock> {
         }
     }
 
-    private static func failure(from payload: ByteView) -> ModemFailure {
-        guard payload.count >= 2 else { return .unexpectedResponse(request: .hello, kind: ModemFrameKind.error.rawValue) }
+    private static func failure(from payload: ByteView, request: ModemFrameKind) -> ModemFailure {
+        guard payload.count >= 2 else { return .unexpectedResponse(request: request, kind: ModemFrameKind.error.rawValue) }
         let code = ModemErrorCode(rawValue: payload[0]) ?? .unknown
         let retriable = payload[1] & ModemFrame.errorFlagRetriable != 0
         return .modem(code, retriable: retriable, message: ModemMessage(payload.slice(from: 2, count: payload.count - 2)))
