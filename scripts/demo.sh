@@ -4,9 +4,10 @@
 # provisions device1 and sends its three messages, and shows them as the hub's monitor saw them.
 # Stops everything it started, also when interrupted; safe to run again at any time.
 #
-# DEMO_DEVICE=firmware (`make qemu-demo`): the device is the Cortex-M4 firmware
-# (board/modem-demo) under QEMU instead of `dps-device run`; it reaches the stand-ins through
-# `dps-device modem` on its UART1, which holds device1's certificate and key.
+# DEMO_DEVICE=firmware (`make qemu-demo`): the device is the firmware (board/modem-demo)
+# under QEMU instead of `dps-device run`; it reaches the stand-ins through
+# `dps-device modem` on its UART, which holds device1's certificate and key. QEMU_DEMO_BOARD
+# picks the board: mps2-an386 (Cortex-M4, the default) or microbit (Cortex-M0, 16 KB of RAM).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/standins-lib.sh"
 
@@ -15,9 +16,10 @@ CERTS=$DEMO/certs
 RUN=${STANDIN_RUN_DIR:-$ROOT/build/standins}
 ID_SCOPE=0ne00000DEMO
 DEMO_DEVICE=${DEMO_DEVICE:-dps-device}
-case "$DEMO_DEVICE" in
-    dps-device|firmware) ;;
-    *) echo "error: DEMO_DEVICE must be dps-device or firmware, not \"$DEMO_DEVICE\"" >&2; exit 2 ;;
+QEMU_DEMO_BOARD=${QEMU_DEMO_BOARD:-mps2-an386}
+case "$DEMO_DEVICE/$QEMU_DEMO_BOARD" in
+    dps-device/*|firmware/mps2-an386|firmware/microbit) ;;
+    *) echo "error: DEMO_DEVICE must be dps-device or firmware, and QEMU_DEMO_BOARD mps2-an386 or microbit" >&2; exit 2 ;;
 esac
 export STANDIN_CERTS=$CERTS STANDIN_CONFIG=$DEMO/standin.json STANDIN_RUN_DIR=$RUN
 
@@ -54,7 +56,7 @@ fi
 DPS_DEVICE=$(dps_device_path)
 export DPS_DEVICE
 if [ "$DEMO_DEVICE" = firmware ]; then
-    echo "    and the firmware (make qemu-demo-build: Embedded Swift for Cortex-M4, ID scope $ID_SCOPE and DPS 127.0.0.1:8883 compiled in)"
+    echo "    and the firmware (make qemu-demo-build: Embedded Swift for both boards, ID scope $ID_SCOPE and DPS 127.0.0.1:8883 compiled in)"
     mkdir -p "$RUN"
     if ! make -s -C "$ROOT" qemu-demo-build QEMU_DEMO_ID_SCOPE="$ID_SCOPE" QEMU_DEMO_DPS_HOST=127.0.0.1 \
             QEMU_DEMO_DPS_PORT=8883 QEMU_DEMO_MESSAGES=3 > "$RUN/firmware-build.log" 2>&1; then
@@ -62,7 +64,7 @@ if [ "$DEMO_DEVICE" = firmware ]; then
         echo "error: the firmware did not build (make qemu-demo-build)" >&2
         exit 1
     fi
-    FIRMWARE=$ROOT/build/qemu/mps2-an386/modem-demo.elf
+    FIRMWARE=$ROOT/build/qemu/$QEMU_DEMO_BOARD/modem-demo.elf
 fi
 
 # Anything an interrupted run left behind (processes by PID, stale PID files).
@@ -94,15 +96,18 @@ start_bg "$RUN/monitor.pid" "$RUN/monitor.log" "$DPS_DEVICE" monitor --host 127.
 wait_for_log "$RUN/monitor.log" "monitor: ready" 15 "$RUN/monitor.pid" "dps-device monitor"
 echo "    monitor subscribed to devices/+/messages/events/# (like az iot hub monitor-events)"
 
-# run_firmware: QEMU runs the firmware with its console (UART0) on our output and UART1 on a
-# Unix socket; QEMU waits for the modem to connect before starting the CPU. The firmware's exit
+# run_firmware: QEMU runs the firmware with its console on our output (mps2-an386: UART0;
+# microbit: semihosting) and its modem UART on a Unix socket; QEMU waits for the modem to
+# connect before starting the CPU. The firmware's exit
 # status (semihosting) is QEMU's.
 run_firmware() {
     local socket=$RUN/modem.sock status=0
     rm -f "$socket"
-    start_bg "$RUN/qemu.pid" "$DEMO/firmware.log" timeout 300 qemu-system-arm -M mps2-an386 -nographic -monitor none \
-        -semihosting-config enable=on,target=native -serial stdio \
-        -chardev "socket,id=modem,path=$socket,server=on,wait=on" -serial chardev:modem -kernel "$FIRMWARE"
+    local serials=(-serial stdio -serial chardev:modem)                    # UART0 console, UART1 modem
+    [ "$QEMU_DEMO_BOARD" = microbit ] && serials=(-serial chardev:modem)    # one UART; console by semihosting
+    start_bg "$RUN/qemu.pid" "$DEMO/firmware.log" timeout 300 qemu-system-arm -M "$QEMU_DEMO_BOARD" -nographic \
+        -monitor none -semihosting-config enable=on,target=native \
+        -chardev "socket,id=modem,path=$socket,server=on,wait=on" "${serials[@]}" -kernel "$FIRMWARE"
     start_bg "$RUN/modem.pid" "$DEMO/modem.log" "$DPS_DEVICE" modem --serial "$socket" --cert "$CERTS/device1.pem" \
         --key "$CERTS/device1.key" --ca "$CERTS/server-ca.pem"
     # Both logs, live, until QEMU exits.
@@ -119,8 +124,8 @@ run_firmware() {
 }
 
 if [ "$DEMO_DEVICE" = firmware ]; then
-    step "6/7 Running the device (step 5): the firmware on QEMU's Cortex-M4, its modem on UART1"
-    echo "    qemu-system-arm -M mps2-an386 -kernel ${FIRMWARE#"$ROOT"/} -serial stdio -serial unix:$RUN/modem.sock"
+    step "6/7 Running the device (step 5): the firmware on QEMU's $QEMU_DEMO_BOARD, its modem on a UART"
+    echo "    qemu-system-arm -M $QEMU_DEMO_BOARD -kernel ${FIRMWARE#"$ROOT"/} ... -serial unix:$RUN/modem.sock"
     echo "    dps-device modem --serial $RUN/modem.sock --cert device1.pem --key device1.key --ca server-ca.pem"
     if ! run_firmware; then
         echo "error: the firmware did not finish its job; its console: $DEMO/firmware.log, the modem's log: $DEMO/modem.log" >&2

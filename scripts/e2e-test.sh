@@ -10,8 +10,8 @@
 #  4. interoperability: the official Python SDK (azure-iot-device 2.14 from PyPI, in a venv
 #     under build/) provisions through our DPS and sends to our hub. Skipped with a notice when
 #     PyPI cannot be reached, unless E2E_REQUIRE_PYTHON_SDK=1;
-#  5. the firmware (board/modem-demo) under QEMU does the same job through `dps-device modem`
-#     (`make qemu-demo`), and the monitor sees its three messages.
+#  5. the firmware (board/modem-demo) under QEMU, on both boards, does the same job through
+#     `dps-device modem` (`make qemu-demo`), and the monitor sees its three messages.
 # Exits non-zero on the first failure, showing the relevant logs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/standins-lib.sh"
@@ -231,27 +231,31 @@ if [ -x "$VENV/bin/python" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-section "5. The firmware on QEMU's Cortex-M4 through the modem bridge (make qemu-demo)"
-if DEMO_DEVICE=firmware DEMO_DIR=$E2E/qemu-demo STANDIN_RUN_DIR=$RUN "$ROOT/scripts/demo.sh" > "$E2E/qemu-demo.out" 2>&1; then
-    pass "make qemu-demo exits 0: the firmware was provisioned and its 3 messages were acknowledged"
-else
-    fail "make qemu-demo failed:"; tail -40 "$E2E/qemu-demo.out" | sed 's/^/      /'
-fi
-if python3 - "$RUN/monitor.log" "$E2E/qemu-demo/firmware.log" <<'PY'
+section "5. The firmware under QEMU through the modem bridge (make qemu-demo), on both boards"
+for board in mps2-an386 microbit; do
+    if QEMU_DEMO_BOARD=$board DEMO_DEVICE=firmware DEMO_DIR=$E2E/qemu-demo-$board STANDIN_RUN_DIR=$RUN \
+            "$ROOT/scripts/demo.sh" > "$E2E/qemu-demo-$board.out" 2>&1; then
+        pass "$board: make qemu-demo exits 0: the firmware was provisioned and its 3 messages were acknowledged"
+    else
+        fail "$board: make qemu-demo failed:"; tail -40 "$E2E/qemu-demo-$board.out" | sed 's/^/      /'
+    fi
+    if python3 - "$RUN/monitor.log" "$E2E/qemu-demo-$board/firmware.log" "$board" <<'PY'
 import json, sys
+core = {"mps2-an386": "Cortex-M4, QEMU mps2-an386", "microbit": "Cortex-M0, QEMU micro:bit"}[sys.argv[3]]
 events = [json.loads(l)["event"] for l in open(sys.argv[1]) if l.startswith('{"event"')]
 assert len(events) == 3, f"{len(events)} events, expected 3"
 for i, e in enumerate(events, 1):
     assert e["origin"] == "device1", e
     p = e["payload"]
-    assert p["message"] == f"Hello from Swift X.509 DPS firmware (Cortex-M4, QEMU)! (message {i}/3)", p
+    assert p["message"] == f"Hello from Swift X.509 DPS firmware ({core})! (message {i}/3)", p
     assert p["deviceId"] == "device1" and p["timestamp"].startswith("20"), p
 console = open(sys.argv[2], errors="replace").read()
 assert "registration id device1" in console and "3 of 3 messages acknowledged" in console, console
 assert "0 damaged frames, 0 bytes overrun" in console, console
 PY
-then pass "the monitor saw the firmware's 3 messages (origin device1, its greeting, the modem's wall-clock time)"
-else fail "the firmware's messages at the monitor (build/e2e/run/monitor.log) are not right"; fi
+    then pass "$board: the monitor saw the firmware's 3 messages (origin device1, its greeting, the modem's wall-clock time)"
+    else fail "$board: the firmware's messages at the monitor (build/e2e/run/monitor.log) are not right"; fi
+done
 
 echo
 if [ "$FAILURES" -ne 0 ]; then echo "e2e: $FAILURES check(s) failed"; exit 1; fi

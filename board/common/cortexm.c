@@ -73,6 +73,49 @@ void board_exit(int status)
         __asm__ volatile("wfi");
 }
 
+void semihost_putc(uint8_t byte)
+{
+    volatile uint8_t c = byte;
+    semihost(0x03, (void *)&c);  /* SYS_WRITEC */
+}
+
+/* The modem line's receive ring: written by the board's receive interrupt, read by
+ * board_modem_read. The firmware drains it into its frame reader while it waits, so it only has
+ * to absorb what arrives between two reads. */
+#define MODEM_RING_SIZE 1024u  /* a power of two */
+static uint8_t modem_ring[MODEM_RING_SIZE];
+static volatile uint32_t modem_head;  /* next write (interrupt) */
+static volatile uint32_t modem_tail;  /* next read (firmware) */
+static volatile uint32_t modem_overruns;
+
+void modem_ring_reset(void)
+{
+    modem_head = modem_tail = 0;
+    modem_overruns = 0;
+}
+
+void modem_ring_push(uint8_t byte)
+{
+    uint32_t head = modem_head;
+    if (head - modem_tail == MODEM_RING_SIZE) {
+        modem_overruns++;
+        return;
+    }
+    modem_ring[head & (MODEM_RING_SIZE - 1u)] = byte;
+    modem_head = head + 1u;
+}
+
+uint32_t board_modem_read(uint8_t *buffer, uint32_t capacity)
+{
+    uint32_t tail = modem_tail, head = modem_head, n = 0;
+    while (tail != head && n < capacity)
+        buffer[n++] = modem_ring[tail++ & (MODEM_RING_SIZE - 1u)];
+    modem_tail = tail;
+    return n;
+}
+
+uint32_t board_modem_overruns(void) { return modem_overruns; }
+
 /* Swift's print() writes through putchar. */
 int putchar(int c)
 {

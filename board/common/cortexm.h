@@ -12,13 +12,18 @@ void board_uart_putc(uint8_t byte);    /* blocking write of one byte to the cons
 extern const uint32_t board_core_hz;   /* core clock, for the SysTick reload */
 extern const char board_name[];
 
-/* The modem UART, on boards that have a second one (mps2-an386: UART1), for board/modem-demo.
+/* The modem UART, for board/modem-demo: mps2-an386's UART1; the micro:bit's only UART, whose
+ * console output then goes through semihosting.
  * Received bytes go into a ring buffer from the UART's receive interrupt, so that WFI wakes up
  * as they arrive and none are lost while the firmware is busy. */
-void board_modem_init(void);
-void board_modem_write(const uint8_t *bytes, uint32_t count);  /* blocking */
-uint32_t board_modem_read(uint8_t *buffer, uint32_t capacity);   /* what has arrived, at once */
-uint32_t board_modem_overruns(void);                            /* bytes lost (ring full) */
+void board_modem_init(void);                                    /* per board */
+void board_modem_write(const uint8_t *bytes, uint32_t count);  /* per board; blocking */
+uint32_t board_modem_read(uint8_t *buffer, uint32_t capacity);   /* shared: what has arrived, at once */
+uint32_t board_modem_overruns(void);                            /* shared: bytes lost (ring full) */
+void modem_ring_reset(void);                                    /* shared, for board_modem_init */
+void modem_ring_push(uint8_t byte);                             /* shared, for the receive interrupt */
+void semihost_putc(uint8_t byte);  /* console output through the debugger (SYS_WRITEC), for boards
+                                      whose only UART becomes the modem line */
 
 /* Shared (board/common/cortexm.c), called from Swift through @_extern(c). */
 int64_t board_millis(void);            /* milliseconds since reset, from SysTick */

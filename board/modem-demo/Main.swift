@@ -1,19 +1,21 @@
 // The device's real job on the board (`make qemu-demo`): the firmware registers with DPS and
 // sends telemetry to the assigned IoT Hub itself — MQTT session, DPS state machine, JSON — and
-// reaches the network through a modem on UART1 that offers TLS sockets
+// reaches the network through a modem on a UART that offers TLS sockets (mps2-an386: UART1;
+// micro:bit: its only UART, its console then going through semihosting)
 // (docs/modem-protocol.md; the host side is `dps-device modem`). The modem holds the device's
 // certificate and key; the firmware learns its registration id (the certificate's CN) from it.
 //
-// Progress goes to the console (UART0); the return value becomes QEMU's exit status: 0 when
+// Progress goes to the console; the return value becomes QEMU's exit status: 0 when
 // every message was acknowledged by the hub. Settings (ID scope, DPS endpoint, message count)
 // are compiled in from board/qemu-demo.mk (Settings.swift, generated).
 //
-// Embedded Swift, `-no-allocations`: every buffer comes from one static pool.
+// Embedded Swift, `-no-allocations`: every buffer comes from one static pool, sized for the
+// micro:bit's 16 KB of RAM (the same firmware runs on both boards).
 
 import CortexMBoard
 import DeviceCore
 
-nonisolated(unsafe) var memoryPool = InlineArray<12288, UInt8>(repeating: 0)
+nonisolated(unsafe) var memoryPool = InlineArray<4096, UInt8>(repeating: 0)
 
 typealias Link = UARTModemLink
 typealias Transport = ModemTransport<Link, SysTickClock>
@@ -41,7 +43,7 @@ func describe(_ failure: ModemFailure) {
     case .noResponse(let request):
         Console.write("no answer from the modem to request 0x")
         Console.hexByte(request.rawValue)
-        Console.write(": is `dps-device modem` connected to UART1?")
+        Console.write(": is `dps-device modem` connected to the modem UART?")
     case .unexpectedResponse(let request, let kind):
         Console.write("the modem answered request 0x")
         Console.hexByte(request.rawValue)
@@ -68,20 +70,23 @@ func describe(_ failure: DPSFailure) {
 
 @_cdecl("main")
 func firmwareMain() -> Int32 {
+    // First, so that on a board whose only UART becomes the modem line the console has already
+    // moved (to semihosting) when the first line is printed.
+    let link = Link()
     Console.write("modem-demo: ")
     Console.boardName()
-    Console.line(": DPS registration and telemetry through the modem on UART1")
+    Console.line(": DPS registration and telemetry through the modem on its UART")
     var status: Int32 = 1
     var used = 0
     withUnsafeMutableBytes(of: &memoryPool) { memory in
         var pool = MemoryPool(memory)
-        status = runDevice(&pool)
+        status = runDevice(link, &pool)
         used = pool.used
     }
     Console.write("modem-demo: memory pool ")
     Console.decimal(used)
     Console.write(" of ")
-    Console.decimal(MemoryLayout<InlineArray<12288, UInt8>>.size)
+    Console.decimal(MemoryLayout<InlineArray<4096, UInt8>>.size)
     Console.write(" bytes; stack high-water ")
     Console.decimal(StackUsage.used)
     Console.write(" of ")
@@ -92,15 +97,15 @@ func firmwareMain() -> Int32 {
 }
 
 /// The job: HELLO to the modem, DPS registration, then `Settings.messages` telemetry messages.
-func runDevice(_ pool: inout MemoryPool) -> Int32 {
+func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
     let clock = SysTickClock()
-    var channel = ModemChannel(link: Link(), clock: clock, frameBuffer: pool.bytes(1024 + ModemFrame.overhead))
+    var channel = ModemChannel(link: link, clock: clock, frameBuffer: pool.bytes(512 + ModemFrame.overhead))
 
     // The modem: protocol version, and who we are (its certificate's CN).
     let registrationID: ByteView
     let wallClockAtBoot: Int64
     do throws(ModemFailure) {
-        registrationID = try channel.hello(identityBuffer: pool.bytes(128))
+        registrationID = try channel.hello(identityBuffer: pool.bytes(64))
         wallClockAtBoot = try channel.time() &- clock.now().milliseconds
     } catch {
         Console.write("modem-demo: ")
@@ -120,8 +125,8 @@ func runDevice(_ pool: inout MemoryPool) -> Int32 {
 
     // One set of session buffers serves the DPS session, then the IoT Hub session.
     let memory = MQTTSessionMemory(
-        receive: pool.bytes(1024), transmit: pool.bytes(512), outbox: pool.bytes(1024),
-        inflight: pool.array(of: MQTTInflightEntry.self, count: 4, repeating: MQTTInflightEntry()))
+        receive: pool.bytes(768), transmit: pool.bytes(384), outbox: pool.bytes(512),
+        inflight: pool.array(of: MQTTInflightEntry.self, count: 2, repeating: MQTTInflightEntry()))
     var flow = Flow(observer: DemoObserver(), backoff: ReconnectBackoff(), random: SplitMix64(seed: UInt64(bitPattern: wallClockAtBoot)))
 
     // DPS registration.
@@ -134,9 +139,9 @@ func runDevice(_ pool: inout MemoryPool) -> Int32 {
     let subscriptions = pool.array(of: MQTTSubscription.self, count: 1, repeating: DPSRegistration.subscription)
     let dpsConnect: MQTTConnect
     do throws(TextOverflow) {
-        dpsConnect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: pool.bytes(192))
+        dpsConnect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: pool.bytes(128))
     } catch {
-        Console.line("modem-demo: the DPS user name does not fit in 192 bytes")
+        Console.line("modem-demo: the DPS user name does not fit in 128 bytes")
         return 4
     }
     var dpsClient = MQTTClient(
@@ -146,7 +151,7 @@ func runDevice(_ pool: inout MemoryPool) -> Int32 {
             memory: memory),
         transport: Transport(channel: channel, host: ByteView(Settings.provisioningHost), port: Settings.provisioningPort),
         clock: clock)
-    var registration = DPSRegistration(configuration: dps, requestBuffer: pool.bytes(512), resultsBuffer: pool.bytes(512))
+    var registration = DPSRegistration(configuration: dps, requestBuffer: pool.bytes(256), resultsBuffer: pool.bytes(384))
     let outcome: DPSOutcome
     do throws(Flow.Failure) {
         outcome = try flow.provision(&dpsClient, &registration)
@@ -169,27 +174,27 @@ func runDevice(_ pool: inout MemoryPool) -> Int32 {
     let hubConfiguration = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID)
     let hubConnect: MQTTConnect
     do throws(TextOverflow) {
-        hubConnect = try IoTHubClient.connectPacket(for: hubConfiguration, buffer: pool.bytes(320))
+        hubConnect = try IoTHubClient.connectPacket(for: hubConfiguration, buffer: pool.bytes(192))
     } catch {
-        Console.line("modem-demo: the IoT Hub client id and user name do not fit in 320 bytes")
+        Console.line("modem-demo: the IoT Hub client id and user name do not fit in 192 bytes")
         return 4
     }
     var hubClient = MQTTClient(
         session: MQTTSession(configuration: MQTTSessionConfiguration(connect: hubConnect), memory: memory),
         transport: Transport(channel: channel, host: assignment.assignedHub, port: 8883),
         clock: clock)
-    let hub = IoTHubClient(configuration: hubConfiguration, topicBuffer: pool.bytes(256))
+    let hub = IoTHubClient(configuration: hubConfiguration, topicBuffer: pool.bytes(128))
     flow.observer = DemoObserver()
     do throws(Flow.Failure) {
         try flow.sendTelemetry(
             &hubClient, hub: hub, count: Settings.messages, interval: .milliseconds(Settings.intervalMilliseconds),
-            bodyBuffer: pool.bytes(512), deadline: clock.now() + .seconds(120)
+            bodyBuffer: pool.bytes(256), deadline: clock.now() + .seconds(120)
         ) { (index, buffer) throws(JSONWriteError) -> ByteView in
             let i = Int64(word: index)
             let now = wallClockAtBoot &+ clock.now().milliseconds
             return try WalkthroughTelemetry(
                 temperatureTenths: 240 &+ (i &* 7) % 60, humidityTenths: 600 &+ (i &* 13) % 200,
-                greeting: ByteView("Hello from Swift X.509 DPS firmware (Cortex-M4, QEMU)!"),
+                greeting: ByteView(Settings.greeting),
                 index: index, count: Settings.messages,
                 timestampMicroseconds: now &* 1000, deviceID: assignment.deviceID
             ).write(into: buffer)

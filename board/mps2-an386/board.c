@@ -38,31 +38,16 @@ void board_uart_putc(uint8_t byte)
     UART_DATA(UART0_BASE) = byte;
 }
 
-/* The modem line's receive ring: written by the interrupt, read by board_modem_read. */
-#define MODEM_RING_SIZE 2048u  /* a power of two; holds a whole 2 KB frame from the modem */
-static uint8_t modem_ring[MODEM_RING_SIZE];
-static volatile uint32_t modem_head;  /* next write (interrupt) */
-static volatile uint32_t modem_tail;  /* next read (firmware) */
-static volatile uint32_t modem_overruns;
-
 static void uart1_rx_handler(void)
 {
     UART_INTCLEAR(UART1_BASE) = UART_RX_FULL;
-    while (UART_STATE(UART1_BASE) & UART_RX_FULL) {
-        uint8_t byte = (uint8_t)UART_DATA(UART1_BASE);
-        uint32_t head = modem_head;
-        if (head - modem_tail == MODEM_RING_SIZE) {
-            modem_overruns++;
-            continue;
-        }
-        modem_ring[head & (MODEM_RING_SIZE - 1u)] = byte;
-        modem_head = head + 1u;
-    }
+    while (UART_STATE(UART1_BASE) & UART_RX_FULL)
+        modem_ring_push((uint8_t)UART_DATA(UART1_BASE));
 }
 
 void board_modem_init(void)
 {
-    modem_head = modem_tail = 0;
+    modem_ring_reset();
     UART_BAUDDIV(UART1_BASE) = board_core_hz / 115200u;
     UART_CTRL(UART1_BASE) = 0x1u | 0x2u | 0x8u;  /* TX, RX, RX interrupt */
     NVIC_ISER0 = 1u << UART1_RX_IRQ;
@@ -76,17 +61,6 @@ void board_modem_write(const uint8_t *bytes, uint32_t count)
         UART_DATA(UART1_BASE) = bytes[i];
     }
 }
-
-uint32_t board_modem_read(uint8_t *buffer, uint32_t capacity)
-{
-    uint32_t tail = modem_tail, head = modem_head, n = 0;
-    while (tail != head && n < capacity)
-        buffer[n++] = modem_ring[tail++ & (MODEM_RING_SIZE - 1u)];
-    modem_tail = tail;
-    return n;
-}
-
-uint32_t board_modem_overruns(void) { return modem_overruns; }
 
 /* 16 core exceptions + 32 external interrupts (unused: all go to Default_Handler). */
 __attribute__((section(".vectors"), used))
