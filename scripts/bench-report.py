@@ -1,13 +1,15 @@
 """Prints the `make bench` tables (markdown) from what scripts/bench.sh left in build/bench/.
 
-Usage: bench-report.py OUT_DIR MESSAGES
+Usage: bench-report.py OUT_DIR MESSAGES [RETRY_AFTER]
 """
+import datetime
 import os
 import re
 import statistics
 import sys
 
 out, messages = sys.argv[1], int(sys.argv[2])
+retry_after = sys.argv[3] if len(sys.argv) > 3 else "?"
 
 # coreMQTT 2.3.1 (gcc -O2), QoS 1 PUBLISH, 40 B topic, 256 B payload: the issue's figures, not
 # measured here (its code is not fetched).
@@ -95,32 +97,132 @@ def seconds(text):
     return value
 
 
-throughput = {}
-for line in open(os.path.join(out, "throughput.tsv"), encoding="utf-8"):
-    client, _round, wall, rss, *rest = line.rstrip("\n").split("\t")
-    throughput.setdefault(client, []).append((seconds(wall), int(rss), rest[0] if rest else ""))
+def tls_throughput():
+    path = os.path.join(out, "throughput.tsv")
+    if not os.path.exists(path):
+        return
+    throughput = {}
+    for line in open(path, encoding="utf-8"):
+        client, _round, wall, rss, *rest = line.rstrip("\n").split("\t")
+        throughput.setdefault(client, []).append((seconds(wall), int(rss), rest[0] if rest else ""))
 
-names = {
-    "swift": "ours: `MQTTClient` + `TLSTransport` (Swift, mbedTLS)",
-    "mosquitto_pub": "`mosquitto_pub -q 1 -l` (C, libmosquitto, OpenSSL)",
-    "paho": "paho-mqtt (Python, ssl)",
+    names = {
+        "swift": "ours: `MQTTClient` + `TLSTransport` (Swift, mbedTLS)",
+        "mosquitto_pub": "`mosquitto_pub -q 1 -l` (C, libmosquitto, OpenSSL)",
+        "paho": "paho-mqtt (Python, ssl)",
+    }
+    print(f"### {messages:,} QoS 1 messages over TLS to mosquitto (whole process, median of {len(next(iter(throughput.values())))} rounds)\n")
+    print("| client | wall s | messages/s | peak RSS MiB | wall vs ours | RSS vs ours |")
+    print("|---|---:|---:|---:|---:|---:|")
+    base_wall = statistics.median(w for w, _, _ in throughput["swift"])
+    base_rss = statistics.median(r for _, r, _ in throughput["swift"])
+    for client in ("swift", "mosquitto_pub", "paho"):
+        runs = throughput.get(client, [])
+        if not runs:
+            continue
+        wall = statistics.median(w for w, _, _ in runs)
+        rss = statistics.median(r for _, r, _ in runs)
+        print(f"| {names[client]} | {wall:.2f} | {messages / wall:,.0f} | {rss / 1024:.1f} | {wall / base_wall:.2f}x | {rss / base_rss:.2f}x |")
+    print()
+    print("Each round's wall time (s): " + "; ".join(
+        f"{client} " + ", ".join(f"{w:.2f}" for w, _, _ in runs) for client, runs in throughput.items()))
+    for client in ("swift", "paho"):
+        lines = [note for _, _, note in throughput.get(client, []) if note]
+        if lines:
+            print(f"\n{client}'s own timing, round 1: {lines[0]}")
+    print()
+
+
+tls_throughput()
+
+
+# --- End to end: provision + 3 messages ----------------------------------------------------------
+
+def stamp_lines(path):
+    """(seconds since start, line) for each line; the exit time; the start's Unix time."""
+    lines, end, epoch = [], None, None
+    for raw in open(path, encoding="utf-8"):
+        first, _, rest = raw.rstrip("\n").partition("\t")
+        if first == "exit":
+            end = float(rest.split("\t")[0])
+        elif first == "start":
+            epoch = float(rest)
+        else:
+            lines.append((float(first), rest))
+    return lines, end, epoch
+
+
+# The line each client prints when DPS has assigned it, and when its 3rd message is acknowledged
+# (python-sdk-device.py prints "sent 3/3" once send_message has returned, after the PUBACK).
+MARKS = {
+    "swift": (re.compile(r"^DPS registration status: assigned"), re.compile(r"message 3/3 acknowledged")),
+    "python": (re.compile(r"^status: assigned"), re.compile(r"^sent 3/3")),
 }
-print(f"### {messages:,} QoS 1 messages over TLS to mosquitto (whole process, median of {len(next(iter(throughput.values())))} rounds)\n")
-print("| client | wall s | messages/s | peak RSS MiB | wall vs ours | RSS vs ours |")
-print("|---|---:|---:|---:|---:|---:|")
-base_wall = statistics.median(w for w, _, _ in throughput["swift"])
-base_rss = statistics.median(r for _, r, _ in throughput["swift"])
-for client in ("swift", "mosquitto_pub", "paho"):
-    runs = throughput.get(client, [])
-    if not runs:
-        continue
-    wall = statistics.median(w for w, _, _ in runs)
-    rss = statistics.median(r for _, r, _ in runs)
-    print(f"| {names[client]} | {wall:.2f} | {messages / wall:,.0f} | {rss / 1024:.1f} | {wall / base_wall:.2f}x | {rss / base_rss:.2f}x |")
-print()
-print("Each round's wall time (s): " + "; ".join(
-    f"{client} " + ", ".join(f"{w:.2f}" for w, _, _ in runs) for client, runs in throughput.items()))
-for client in ("swift", "paho"):
-    lines = [note for _, _, note in throughput.get(client, []) if note]
-    if lines:
-        print(f"\n{client}'s own timing, round 1: {lines[0]}")
+
+
+def dps_times(path):
+    """Unix times of the stand-in's CONNACK 0, 202 and poll's 200 for one run, from its log."""
+    times = {}
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z? .* (CONNECT|REGISTER|POLL) .*-> (CONNACK 0|202|200)", line)
+        if m and m.group(2) not in times:
+            when = datetime.datetime.fromisoformat(m.group(1)).replace(tzinfo=datetime.timezone.utc)
+            times[m.group(2)] = when.timestamp()
+    return times
+
+
+def e2e():
+    path = os.path.join(out, "e2e.tsv")
+    if not os.path.exists(path):
+        return
+    runs = {}
+    for line in open(path, encoding="utf-8"):
+        client, rnd, wall, rss = line.rstrip("\n").split("\t")[:4]
+        name = f"{client}.{rnd}"
+        stamps, end, epoch = stamp_lines(os.path.join(out, "e2e", f"stamps.{name}"))
+        assigned_mark, acked_mark = MARKS[client]
+        assigned = next(t for t, l in stamps if assigned_mark.search(l))
+        acked = next(t for t, l in stamps if acked_mark.search(l))
+        dps = dps_times(os.path.join(out, "e2e", f"dps.{name}.log"))
+        wait = dps["POLL"] - dps["REGISTER"]
+        runs.setdefault(client, []).append({
+            "wall": seconds(wall), "rss": int(rss) / 1024, "wait": wait,
+            "net": seconds(wall) - wait, "to_assigned": assigned - wait,
+            "to_connack": dps["CONNECT"] - epoch,
+            "telemetry": acked - assigned, "exit": end - acked,
+        })
+    if "swift" not in runs or "python" not in runs:
+        return
+    rounds = len(runs["swift"])
+
+    def med(client, key):
+        return statistics.median(r[key] for r in runs[client])
+
+    print(f"### End to end: provision through the DPS stand-in + 3 messages (whole process, median of {rounds} rounds)\n")
+    print(f"DPS stand-in `retry-after`: {retry_after} s (ours clamps it to at least 2 s; azure-iot-device polls")
+    print("2 s after the register's 202 whatever it says). The wait is measured at the stand-in and shown apart.\n")
+    print("| | ours: `dps-device run --interval 0` | azure-iot-device 2.14 (Python) | ours / theirs |")
+    print("|---|---:|---:|---:|")
+    rows = [
+        ("wall s (whole process)", "wall", "{:.2f}"),
+        ("peak RSS MiB", "rss", "{:.1f}"),
+        ("DPS wait s (202 to poll, at the stand-in)", "wait", "{:.3f}"),
+        ("wall s without the DPS wait", "net", "{:.3f}"),
+        ("- start to assigned, without the DPS wait", "to_assigned", "{:.3f}"),
+        ("  - of which start to the stand-in's CONNACK (start-up, TCP, TLS, CONNECT)", "to_connack", "{:.3f}"),
+        ("- assigned to 3rd PUBACK (hub connect + 3 QoS 1)", "telemetry", "{:.3f}"),
+        ("- 3rd PUBACK to exit", "exit", "{:.3f}"),
+    ]
+    for label, key, fmt in rows:
+        ours, theirs = med("swift", key), med("python", key)
+        ratio = f"{ours / theirs:.2f}x" if key != "wait" and theirs > 0 else ""
+        print(f"| {label} | {fmt.format(ours)} | {fmt.format(theirs)} | {ratio} |")
+    print()
+    for key, label, fmt in (("wall", "wall time (s)", "{:.2f}"), ("net", "wall without the DPS wait (s)", "{:.3f}"),
+                            ("rss", "peak RSS (MiB)", "{:.1f}")):
+        print(f"Each round's {label}: " + "; ".join(
+            f"{client} " + ", ".join(fmt.format(r[key]) for r in runs[client]) for client in ("swift", "python")))
+        print()
+
+
+e2e()

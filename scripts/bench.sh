@@ -6,16 +6,33 @@
 # 2. instructions per operation of the reference PUBLISH (callgrind: repeatable on a busy machine);
 # 3. N QoS 1 messages over TLS (client certificate) to a local mosquitto, by our MQTTClient +
 #    TLSTransport, mosquitto_pub (libmosquitto, C) and paho-mqtt (Python), in the same run:
-#    wall time, messages/s and peak RSS (/usr/bin/time -v), the median of BENCH_ROUNDS rounds.
+#    wall time, messages/s and peak RSS (/usr/bin/time -v), the median of BENCH_ROUNDS rounds;
+# 4. end to end against the local stand-ins (DPS stand-in + mosquitto as IoT Hub, on
+#    127.0.0.6:8883 and 127.0.0.7:8883, so as not to meet `make demo`/`make e2e-test`):
+#    `dps-device run --messages 3 --interval 0` and the official Python SDK azure-iot-device
+#    2.14 (scripts/python-sdk-device.py --interval 0) provision and send 3 messages each,
+#    interleaved, BENCH_E2E_ROUNDS rounds: wall time and peak RSS (/usr/bin/time -v), the DPS
+#    wait (202 -> poll, from the stand-in's log) and the phases (scripts/bench-stamp.py).
 #
-# Installs what it lacks (Debian packages as root, paho-mqtt into build/bench/venv). Outputs go to
-# build/bench/; the last thing printed is the table. Knobs: BENCH_MESSAGES (10000),
-# BENCH_ROUNDS (3), BENCH_SKIP_MICRO=1 (only the TLS runs).
+# Installs what it lacks (Debian packages as root, paho-mqtt into build/bench/venv,
+# azure-iot-device into build/bench/venv-azure-iot). Outputs go to build/bench/; the last thing
+# printed is the table. Knobs: BENCH_MESSAGES (10000), BENCH_ROUNDS (3), BENCH_E2E_ROUNDS (5),
+# BENCH_RETRY_AFTER (2), BENCH_DPS_ADDRESS (127.0.0.6), BENCH_HUB_ADDRESS (127.0.0.7),
+# BENCH_SKIP_MICRO=1 (no ordo-one run), BENCH_SKIP_E2E=1 (no end-to-end runs); SWIFT_BUILD_FLAGS
+# and DPS_DEVICE as for `make demo` (how dps-device is built, or which binary to use).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/scripts/standins-lib.sh"
 OUT=$ROOT/build/bench
 MESSAGES=${BENCH_MESSAGES:-10000}
 ROUNDS=${BENCH_ROUNDS:-3}
+E2E_ROUNDS=${BENCH_E2E_ROUNDS:-5}
+# The DPS stand-in's retry-after. 2 is the least both clients obey: DPSRegistration clamps
+# retry-after to at least 2 s (DPSConfiguration.minimumRetryAfter), and azure-iot-device 2.14
+# polls DEFAULT_POLLING_INTERVAL = 2 s after the register request's 202 whatever retry-after says.
+RETRY_AFTER=${BENCH_RETRY_AFTER:-2}
+E2E_DPS=${BENCH_DPS_ADDRESS:-127.0.0.6}
+E2E_HUB=${BENCH_HUB_ADDRESS:-127.0.0.7}
 PAYLOAD_SIZE=256
 TOPIC=devices/device1/messages/events/bench/a1   # 40 bytes, as the codec reference
 SWIFT=${SWIFT:-swift}
@@ -45,12 +62,24 @@ if ! "$OUT/venv/bin/python" -c 'import paho.mqtt' 2>/dev/null; then
     echo "bench: pip install paho-mqtt (into build/bench/venv)"
     "$OUT/venv/bin/pip" install -q --disable-pip-version-check 'paho-mqtt==2.2.0'
 fi
+# azure-iot-device 2.14 needs paho-mqtt < 2: a venv of its own.
+SDK_VENV=$OUT/venv-azure-iot
+if [ "${BENCH_SKIP_E2E:-0}" != 1 ] && ! "$SDK_VENV/bin/python" -c 'import azure.iot.device' 2>/dev/null; then
+    echo "bench: pip install azure-iot-device (into build/bench/venv-azure-iot)"
+    rm -rf "$SDK_VENV" && python3 -m venv "$SDK_VENV"
+    "$SDK_VENV/bin/pip" install -q --disable-pip-version-check 'azure-iot-device==2.14.0'
+fi
 
 # --- Build (release; Benchmarks/ is its own package with its own .build) ------------------------
 echo "bench: building Benchmarks/ (release)"
 $SWIFT build -c release --package-path Benchmarks --product tls-publish 2>&1 | tail -1
 $SWIFT build -c release --package-path Benchmarks --product codec-profile 2>&1 | tail -1
 BIN=$($SWIFT build -c release --package-path Benchmarks --show-bin-path)
+if [ "${BENCH_SKIP_E2E:-0}" != 1 ] && [ -z "${DPS_DEVICE:-}" ]; then
+    echo "bench: building dps-device (release)"
+    # shellcheck disable=SC2086
+    $SWIFT build -c release --product dps-device $SWIFT_BUILD_FLAGS 2>&1 | tail -1
+fi
 
 # --- 1. ordo-one/benchmark ----------------------------------------------------------------------
 if [ "${BENCH_SKIP_MICRO:-0}" != 1 ]; then
@@ -118,7 +147,13 @@ X
 } > "$OUT/mosquitto.conf"
 mosquitto -c "$OUT/mosquitto.conf" > "$OUT/mosquitto.log" 2>&1 &
 MOSQUITTO_PID=$!
-trap 'kill "$MOSQUITTO_PID" 2>/dev/null || true; wait "$MOSQUITTO_PID" 2>/dev/null || true' EXIT
+E2E=$OUT/e2e
+cleanup() {
+    if [ -n "$MOSQUITTO_PID" ]; then kill "$MOSQUITTO_PID" 2>/dev/null || true; wait "$MOSQUITTO_PID" 2>/dev/null || true; fi
+    if [ -d "$E2E/run" ]; then STANDIN_RUN_DIR=$E2E/run "$ROOT/scripts/standins.sh" stop > /dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 for _ in $(seq 100); do
     grep -q " running" "$OUT/mosquitto.log" && break
     kill -0 "$MOSQUITTO_PID" 2>/dev/null || { cat "$OUT/mosquitto.log"; echo "bench: mosquitto did not start" >&2; exit 1; }
@@ -163,10 +198,68 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
+kill "$MOSQUITTO_PID" 2>/dev/null || true; wait "$MOSQUITTO_PID" 2>/dev/null || true
+MOSQUITTO_PID=
+
+# --- 4. End to end: provision + 3 messages, dps-device run vs azure-iot-device -------------------
+rm -f "$OUT/e2e.tsv"
+if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
+    DPS_DEVICE=$(dps_device_path)
+    export DPS_DEVICE
+    CERTS=$E2E/certs
+    SCOPE=0ne00000BNCH
+    [ -d "$E2E/run" ] && STANDIN_RUN_DIR=$E2E/run "$ROOT/scripts/standins.sh" stop > /dev/null 2>&1 || true
+    rm -rf "$E2E" && mkdir -p "$CERTS" "$E2E/run"
+    # make_certs (standins-lib.sh), with the server certificate for our two addresses.
+    "$DPS_DEVICE" certs root-ca --out-dir "$CERTS" --cn "Root CA for IoT" --force > /dev/null
+    make_leaf device1 root-ca "$CERTS"
+    "$DPS_DEVICE" certs server-ca --out-dir "$CERTS" --cn "Local stand-in server CA" --force > /dev/null
+    "$DPS_DEVICE" certs server --ca "$CERTS/server-ca.pem" --ca-key "$CERTS/server-ca.key" --out-dir "$CERTS" \
+        --ip "$E2E_DPS" --ip "$E2E_HUB" --dns localhost --force > /dev/null
+    write_config "$E2E/standin.json" "$SCOPE" certs/root-ca.pem "$E2E_HUB" true true
+    STANDIN_CERTS=$CERTS STANDIN_CONFIG=$E2E/standin.json STANDIN_RUN_DIR=$E2E/run DPS_LISTEN=$E2E_DPS:8883 \
+        HUB_ADDRESS=$E2E_HUB HUB_PORT=8883 DPS_FLAGS="--retry-after $RETRY_AFTER" "$ROOT/scripts/standins.sh" start | sed 's/^/bench: /'
+
+    e2e_swift() {
+        "$DPS_DEVICE" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" --ca "$CERTS/server-ca.pem" \
+            --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 0 --timeout 60
+    }
+    e2e_python() {
+        "$SDK_VENV/bin/python" "$ROOT/scripts/python-sdk-device.py" --id-scope "$SCOPE" --host "$E2E_DPS" \
+            --ca "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 0
+    }
+    # e2e_once CLIENT NAME: one run under /usr/bin/time -v, its lines time-stamped; the DPS
+    # stand-in's log lines of the run go to dps.NAME.log.
+    e2e_once() {
+        local client=$1 name=$2 before
+        before=$(wc -l < "$E2E/run/dps.log")
+        if ! python3 "$ROOT/scripts/bench-stamp.py" "$E2E/stamps.$name" -- /usr/bin/time -v -o "$E2E/time.$name" \
+            bash -c "$(declare -f "e2e_$client"); $(declare -p DPS_DEVICE SCOPE E2E_DPS CERTS SDK_VENV ROOT); e2e_$client" \
+            > "$E2E/out.$name" 2>&1; then
+            cat "$E2E/out.$name"; echo "bench: $client failed ($name); logs in $E2E/run" >&2; exit 1
+        fi
+        tail -n +"$((before + 1))" "$E2E/run/dps.log" > "$E2E/dps.$name.log"
+    }
+    echo "bench: end to end (DPS stand-in $E2E_DPS:8883 with retry-after $RETRY_AFTER, hub $E2E_HUB:8883): one untimed run each, then $E2E_ROUNDS rounds, interleaved"
+    e2e_once swift warmup.swift
+    e2e_once python warmup.python
+    for round in $(seq "$E2E_ROUNDS"); do
+        for client in swift python; do
+            e2e_once "$client" "$client.$round"
+            wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$E2E/time.$client.$round")
+            rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$E2E/time.$client.$round")
+            echo -e "$client\t$round\t$wall\t$rss" >> "$OUT/e2e.tsv"
+            echo "  round $round $client: wall $wall, peak RSS $rss KiB"
+        done
+    done
+    STANDIN_RUN_DIR=$E2E/run "$ROOT/scripts/standins.sh" stop > /dev/null
+fi
+
 {
     echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/^Mem:/{print $2}') GiB memory; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "Toolchain: $($SWIFT --version 2>/dev/null | head -1); mosquitto $(dpkg-query -W -f='${Version}' mosquitto); paho-mqtt $("$OUT/venv/bin/python" -c 'import paho.mqtt; print(paho.mqtt.__version__)'); mbedTLS $(dpkg-query -W -f='${Version}' libmbedtls-dev)"
+    echo "Toolchain: $($SWIFT --version 2>/dev/null | head -1); mosquitto $(dpkg-query -W -f='${Version}' mosquitto); paho-mqtt $("$OUT/venv/bin/python" -c 'import paho.mqtt; print(paho.mqtt.__version__)'); mbedTLS $(dpkg-query -W -f='${Version}' libmbedtls-dev)$(
+        [ -f "$OUT/e2e.tsv" ] && echo "; azure-iot-device $("$SDK_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("azure-iot-device"))') with paho-mqtt $("$SDK_VENV/bin/python" -c 'import paho.mqtt; print(paho.mqtt.__version__)'), $("$SDK_VENV/bin/python" --version)")"
     echo
-    python3 "$ROOT/scripts/bench-report.py" "$OUT" "$MESSAGES"
+    python3 "$ROOT/scripts/bench-report.py" "$OUT" "$MESSAGES" "$RETRY_AFTER"
 } | tee "$OUT/report.md"

@@ -31,6 +31,8 @@ start_hub() {
     [ -x "$MOSQUITTO" ] || { echo "error: mosquitto is not installed: run \`make setup\` (apt-get install mosquitto)" >&2; exit 1; }
     # shellcheck disable=SC2086
     cat $HUB_CLIENT_CAS > "$RUN/hub-client-cas.pem"
+    # set_tcp_nodelay: a PUBACK goes out at once, not after the client's delayed TCP ACK (Nagle
+    # held it ~45 ms when a device sends several messages without waiting; docs/benchmarks.md).
     # Each device (its certificate CN is its user name) may publish only its telemetry and read
     # only its cloud-to-device messages; the monitor (CN=monitor) reads every device's telemetry.
     # (mosquitto's # never matches topics starting with $, and these need none.)
@@ -54,6 +56,7 @@ log_type subscribe
 connection_messages true
 log_timestamp_format %Y-%m-%dT%H:%M:%S
 listener $HUB_PORT $HUB_ADDRESS
+set_tcp_nodelay true
 cafile $RUN/hub-client-cas.pem
 certfile $STANDIN_CERTS/server.pem
 keyfile $STANDIN_CERTS/server.key
