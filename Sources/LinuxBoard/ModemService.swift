@@ -323,7 +323,11 @@ extension ModemService {
                     continue
                 }
                 guard let frame else { break }
-                try port.write(respond(to: frame))
+                do throws(SerialPort.Failure) {
+                    try port.write(respond(to: frame))
+                } catch .io(let code) where code == EPIPE || code == ECONNRESET {
+                    return  // the other end closed the line before reading the answer
+                }
             }
         }
     }
@@ -435,11 +439,19 @@ public struct SerialPort {
         return count == 0 ? nil : count
     }
 
-    /// Writes all of `bytes`.
+    /// Writes all of `bytes`. On a socket whose other end has closed this fails with EPIPE
+    /// (`send` with MSG_NOSIGNAL), rather than killing the process with SIGPIPE.
     public func write(_ bytes: [UInt8]) throws(Failure) {
         var offset = 0
+        var isSocket = true
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fileDescriptor, $0.baseAddress, $0.count) }
+            var written = bytes[offset...].withUnsafeBytes { raw in
+                isSocket ? Glibc.send(fileDescriptor, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) : Glibc.write(fileDescriptor, raw.baseAddress, raw.count)
+            }
+            if written < 0 && isSocket && errno == ENOTSOCK {  // a tty
+                isSocket = false
+                written = bytes[offset...].withUnsafeBytes { Glibc.write(fileDescriptor, $0.baseAddress, $0.count) }
+            }
             if written < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 throw .io(errno: errno)

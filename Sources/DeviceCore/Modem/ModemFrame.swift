@@ -39,7 +39,7 @@ public enum ModemFrameKind: UInt8, Sendable {
 public enum ModemErrorCode: UInt8, Sendable {
     /// The request's frame was malformed (length, fields) or of an unknown kind.
     case malformedRequest = 1
-    /// SEND, RECV or CLOSE without an open connection.
+    /// SEND or RECV without an open connection (e.g. after the modem was reset).
     case notOpen = 2
     /// The host name did not resolve, or the TCP connection was refused or timed out.
     case connectFailed = 3

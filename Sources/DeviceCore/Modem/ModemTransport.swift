@@ -106,8 +106,10 @@ public struct ModemChannel<Link: ModemLink, Clock: DeviceClock> {
         return ByteView(baseAddress: UnsafeRawPointer(identityBuffer.baseAddress), count: identity.count)
     }
 
-    /// Asks the modem to open a connection to `host`:`port`, in TLS when `tls`.
+    /// Asks the modem to open a connection to `host`:`port`, in TLS when `tls`; exchanges
+    /// HELLO first if that has not been done.
     public mutating func open(host: ByteView, port: UInt16, tls: Bool, timeout: DeviceDuration) throws(ModemFailure) {
+        if !isReady { _ = try hello(identityBuffer: UnsafeMutableRawBufferPointer(start: nil, count: 0)) }
         var fields = FieldWriter()
         fields.put16(Int(port))
         fields.put(tls ? ModemFrame.openFlagTLS : 0)
@@ -119,7 +121,9 @@ public struct ModemChannel<Link: ModemLink, Clock: DeviceClock> {
     public mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(ModemFailure) -> Int {
         var fields = FieldWriter()
         fields.put32(timeout)
-        let chunk = bytes.slice(from: 0, count: min(bytes.count, modemMaximumPayload - fields.count))
+        // Before HELLO the modem's limit is unknown: the protocol's minimum (16) is safe.
+        let limit = max(modemMaximumPayload, 16) - fields.count
+        let chunk = bytes.slice(from: 0, count: min(bytes.count, limit))
         let reply = try exchange(.send, fields: fields, data: chunk, wait: timeout)
         guard reply.payload.count == 2 else { throw .unexpectedResponse(request: .send, kind: reply.kind) }
         let taken = Int(reply.payload[0]) << 8 | Int(reply.payload[1])
