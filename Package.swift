@@ -52,7 +52,7 @@ let package = Package(
         ),
         .testTarget(name: "TextTests", dependencies: ["DeviceCore"]),
         .testTarget(name: "TLSTests", dependencies: ["DeviceCore", "LinuxBoard"]),
-        .testTarget(name: "FaultInjectionTests", dependencies: ["DeviceCore", "LinuxBoard"]),
+        .testTarget(name: "FaultInjectionTests", dependencies: ["DeviceCore", "LinuxBoard", "StandIn", "CertificateTool"]),
         .testTarget(name: "ModemTests", dependencies: ["DeviceCore", "LinuxBoard"]),
         .testTarget(name: "CertificateToolTests", dependencies: ["CertificateTool", "LinuxBoard"]),
         .testTarget(

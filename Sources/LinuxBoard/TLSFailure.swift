@@ -54,6 +54,11 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
 
     /// The server refused our certificate (or the lack of one) with a fatal alert.
     case certificateRejected(host: String, alert: UInt8, sentCertificate: Bool)
+    /// The server refused our certificate, and by the device clock it has expired (its
+    /// `notAfter` is past). Renewing the certificate, not retrying, fixes it.
+    case deviceCertificateExpired(host: String, certificateFile: String, subject: String, notBefore: String, notAfter: String, deviceTime: String)
+    /// The server refused our certificate, and by the device clock it is not valid yet.
+    case deviceCertificateNotYetValid(host: String, certificateFile: String, subject: String, notBefore: String, notAfter: String, deviceTime: String)
 
     // MARK: Network and protocol
 
@@ -116,6 +121,10 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
                 return "\(host) requires a client certificate and this device sent none (alert \(alert), \(name)). Give the device certificate and key."
             }
             return "\(host) rejected the device certificate (alert \(alert), \(name)). Check that the certificate (with its intermediates, for a group enrollment) is registered with the service and signed by a CA it trusts, and that it has not expired."
+        case .deviceCertificateExpired(let host, let file, let subject, let notBefore, let notAfter, let deviceTime):
+            return "\(host) refused the device certificate \"\(subject)\" (\(file)) because it expired: it is valid from \(notBefore) to \(notAfter), and the device clock says \(deviceTime). Renew the device certificate (and its enrollment); if the device clock is wrong, set it (NTP)."
+        case .deviceCertificateNotYetValid(let host, let file, let subject, let notBefore, let notAfter, let deviceTime):
+            return "\(host) refused the device certificate \"\(subject)\" (\(file)) because it is not valid yet: it is valid from \(notBefore) to \(notAfter), and the device clock says \(deviceTime). The device clock is probably wrong (no real-time clock, NTP not synchronised yet): set it and try again."
         case .dnsFailure(let host, let message):
             return "cannot resolve host \"\(host)\": \(message). Check the host name and the DNS configuration (/etc/resolv.conf, /etc/hosts)."
         case .connectionRefused(let host, let port):
@@ -149,7 +158,8 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
         switch self {
         case .fileMissing, .fileUnreadable, .notPEM, .invalidContent, .passphraseRequired, .wrongPassphrase,
              .keyMismatch, .incompleteIdentity, .serverCertificateNotTrusted, .hostNameMismatch,
-             .serverCertificateExpired, .serverCertificateNotYetValid, .serverCertificateInvalid, .certificateRejected:
+             .serverCertificateExpired, .serverCertificateNotYetValid, .serverCertificateInvalid, .certificateRejected,
+             .deviceCertificateExpired, .deviceCertificateNotYetValid:
             return false
         case .alertReceived(_, let alert, _):
             // No common version or cipher suite: retrying the same offer cannot help.

@@ -316,6 +316,11 @@ public final class TLSTransport: DeviceTransport {
             if step == .handshake, let alert = pendingPlaintextAlert() {
                 return alertFailure(alert, step: step)
             }
+            // A server that asked for our certificate and then hung up without saying why:
+            // if the certificate is out of its validity, that is the reason, and retrying cannot help.
+            if step == .handshake && cmbedtls_server_requested_certificate(ssl) != 0, let invalid = deviceCertificateOutOfValidity() {
+                return invalid
+            }
             return .closedByPeer(host: host, port: port)
         case MBEDTLS_ERR_NET_SEND_FAILED, MBEDTLS_ERR_NET_RECV_FAILED:
             return .io(step, errno: socket.pointee.lastErrno)
@@ -330,9 +335,29 @@ public final class TLSTransport: DeviceTransport {
         // (or that we sent nothing; OpenSSL then says handshake_failure).
         let aboutCertificates: Set<UInt8> = [40, 42, 43, 44, 45, 46, 48, 49, 51, 116]
         if step == .handshake && cmbedtls_server_requested_certificate(ssl) != 0 && aboutCertificates.contains(alert) {
+            // Say so when the device's own certificate is out of its validity (e.g. it expired
+            // while the device ran): the server's alert alone (45, certificate_expired, or a
+            // generic one) does not tell which certificate, nor that renewing it is the fix.
+            if let invalid = deviceCertificateOutOfValidity() { return invalid }
             return .certificateRejected(host: host, alert: alert, sentCertificate: identity.hasCertificate)
         }
         return .alertReceived(host: host, alert: alert, step: step)
+    }
+
+    /// `deviceCertificateExpired` / `deviceCertificateNotYetValid` when the device's leaf
+    /// certificate is out of its validity by the wall clock, else nil.
+    private func deviceCertificateOutOfValidity() -> TLSFailure? {
+        guard let leaf = identity.chain else { return nil }
+        let expired = mbedtls_x509_time_is_past(&leaf.pointee.valid_to) != 0
+        guard expired || mbedtls_x509_time_is_future(&leaf.pointee.valid_from) != 0 else { return nil }
+        let file = identity.certificateFile ?? ""
+        let subject = CertificateInfo.subject(leaf)
+        let notBefore = CertificateInfo.format(leaf.pointee.valid_from)
+        let notAfter = CertificateInfo.format(leaf.pointee.valid_to)
+        let now = Self.deviceTime()
+        return expired
+            ? .deviceCertificateExpired(host: host, certificateFile: file, subject: subject, notBefore: notBefore, notAfter: notAfter, deviceTime: now)
+            : .deviceCertificateNotYetValid(host: host, certificateFile: file, subject: subject, notBefore: notBefore, notAfter: notAfter, deviceTime: now)
     }
 
     /// The description of a plaintext fatal alert record waiting unread in the socket.

@@ -79,6 +79,20 @@ public final class TLSServer {
         _ = mbedtls_net_set_nonblock(&listener)
     }
 
+    /// The port the server listens on: `port`, or the one the system chose when `port` was 0.
+    public var boundPort: UInt16 {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener.fd, $0, &length) }
+        }
+        guard result == 0 else { return port }
+        return withUnsafeBytes(of: &address) { raw in
+            // sin_port and sin6_port are both at offset 2, in network order.
+            UInt16(raw[2]) << 8 | UInt16(raw[3])
+        }
+    }
+
     deinit {
         for connection in connections { connection.abort() }
         mbedtls_net_free(&listener)

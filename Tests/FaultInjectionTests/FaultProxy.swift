@@ -12,8 +12,15 @@ import Glibc
 /// delay, reset (SO_LINGER 0, so the client sees RST), refuse (accept and reset at once), flip a
 /// byte. What was forwarded, dropped or swallowed is recorded per packet.
 ///
+/// With `framing: .tlsRecords` (TLS hides the MQTT packets) the units are TLS records instead:
+/// 5-byte header (content type, version, length) and body; counts and cuts are per record, and a
+/// record's `type` is its content type (22 handshake, 20 change_cipher_spec, 21 alert, 23 data).
+///
 /// Bounded: the thread ends by itself after `lifetime`, and `stop()` ends it earlier.
 final class FaultProxy: @unchecked Sendable {
+    /// How each direction is cut into units.
+    enum Framing: Sendable { case mqtt, tlsRecords }
+
     enum Direction: Int, Sendable, CustomStringConvertible {
         case toBroker = 0, toClient = 1
         var description: String { self == .toBroker ? "→broker" : "→client" }
@@ -74,12 +81,17 @@ final class FaultProxy: @unchecked Sendable {
         var direction: Direction
         var fate: Fate
         var bytes: [UInt8]
-        var type: UInt8 { bytes[0] >> 4 }
+        /// Order among all records of the proxy, both directions (from 1).
+        var sequence = 0
+        var framing = Framing.mqtt
+        /// MQTT packet type, or TLS content type.
+        var type: UInt8 { framing == .mqtt ? bytes[0] >> 4 : bytes[0] }
         var dup: Bool { bytes[0] & 0x08 != 0 }
     }
 
     let port: UInt16
     let targetPort: UInt16
+    let framing: Framing
     private let listener: Int32
     private let lock = NSLock()
     private var plans = [ConnectionPlan]()
@@ -88,11 +100,13 @@ final class FaultProxy: @unchecked Sendable {
     private var _accepted = 0
     private var _cuts = 0
     private var running = true
+    private var cutAllRequested = false
     private let finished = DispatchSemaphore(value: 0)
 
     /// Starts listening and forwarding; the thread ends after `lifetime` seconds at the latest.
-    init(targetPort: UInt16, lifetime: Double = 120) throws {
+    init(targetPort: UInt16, framing: Framing = .mqtt, lifetime: Double = 120) throws {
         self.targetPort = targetPort
+        self.framing = framing
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ProxyError("socket: errno \(errno)") }
         var one: Int32 = 1
@@ -144,6 +158,11 @@ final class FaultProxy: @unchecked Sendable {
     /// Plans not used yet.
     var plansLeft: Int { lock.withLock { plans.count } }
 
+    /// Closes every live connection (both sides, FIN) at once; later ones follow their plans.
+    func cutAll() {
+        lock.withLock { cutAllRequested = true }
+    }
+
     /// Stops the thread and closes every socket; waits for the thread.
     func stop() {
         let wasRunning = lock.withLock {
@@ -190,6 +209,12 @@ final class FaultProxy: @unchecked Sendable {
     private func run(until deadline: Int) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while lock.withLock({ running }) && Self.nowMilliseconds() < deadline {
+            if lock.withLock({ () -> Bool in defer { cutAllRequested = false }; return cutAllRequested }) {
+                for c in connections where !c.closed {
+                    lock.withLock { _cuts += 1 }
+                    shut(c, reset: false)
+                }
+            }
             connections.removeAll { $0.closed }
             var entries = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
             var owners = [(Connection, Int)?.none]
@@ -273,7 +298,7 @@ final class FaultProxy: @unchecked Sendable {
         let plan = side.plan
         let direction = Direction(rawValue: d)!
         side.parse += bytes
-        while let length = Self.frameLength(side.parse) {
+        while let length = Self.unitLength(side.parse, framing) {
             var packet = Array(side.parse[0..<length])
             side.parse.removeFirst(length)
             if side.stalled {
@@ -331,7 +356,9 @@ final class FaultProxy: @unchecked Sendable {
 
     private func record(_ c: Connection, _ direction: Direction, _ fate: Fate, _ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        lock.withLock { _records.append(Record(connection: c.index, direction: direction, fate: fate, bytes: bytes)) }
+        lock.withLock {
+            _records.append(Record(connection: c.index, direction: direction, fate: fate, bytes: bytes, sequence: _records.count + 1, framing: framing))
+        }
     }
 
     private func shut(_ c: Connection, reset: Bool) {
@@ -357,6 +384,17 @@ final class FaultProxy: @unchecked Sendable {
             if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return false }
         }
         return true
+    }
+
+    /// The length of the complete unit (packet or record) at the start of `bytes`, or nil.
+    static func unitLength(_ bytes: [UInt8], _ framing: Framing) -> Int? {
+        switch framing {
+        case .mqtt: return frameLength(bytes)
+        case .tlsRecords:
+            guard bytes.count >= 5 else { return nil }
+            let total = 5 + (Int(bytes[3]) << 8 | Int(bytes[4]))
+            return bytes.count >= total ? total : nil
+        }
     }
 
     /// The length of the complete MQTT packet at the start of `bytes`, or nil if incomplete.
