@@ -104,6 +104,24 @@ let benchmarks: @Sendable () -> Void = {
                 }
             }
 
+            // PUBLISH's own entry points: without the enum, and to a topic validated once.
+            if case .publish(let publish) = packet {
+                Benchmark("encode \(kind.rawValue) \(label) (MQTTPublish.encode)") { benchmark in
+                    let output = fixture.output
+                    for _ in benchmark.scaledIterations {
+                        blackHole(try! publish.encode(into: output))
+                    }
+                }
+                let topic = try! MQTTTopicName(validating: publish.topic)
+                Benchmark("encode \(kind.rawValue) \(label) (MQTTPublish.encode, MQTTTopicName)") { benchmark in
+                    let output = fixture.output
+                    for _ in benchmark.scaledIterations {
+                        blackHole(try! MQTTPublish.encode(
+                            topic: topic, payload: publish.payload, qos: .atLeastOnce, packetID: 1, into: output))
+                    }
+                }
+            }
+
             Benchmark("decode \(kind.rawValue) \(label) (MQTTPacket.decode)") { benchmark in
                 for _ in benchmark.scaledIterations {
                     blackHole(try! MQTTPacket.decode(wire))

@@ -3,6 +3,7 @@
 // under callgrind and reports the difference / N as instructions per operation.
 //
 //   codec-profile encode-publish|decode-publish|frame-publish [iterations]
+//   (also encode-publish-direct and encode-publish-topicname: MQTTPublish's own entry points)
 //
 // The PUBLISH is the reference packet: QoS 1, 40-byte topic, 256-byte payload.
 #if canImport(Glibc)
@@ -38,6 +39,14 @@ enum CodecProfile {
         switch arguments[1] {
         case "encode-publish":
             for _ in 0..<iterations { consume(try! packet.encode(into: scratch)) }
+        case "encode-publish-direct":  // MQTTPublish.encode(into:), no MQTTPacket enum
+            guard case .publish(let publish) = packet else { exit(2) }
+            for _ in 0..<iterations { consume(try! publish.encode(into: scratch)) }
+        case "encode-publish-topicname":  // topic validated once (MQTTTopicName)
+            let name = try! MQTTTopicName(validating: topic)
+            for _ in 0..<iterations {
+                consume(try! MQTTPublish.encode(topic: name, payload: payload, qos: .atLeastOnce, packetID: 1, into: scratch))
+            }
         case "decode-publish":
             for _ in 0..<iterations { consume(try! MQTTPacket.decode(wire)) }
         case "frame-publish":

@@ -74,6 +74,11 @@ extension MQTTPacket {
     /// Decodes exactly one whole packet (fixed header included) and checks every rule of the
     /// standard a receiver can check. The packet's views point into `bytes`.
     public static func decode(_ bytes: ByteView) throws(MQTTDecodeError) -> MQTTPacket {
+        #if !hasFeature(Embedded)
+        // A valid PUBLISH without the general decoder; anything else goes the general way.
+        // Embedded builds keep only the general decoder (flash).
+        if let publish = MQTTPublish.decodeValid(bytes) { return .publish(publish) }
+        #endif
         switch try MQTTFixedHeader.parse(bytes) {
         case .incomplete:
             throw MQTTDecodeError(.truncatedField, at: bytes.count)
@@ -209,3 +214,68 @@ extension MQTTPacket {
         return connect
     }
 }
+
+#if !hasFeature(Embedded)
+// The PUBLISH fast path (hosts only; docs/benchmarks.md). It accepts exactly the packets the general
+// decoder accepts and returns the same `MQTTPublish`, but only decides "valid": anything else
+// answers `nil`, and the general decoder, run next, finds the error and its offset.
+extension MQTTPublish {
+    /// `bytes` decoded, if it is exactly one valid PUBLISH; `nil` otherwise (another type, a
+    /// broken rule, too few or too many bytes).
+    @inline(__always)
+    static func decodeValid(_ bytes: ByteView) -> MQTTPublish? {
+        let count = bytes.count
+        guard count >= 2, let base = bytes.baseAddress else { return nil }
+        let first = base.load(as: UInt8.self)
+        guard first >> 4 == MQTTPacketType.publish.rawValue else { return nil }
+        let flags = first & 0x0F
+        let qosBits = (flags >> 1) & 0x03
+        // QoS 3; DUP on QoS 0.
+        guard qosBits != 3 && (qosBits != 0 || flags & 0x08 == 0) else { return nil }
+        // Remaining length: at most 4 bytes, each after the first non-zero (shortest form).
+        var remaining = 0
+        var shift = 0
+        var index = 1
+        while true {
+            guard index < count && index < 5 else { return nil }
+            let byte = base.load(fromByteOffset: index, as: UInt8.self)
+            if byte == 0 && index > 1 { return nil }
+            remaining |= Int(byte & 0x7F) &<< shift
+            index &+= 1
+            if byte & 0x80 == 0 { break }
+            shift &+= 7
+        }
+        guard count &- index == remaining else { return nil }
+        return decodeValidBody(flags: flags, packet: bytes, bodyStart: index)
+    }
+
+    /// The PUBLISH whose fixed header (with valid flags `flags`) ends at `bodyStart` of
+    /// `packet`, which holds exactly the packet; `nil` if the body breaks a rule.
+    @inline(__always)
+    static func decodeValidBody(flags: UInt8, packet: ByteView, bodyStart: Int) -> MQTTPublish? {
+        let count = packet.count
+        // Offsets are within `packet`, so plain (wrapping) arithmetic cannot overflow.
+        guard count &- bodyStart >= 2, let base = packet.baseAddress else { return nil }
+        let topicLength = Int(base.load(fromByteOffset: bodyStart, as: UInt8.self)) << 8
+            | Int(base.load(fromByteOffset: bodyStart &+ 1, as: UInt8.self))
+        var position = bodyStart &+ 2
+        guard topicLength <= count &- position else { return nil }
+        let topic = ByteView(baseAddress: base + position, count: topicLength)
+        guard MQTTValidation.checkTopicNameInline(topic) == nil else { return nil }
+        position &+= topicLength
+        let qosBits = (flags >> 1) & 0x03
+        var packetID: UInt16 = 0
+        if qosBits != 0 {
+            guard count &- position >= 2 else { return nil }
+            packetID = UInt16(base.load(fromByteOffset: position, as: UInt8.self)) << 8
+                | UInt16(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
+            guard packetID != 0 else { return nil }
+            position &+= 2
+        }
+        return MQTTPublish(
+            topic: topic, payload: ByteView(baseAddress: base + position, count: count &- position),
+            qos: QoS(rawValue: qosBits).unsafelyUnwrapped, packetID: packetID,
+            retain: flags & 0x01 != 0, dup: flags & 0x08 != 0)
+    }
+}
+#endif

@@ -6,7 +6,7 @@ struct UncheckedWriter {
     @inline(__always)
     mutating func byte(_ value: UInt8) {
         base.storeBytes(of: value, toByteOffset: position, as: UInt8.self)
-        position += 1
+        position &+= 1
     }
 
     @inline(__always)
@@ -18,7 +18,7 @@ struct UncheckedWriter {
     @inline(__always)
     mutating func bytes(_ view: ByteView) {
         view.copyBytes(to: base + position)
-        position += view.count
+        position &+= view.count
     }
 
     /// A length-prefixed field; its length was checked when the packet was sized.
@@ -49,6 +49,11 @@ extension MQTTPacket {
     /// Encodes the packet at the start of `buffer` and returns the number of bytes written.
     /// Nothing is written when the packet breaks a rule or does not fit.
     public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
+        #if !hasFeature(Embedded)
+        // PUBLISH without the switches over packet kinds. Embedded builds keep the one generic
+        // path (flash): the same checks, bytes and errors either way.
+        if case .publish(let publish) = self { return try publish.encode(into: buffer) }
+        #endif
         let sizes = try sizes()
         guard sizes.total <= buffer.count, let base = buffer.baseAddress else {
             throw .bufferTooSmall(needed: sizes.total, available: buffer.count)
@@ -75,13 +80,8 @@ extension MQTTPacket {
     }
 
     private var firstByte: UInt8 {
-        let flags: UInt8
-        if case .publish(let publish) = self {
-            flags = (publish.dup ? 0x08 : 0) | publish.qos.rawValue << 1 | (publish.retain ? 0x01 : 0)
-        } else {
-            flags = type.requiredFlags.unsafelyUnwrapped
-        }
-        return type.rawValue << 4 | flags
+        if case .publish(let publish) = self { return publish.firstByte }
+        return type.rawValue << 4 | type.requiredFlags.unsafelyUnwrapped
     }
 
     /// Validates the packet and returns the length of everything after the fixed header.
@@ -106,10 +106,7 @@ extension MQTTPacket {
             if connack.sessionPresent && connack.returnCode != .accepted { throw .invalid(.sessionPresentWithRefusal) }
             return 2
         case .publish(let publish):
-            if publish.qos == .atMostOnce && publish.dup { throw .invalid(.dupWithQoS0) }
-            if publish.qos != .atMostOnce && publish.packetID == 0 { throw .invalid(.zeroPacketIdentifier) }
-            let header = try stringLength(publish.topic, MQTTValidation.checkTopicName)
-            return header + (publish.qos == .atMostOnce ? 0 : 2) + publish.payload.count
+            return try publish.remainingLength()
         case .puback(let id), .pubrec(let id), .pubrel(let id), .pubcomp(let id), .unsuback(let id):
             if id == 0 { throw .invalid(.zeroPacketIdentifier) }
             return 2
@@ -181,9 +178,7 @@ extension MQTTPacket {
             writer.byte(connack.sessionPresent ? 1 : 0)
             writer.byte(connack.returnCode.rawValue)
         case .publish(let publish):
-            writer.prefixed(publish.topic)
-            if publish.qos != .atMostOnce { writer.uint16(publish.packetID) }
-            writer.bytes(publish.payload)
+            publish.writeBody(&writer)
         case .puback(let id), .pubrec(let id), .pubrel(let id), .pubcomp(let id), .unsuback(let id):
             writer.uint16(id)
         case .subscribe(let subscribe):
@@ -201,5 +196,106 @@ extension MQTTPacket {
         case .pingreq, .pingresp, .disconnect:
             break
         }
+    }
+}
+
+/// A topic name checked once against MQTT 3.1.1 (non-empty, at most 65,535 bytes of UTF-8
+/// without U+0000, no wildcard), so that publishing to it again and again skips the check:
+/// `MQTTPublish.encode(topic:payload:qos:packetID:retain:dup:into:)` and
+/// `MQTTSession.publish(topic:payload:qos:retain:)` take one. The bytes it views must outlive it
+/// and must not change.
+public struct MQTTTopicName: Equatable {
+    /// The topic's bytes, as validated.
+    public let bytes: ByteView
+
+    /// Checks `bytes` as a topic name; throws `.invalid(rule)` for the first rule it breaks,
+    /// as encoding a PUBLISH with that topic would.
+    public init(validating bytes: ByteView) throws(MQTTEncodeError) {
+        if bytes.count > 65_535 { throw .invalid(.stringTooLong(length: bytes.count)) }
+        if let failure = MQTTValidation.checkTopicName(bytes) { throw .invalid(failure.rule) }
+        self.bytes = bytes
+    }
+}
+
+// PUBLISH on its own, without the switches over packet kinds: `MQTTPacket.encode(into:)` comes
+// here for `.publish` (on hosts), and the session calls it directly. Same checks, in the same
+// order, and the same bytes as the generic path, which calls the same pieces.
+extension MQTTPublish {
+    /// Bytes the encoded PUBLISH takes; `MQTTPacket.publish(self).encodedSize()`.
+    public func encodedSize() throws(MQTTEncodeError) -> Int {
+        try sizes().total
+    }
+
+    /// Encodes this PUBLISH at the start of `buffer` and returns the number of bytes written;
+    /// the same bytes and errors as `MQTTPacket.publish(self).encode(into:)`. Nothing is
+    /// written when the packet breaks a rule or does not fit.
+    public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
+        let sizes = try sizes()
+        guard sizes.total <= buffer.count, let base = buffer.baseAddress else {
+            throw .bufferTooSmall(needed: sizes.total, available: buffer.count)
+        }
+        return write(to: base, remainingLength: sizes.remaining)
+    }
+
+    /// Encodes a PUBLISH to a topic validated beforehand (the topic is not checked again);
+    /// otherwise the same bytes and errors as `encode(into:)` of
+    /// `MQTTPublish(topic: topic.bytes, payload:qos:packetID:retain:dup:)`.
+    public static func encode(
+        topic: MQTTTopicName, payload: ByteView, qos: QoS = .atMostOnce, packetID: UInt16 = 0,
+        retain: Bool = false, dup: Bool = false, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(MQTTEncodeError) -> Int {
+        let publish = MQTTPublish(topic: topic.bytes, payload: payload, qos: qos, packetID: packetID, retain: retain, dup: dup)
+        let sizes = try publish.sizes(topicChecked: true)
+        guard sizes.total <= buffer.count, let base = buffer.baseAddress else {
+            throw .bufferTooSmall(needed: sizes.total, available: buffer.count)
+        }
+        return publish.write(to: base, remainingLength: sizes.remaining)
+    }
+
+    /// The remaining length and the whole packet's length, after validation (of the topic
+    /// too unless `topicChecked`).
+    @inline(__always)
+    func sizes(topicChecked: Bool = false) throws(MQTTEncodeError) -> (remaining: Int, total: Int) {
+        let remaining = try remainingLength(topicChecked: topicChecked)
+        guard let lengthSize = MQTTFixedHeader.remainingLengthSize(remaining) else {
+            throw .packetTooLarge(remainingLength: remaining)
+        }
+        return (remaining, 1 + lengthSize + remaining)
+    }
+
+    /// Validates the packet and returns the length of everything after the fixed header.
+    @inline(__always)
+    func remainingLength(topicChecked: Bool = false) throws(MQTTEncodeError) -> Int {
+        if qos == .atMostOnce {
+            if dup { throw .invalid(.dupWithQoS0) }
+        } else if packetID == 0 {
+            throw .invalid(.zeroPacketIdentifier)
+        }
+        if !topicChecked {
+            if topic.count > 65_535 { throw .invalid(.stringTooLong(length: topic.count)) }
+            if let failure = MQTTValidation.checkTopicNameInline(topic) { throw .invalid(failure.rule) }
+        }
+        return 2 + topic.count + (qos == .atMostOnce ? 0 : 2) + payload.count
+    }
+
+    /// Writes the PUBLISH, already validated by `sizes()`, at `base` (which has room for it).
+    func write(to base: UnsafeMutableRawPointer, remainingLength: Int) -> Int {
+        var writer = UncheckedWriter(base: base)
+        writer.byte(firstByte)
+        writer.remainingLength(remainingLength)
+        writeBody(&writer)
+        return writer.position
+    }
+
+    @inline(__always)
+    var firstByte: UInt8 {
+        MQTTPacketType.publish.rawValue << 4 | (dup ? 0x08 : 0) | qos.rawValue << 1 | (retain ? 0x01 : 0)
+    }
+
+    @inline(__always)
+    func writeBody(_ writer: inout UncheckedWriter) {
+        writer.prefixed(topic)
+        if qos != .atMostOnce { writer.uint16(packetID) }
+        writer.bytes(payload)
     }
 }

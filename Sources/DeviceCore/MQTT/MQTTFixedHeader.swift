@@ -26,13 +26,26 @@ public struct MQTTFixedHeader: Equatable, Sendable {
     static func parse(_ bytes: ByteView) throws(MQTTDecodeError) -> Parse {
         guard bytes.count >= 1 else { return .incomplete }
         let first = bytes[0]
-        guard let type = MQTTPacketType(rawValue: first >> 4) else {
-            throw MQTTDecodeError(.reservedPacketType(first >> 4), at: 0)
+        let typeBits = first >> 4
+        #if hasFeature(Embedded)
+        guard let type = MQTTPacketType(rawValue: typeBits) else {
+            throw MQTTDecodeError(.reservedPacketType(typeBits), at: 0)
         }
+        #else
+        // Types 1…14 (0 and 15 are reserved), without a call to `init(rawValue:)` (hosts;
+        // Embedded builds keep the smaller call).
+        guard typeBits &- 1 < 14 else {
+            throw MQTTDecodeError(.reservedPacketType(typeBits), at: 0)
+        }
+        let type = MQTTPacketType(wire: typeBits)
+        #endif
         let flags = first & 0x0F
-        if let required = type.requiredFlags {
+        if typeBits != MQTTPacketType.publish.rawValue {
+            // `requiredFlags` as a bit test: 0b0010 for PUBREL (6), SUBSCRIBE (8) and
+            // UNSUBSCRIBE (10), 0 for the rest.
+            let required = (UInt8(truncatingIfNeeded: (0x0540 as UInt16) &>> UInt16(typeBits)) & 1) &<< 1
             if flags != required {
-                throw MQTTDecodeError(.invalidFixedHeaderFlags(type: type.rawValue, flags: flags), at: 0)
+                throw MQTTDecodeError(.invalidFixedHeaderFlags(type: typeBits, flags: flags), at: 0)
             }
         } else {
             let qos = (flags >> 1) & 0x03
@@ -58,6 +71,7 @@ public struct MQTTFixedHeader: Equatable, Sendable {
     }
 
     /// Bytes needed to encode `value` as a remaining length, or `nil` if it is too large.
+    @inline(__always)
     static func remainingLengthSize(_ value: Int) -> Int? {
         switch value {
         case 0..<128: return 1

@@ -6,7 +6,16 @@ public struct MQTTFrame {
 
     /// Decodes the packet, checking every rule of the standard a receiver can check.
     public func decode() throws(MQTTDecodeError) -> MQTTPacket {
-        try MQTTPacket.decode(header: header, packet: bytes)
+        #if !hasFeature(Embedded)
+        // A valid PUBLISH without the general decoder; anything else, or a PUBLISH that breaks
+        // a rule, goes the general way. Embedded builds keep only the general decoder (flash).
+        if header.type == .publish,
+            let publish = MQTTPublish.decodeValidBody(flags: header.flags, packet: bytes, bodyStart: header.length)
+        {
+            return .publish(publish)
+        }
+        #endif
+        return try MQTTPacket.decode(header: header, packet: bytes)
     }
 }
 

@@ -22,6 +22,28 @@ public enum MQTTPacketType: UInt8, Sendable {
     case pingresp = 13
     case disconnect = 14
 
+    /// The type for a wire value known to be in 1…14 (a hand-written switch in wire order,
+    /// which the optimiser turns into a subtraction; `init(rawValue:)` stays a call). Hosts only.
+    @inline(__always)
+    init(wire value: UInt8) {
+        switch value {
+        case 1: self = .connect
+        case 2: self = .connack
+        case 3: self = .publish
+        case 4: self = .puback
+        case 5: self = .pubrec
+        case 6: self = .pubrel
+        case 7: self = .pubcomp
+        case 8: self = .subscribe
+        case 9: self = .suback
+        case 10: self = .unsubscribe
+        case 11: self = .unsuback
+        case 12: self = .pingreq
+        case 13: self = .pingresp
+        default: self = .disconnect
+        }
+    }
+
     /// The fixed-header flags this type must carry; `nil` for PUBLISH, whose flags vary.
     var requiredFlags: UInt8? {
         switch self {

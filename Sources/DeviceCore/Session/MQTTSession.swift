@@ -123,18 +123,40 @@ public struct MQTTSession {
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
         case .atLeastOnce:
-            // Validate and size with a stand-in id first (the id does not change either), so a
-            // refused publish uses up no packet id; then write without checking again.
-            var publish = MQTTPublish(topic: topic, payload: payload, qos: .atLeastOnce, packetID: 1, retain: retain)
+            let name: MQTTTopicName
+            do throws(MQTTEncodeError) { name = try MQTTTopicName(validating: topic) } catch { throw .encoding(error) }
+            return try publish(topic: name, payload: payload, qos: .atLeastOnce, retain: retain)
+        }
+    }
+
+    /// `publish(topic:payload:qos:retain:)` to a topic validated beforehand, e.g. once for all
+    /// the telemetry a device sends: the topic is not checked again.
+    @discardableResult
+    public mutating func publish(
+        topic: MQTTTopicName, payload: ByteView, qos: QoS = .atLeastOnce, retain: Bool = false
+    ) throws(MQTTSessionError) -> UInt16 {
+        switch qos {
+        case .atMostOnce:
+            // The generic path, which checks the topic again (QoS 0 is rare here: IoT Hub
+            // telemetry is QoS 1).
+            guard state == .connected else { throw .notConnected }
+            try appendControl(.publish(MQTTPublish(topic: topic.bytes, payload: payload, qos: .atMostOnce, retain: retain)))
+            return 0
+        case .exactlyOnce:
+            throw .encoding(.invalid(.invalidQoS))
+        case .atLeastOnce:
+            // Size with a stand-in id first (the id does not change the size), so a refused
+            // publish uses up no packet id; then write without checking again.
+            var publish = MQTTPublish(topic: topic.bytes, payload: payload, qos: .atLeastOnce, packetID: 1, retain: retain)
             let sizes: (remaining: Int, total: Int)
-            do throws(MQTTEncodeError) { sizes = try MQTTPacket.publish(publish).sizes() } catch { throw .encoding(error) }
+            do throws(MQTTEncodeError) { sizes = try publish.sizes(topicChecked: true) } catch { throw .encoding(error) }
             let offset: Int
             switch outbox.placement(for: sizes.total) {
             case .success(let at): offset = at
             case .failure(let reason): throw .backPressure(reason)
             }
             publish.packetID = allocatePacketID()
-            _ = MQTTPacket.publish(publish).write(to: outbox.bytes.baseAddress.unsafelyUnwrapped + offset, remainingLength: sizes.remaining)
+            _ = publish.write(to: outbox.bytes.baseAddress.unsafelyUnwrapped + offset, remainingLength: sizes.remaining)
             outbox.append(packetID: publish.packetID, offset: offset, length: sizes.total)
             return publish.packetID
         }
