@@ -54,7 +54,7 @@ void board_uart_putc(uint8_t byte)
         uart_write(byte);
 }
 
-static void uart0_handler(void)
+static void modem_receive(void)
 {
     while (UART_RXDRDY) {
         UART_RXDRDY = 0u;  /* reading RXD raises it again while more bytes wait */
@@ -62,8 +62,19 @@ static void uart0_handler(void)
     }
 }
 
+/* The vector table points at this; it reaches the receive code only through a pointer set by
+ * board_modem_init, so a firmware that never uses the modem links neither it nor the ring. */
+static void (*volatile modem_receive_handler)(void);
+
+static void uart_interrupt(void)
+{
+    if (modem_receive_handler)
+        modem_receive_handler();
+}
+
 void board_modem_init(void)
 {
+    modem_receive_handler = modem_receive;
     uart_is_modem_line = 1;
     modem_ring_reset();
     UART_PSELRXD = 25u;  /* micro:bit v1 USB UART RX pin (P0.25) */
@@ -91,5 +102,5 @@ void (*const vector_table[16 + 32])(void) = {
     Default_Handler,    /* PendSV */
     SysTick_Handler,
     [16 ... 47] = Default_Handler,
-    [16 + UART0_IRQ] = uart0_handler,
+    [16 + UART0_IRQ] = uart_interrupt,
 };
