@@ -9,14 +9,7 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .long, help: "DPS ID scope (env PROVISIONING_IDSCOPE).")
     var idScope: String?
 
-    @Option(name: .long, help: "Device certificate PEM: the leaf, plus any intermediates (env X509_CERT_FILE).")
-    var cert: String?
-
-    @Option(name: .long, help: "Device private key PEM, RSA or EC, any OpenSSL form (env X509_KEY_FILE).")
-    var key: String?
-
-    @Option(name: .long, help: "Pass phrase of an encrypted key (env X509_PASS_PHRASE).")
-    var keyPassphrase: String?
+    @OptionGroup var identity: IdentityOptions
 
     @Option(name: .long, help: "Registration id; must equal the certificate's CN (env PROVISIONING_REGISTRATION_ID; default: the CN).")
     var registrationId: String?
@@ -24,10 +17,6 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: [.customLong("provisioning-host"), .customLong("dps-host")],
             help: "DPS host[:port] (env PROVISIONING_HOST; default global.azure-devices-provisioning.net:8883).")
     var provisioningHost: String?
-
-    @Option(name: [.customLong("ca"), .customLong("ca-file")],
-            help: "Trust anchors PEM for DPS and IoT Hub (default: the system bundle).")
-    var ca: String?
 
     @Option(name: .long, help: "Custom allocation payload sent with the registration, as JSON.")
     var payload: String?
@@ -75,10 +64,9 @@ struct DeviceOptions: ParsableArguments {
         var problems = [String]()
         let scope = Self.resolve(idScope, "PROVISIONING_IDSCOPE")
         if scope == nil { problems.append("the ID scope is missing: pass --id-scope or set PROVISIONING_IDSCOPE (it is on the DPS instance's overview page)") }
-        let certificate = Self.resolve(cert, "X509_CERT_FILE")
-        if certificate == nil { problems.append("the device certificate is missing: pass --cert FILE or set X509_CERT_FILE") }
-        let privateKey = Self.resolve(key, "X509_KEY_FILE")
-        if privateKey == nil { problems.append("the device key is missing: pass --key FILE or set X509_KEY_FILE") }
+        problems += identity.missing()
+        let certificate = identity.certificateFile
+        let privateKey = identity.keyFile
         let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST") ?? Self.defaultDPSHost
         let host = Self.endpoint(hostText)
         if host == nil { problems.append("--provisioning-host \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535") }
@@ -90,10 +78,39 @@ struct DeviceOptions: ParsableArguments {
         }
         return ResolvedDeviceOptions(
             idScope: scope, certificateFile: certificate, keyFile: privateKey,
-            passphrase: Self.resolve(keyPassphrase, "X509_PASS_PHRASE"),
+            passphrase: identity.passphrase,
             registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID"),
             dpsHost: host.host, dpsPort: host.port,
-            caFile: ca, payload: payload, timeoutSeconds: timeout, keepAlive: keepAlive, json: json, verbose: verbose)
+            caFile: identity.ca, payload: payload, timeoutSeconds: timeout, keepAlive: keepAlive, json: json, verbose: verbose)
+    }
+}
+
+/// The device's identity as a TLS client: certificate, key, its pass phrase, and the CAs it
+/// trusts for servers. Shared by `provision`, `run` and `modem`.
+struct IdentityOptions: ParsableArguments {
+    @Option(name: .long, help: "Device certificate PEM: the leaf, plus any intermediates (env X509_CERT_FILE).")
+    var cert: String?
+
+    @Option(name: .long, help: "Device private key PEM, RSA or EC, any OpenSSL form (env X509_KEY_FILE).")
+    var key: String?
+
+    @Option(name: .long, help: "Pass phrase of an encrypted key (env X509_PASS_PHRASE).")
+    var keyPassphrase: String?
+
+    @Option(name: [.customLong("ca"), .customLong("ca-file")],
+            help: "Trust anchors PEM for the servers (DPS, IoT Hub) (default: the system bundle).")
+    var ca: String?
+
+    var certificateFile: String? { DeviceOptions.resolve(cert, "X509_CERT_FILE") }
+    var keyFile: String? { DeviceOptions.resolve(key, "X509_KEY_FILE") }
+    var passphrase: String? { DeviceOptions.resolve(keyPassphrase, "X509_PASS_PHRASE") }
+
+    /// What is missing, each with how to give it.
+    func missing() -> [String] {
+        var problems = [String]()
+        if certificateFile == nil { problems.append("the device certificate is missing: pass --cert FILE or set X509_CERT_FILE") }
+        if keyFile == nil { problems.append("the device key is missing: pass --key FILE or set X509_KEY_FILE") }
+        return problems
     }
 }
 

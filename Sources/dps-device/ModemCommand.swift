@@ -25,18 +25,7 @@ struct ModemCommand: ParsableCommand {
     @Option(name: .long, help: "Baud rate when --serial is a tty.")
     var baud: Int = 115_200
 
-    @Option(name: .long, help: "Device certificate PEM the modem holds (env X509_CERT_FILE).")
-    var cert: String?
-
-    @Option(name: .long, help: "Device private key PEM (env X509_KEY_FILE).")
-    var key: String?
-
-    @Option(name: .long, help: "Pass phrase of an encrypted key (env X509_PASS_PHRASE).")
-    var keyPassphrase: String?
-
-    @Option(name: [.customLong("ca"), .customLong("ca-file")],
-            help: "CA certificates trusted for servers (default: the system's, /etc/ssl/certs/ca-certificates.crt).")
-    var ca: String?
+    @OptionGroup var identity: IdentityOptions
 
     @Option(name: .long, help: "Largest frame payload the modem accepts and sends (64-65535).")
     var maxFrame: Int = 2048
@@ -50,27 +39,26 @@ struct ModemCommand: ParsableCommand {
     func validate() throws {
         guard (64...65535).contains(maxFrame) else { throw ValidationError("--max-frame must be 64...65535, not \(maxFrame)") }
         guard wait >= 0 else { throw ValidationError("--wait must be 0 or more seconds") }
+        let problems = identity.missing()
+        guard problems.isEmpty else { throw ValidationError("the modem holds the device's identity: " + problems.joined(separator: "; ")) }
     }
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let certificate = cert ?? environment["X509_CERT_FILE"], let keyFile = key ?? environment["X509_KEY_FILE"] else {
-            throw ValidationError("the modem needs the device's --cert and --key (or X509_CERT_FILE and X509_KEY_FILE)")
-        }
+        guard let certificate = identity.certificateFile, let keyFile = identity.keyFile else { return }  // validate() checked
         Signals.install()
         try reportingErrors {
-            let identity: TLSIdentity
+            let tlsIdentity: TLSIdentity
             do throws(TLSFailure) {
-                identity = try TLSIdentity(caFile: ca, certificateFile: certificate, keyFile: keyFile,
-                                           passphrase: keyPassphrase ?? environment["X509_PASS_PHRASE"])
+                tlsIdentity = try TLSIdentity(caFile: identity.ca, certificateFile: certificate, keyFile: keyFile,
+                                              passphrase: identity.passphrase)
             } catch {
                 throw CLIError(error.description)
             }
             var port = try openSerial()
             defer { port.close() }
-            var service = ModemService(identity: identity, maximumPayload: maxFrame) { line in Output.line(line) }
+            var service = ModemService(identity: tlsIdentity, maximumPayload: maxFrame) { line in Output.line(line) }
             service.logLevel = verbose ? .requests : .connections
-            Output.line("modem: ready on \(serial) as \(identity.subjectCommonName ?? "(no CN)")")
+            Output.line("modem: ready on \(serial) as \(tlsIdentity.subjectCommonName ?? "(no CN)")")
             do throws(SerialPort.Failure) {
                 try service.serve(on: &port) { stopRequested.load(ordering: .relaxed) }
             } catch {

@@ -107,3 +107,42 @@ struct DeviceCommandTests {
         #expect(output.status == 2)
     }
 }
+
+/// `dps-device modem`: what it needs before it opens the serial line, and what it says when the
+/// line is not there.
+@Suite("dps-device modem: configuration")
+struct ModemCommandTests {
+    @Test func withoutTheDeviceIdentityItIsAUsageError() throws {
+        let output = try DPSDeviceBinary.run(["modem", "--serial", "/nonexistent/modem.sock"], environment: [:])
+        #expect(output.status == 64)
+        #expect(output.stderr.contains("the modem holds the device's identity: the device certificate is missing: pass --cert FILE or set X509_CERT_FILE; the device key is missing: pass --key FILE or set X509_KEY_FILE"))
+        #expect(output.stdout == "")
+    }
+
+    @Test(arguments: [
+        (["--max-frame", "63"], "--max-frame must be 64...65535, not 63"),
+        (["--wait=-1"], "--wait must be 0 or more seconds"),
+    ])
+    func badValuesAreUsageErrors(arguments: [String], message: String) throws {
+        let output = try DPSDeviceBinary.run(["modem", "--serial", "s", "--cert", "c.pem", "--key", "k.key"] + arguments, environment: [:])
+        #expect(output.status == 64)
+        #expect(output.stderr.contains(message), "stderr: \(output.stderr)")
+    }
+
+    @Test func aMissingSerialLineIsAConnectionFailureNamingIt() throws {
+        let device = try TestDeviceCertificate()
+        let output = try DPSDeviceBinary.run(
+            ["modem", "--serial", "/nonexistent/modem.sock", "--wait", "0"],
+            environment: ["X509_CERT_FILE": device.certificate, "X509_KEY_FILE": device.key])
+        #expect(output.status == 2)
+        #expect(output.stderr == "error: cannot open the serial line /nonexistent/modem.sock: No such file or directory. Check the path (a tty such as /dev/ttyUSB0, or the Unix socket QEMU listens on) and its permissions.\n")
+    }
+
+    @Test func aRegularFileIsNotASerialLine() throws {
+        let device = try TestDeviceCertificate()
+        let output = try DPSDeviceBinary.run(
+            ["modem", "--serial", device.certificate, "--cert", device.certificate, "--key", device.key, "--wait", "0"], environment: [:])
+        #expect(output.status == 2)
+        #expect(output.stderr == "error: \(device.certificate) is neither a terminal device nor a Unix socket.\n")
+    }
+}
