@@ -116,6 +116,19 @@ uint32_t board_modem_read(uint8_t *buffer, uint32_t capacity)
 
 uint32_t board_modem_overruns(void) { return modem_overruns; }
 
+/* The boards' vector tables point at modem_uart_interrupt; it reaches the receive code only
+ * through this pointer, set by board_modem_init, so a firmware that never uses the modem links
+ * neither that code nor the ring. */
+static void (*volatile modem_receive_handler)(void);
+
+void modem_set_receive_handler(void (*handler)(void)) { modem_receive_handler = handler; }
+
+void modem_uart_interrupt(void)
+{
+    if (modem_receive_handler)
+        modem_receive_handler();
+}
+
 /* Swift's print() writes through putchar. */
 int putchar(int c)
 {

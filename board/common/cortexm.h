@@ -22,6 +22,8 @@ uint32_t board_modem_read(uint8_t *buffer, uint32_t capacity);   /* shared: what
 uint32_t board_modem_overruns(void);                            /* shared: bytes lost (ring full) */
 void modem_ring_reset(void);                                    /* shared, for board_modem_init */
 void modem_ring_push(uint8_t byte);                             /* shared, for the receive interrupt */
+void modem_set_receive_handler(void (*handler)(void));          /* shared: what the interrupt runs */
+void modem_uart_interrupt(void);                                /* shared: the vector table's entry */
 void semihost_putc(uint8_t byte);  /* console output through the debugger (SYS_WRITEC), for boards
                                       whose only UART becomes the modem line */
 

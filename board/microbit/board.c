@@ -62,19 +62,9 @@ static void modem_receive(void)
     }
 }
 
-/* The vector table points at this; it reaches the receive code only through a pointer set by
- * board_modem_init, so a firmware that never uses the modem links neither it nor the ring. */
-static void (*volatile modem_receive_handler)(void);
-
-static void uart_interrupt(void)
-{
-    if (modem_receive_handler)
-        modem_receive_handler();
-}
-
 void board_modem_init(void)
 {
-    modem_receive_handler = modem_receive;
+    modem_set_receive_handler(modem_receive);
     uart_is_modem_line = 1;
     modem_ring_reset();
     UART_PSELRXD = 25u;  /* micro:bit v1 USB UART RX pin (P0.25) */
@@ -102,5 +92,5 @@ void (*const vector_table[16 + 32])(void) = {
     Default_Handler,    /* PendSV */
     SysTick_Handler,
     [16 ... 47] = Default_Handler,
-    [16 + UART0_IRQ] = uart_interrupt,
+    [16 + UART0_IRQ] = modem_uart_interrupt,
 };

@@ -45,19 +45,9 @@ static void modem_receive(void)
         modem_ring_push((uint8_t)UART_DATA(UART1_BASE));
 }
 
-/* The vector table points at this; it reaches the receive code only through a pointer set by
- * board_modem_init, so a firmware that never uses the modem links neither it nor the ring. */
-static void (*volatile modem_receive_handler)(void);
-
-static void uart_interrupt(void)
-{
-    if (modem_receive_handler)
-        modem_receive_handler();
-}
-
 void board_modem_init(void)
 {
-    modem_receive_handler = modem_receive;
+    modem_set_receive_handler(modem_receive);
     modem_ring_reset();
     UART_BAUDDIV(UART1_BASE) = board_core_hz / 115200u;
     UART_CTRL(UART1_BASE) = 0x1u | 0x2u | 0x8u;  /* TX, RX, RX interrupt */
@@ -90,5 +80,5 @@ void (*const vector_table[16 + 32])(void) = {
     Default_Handler,    /* PendSV */
     SysTick_Handler,
     [16 ... 47] = Default_Handler,
-    [16 + UART1_RX_IRQ] = uart_interrupt,
+    [16 + UART1_RX_IRQ] = modem_uart_interrupt,
 };
