@@ -96,38 +96,12 @@ start_bg "$RUN/monitor.pid" "$RUN/monitor.log" "$DPS_DEVICE" monitor --host 127.
 wait_for_log "$RUN/monitor.log" "monitor: ready" 15 "$RUN/monitor.pid" "dps-device monitor"
 echo "    monitor subscribed to devices/+/messages/events/# (like az iot hub monitor-events)"
 
-# run_firmware: QEMU runs the firmware with its console on our output (mps2-an386: UART0;
-# microbit: semihosting) and its modem UART on a Unix socket; QEMU waits for the modem to
-# connect before starting the CPU. The firmware's exit
-# status (semihosting) is QEMU's.
-run_firmware() {
-    local socket=$RUN/modem.sock status=0
-    rm -f "$socket"
-    local serials=(-serial stdio -serial chardev:modem)                    # UART0 console, UART1 modem
-    [ "$QEMU_DEMO_BOARD" = microbit ] && serials=(-serial chardev:modem)    # one UART; console by semihosting
-    start_bg "$RUN/qemu.pid" "$DEMO/firmware.log" timeout 300 qemu-system-arm -M "$QEMU_DEMO_BOARD" -nographic \
-        -monitor none -semihosting-config enable=on,target=native \
-        -chardev "socket,id=modem,path=$socket,server=on,wait=on" "${serials[@]}" -kernel "$FIRMWARE"
-    start_bg "$RUN/modem.pid" "$DEMO/modem.log" "$DPS_DEVICE" modem --serial "$socket" --cert "$CERTS/device1.pem" \
-        --key "$CERTS/device1.key" --ca "$CERTS/server-ca.pem"
-    # Both logs, live, until QEMU exits.
-    tail -n +1 -F --pid="$(cat "$RUN/qemu.pid")" "$DEMO/firmware.log" 2>/dev/null | tr -d '\r' | grep --line-buffered -v 'QEMU waiting for connection' | sed 's/^/    firmware | /' &
-    local tail_firmware=$!
-    tail -n +1 -F --pid="$(cat "$RUN/qemu.pid")" "$DEMO/modem.log" 2>/dev/null | sed 's/^/    modem    | /' &
-    local tail_modem=$!
-    while pid_alive "$RUN/qemu.pid" qemu-system-arm; do sleep 0.2; done
-    wait "$tail_firmware" "$tail_modem" 2>/dev/null || true
-    for _ in $(seq 50); do pid_alive "$RUN/modem.pid" "dps-device modem" || break; sleep 0.1; done
-    stop_pidfile "$RUN/modem.pid" "dps-device modem"
-    grep -q '^modem-demo: ok' "$DEMO/firmware.log" || status=1
-    return $status
-}
-
 if [ "$DEMO_DEVICE" = firmware ]; then
     step "6/7 Running the device (step 5): the firmware on QEMU's $QEMU_DEMO_BOARD, its modem on a UART"
     echo "    qemu-system-arm -M $QEMU_DEMO_BOARD -kernel ${FIRMWARE#"$ROOT"/} ... -serial unix:$RUN/modem.sock"
     echo "    dps-device modem --serial $RUN/modem.sock --cert device1.pem --key device1.key --ca server-ca.pem"
-    if ! run_firmware; then
+    if ! run_firmware "$QEMU_DEMO_BOARD" "$FIRMWARE" "$DEMO" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" \
+            --ca "$CERTS/server-ca.pem" || ! grep -q '^modem-demo: ok' "$DEMO/firmware.log"; then
         echo "error: the firmware did not finish its job; its console: $DEMO/firmware.log, the modem's log: $DEMO/modem.log" >&2
         exit 1
     fi

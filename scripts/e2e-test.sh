@@ -257,6 +257,23 @@ PY
     else fail "$board: the firmware's messages at the monitor (build/e2e/run/monitor.log) are not right"; fi
 done
 
+# A firmware failure through the modem: the modem trusts the wrong CA for the servers. The
+# firmware must stop at once (not retry) with the modem's reason, and exit 2.
+QEMU_DEMO=$E2E/qemu-demo-mps2-an386
+mkdir -p "$E2E/qemu-untrusted"
+STANDIN_CERTS=$QEMU_DEMO/certs STANDIN_CONFIG=$QEMU_DEMO/standin.json STANDIN_RUN_DIR=$RUN "$ROOT/scripts/standins.sh" start > /dev/null
+set +e
+run_firmware mps2-an386 "$ROOT/build/qemu/mps2-an386/modem-demo.elf" "$E2E/qemu-untrusted" --cert "$QEMU_DEMO/certs/device1.pem" \
+    --key "$QEMU_DEMO/certs/device1.key" --ca "$QEMU_DEMO/certs/root-ca.pem" > "$E2E/qemu-untrusted.out" 2>&1
+STATUS=$?
+set -e
+STANDIN_RUN_DIR=$RUN "$ROOT/scripts/standins.sh" stop > /dev/null
+OUT=$(tr -d '\r' < "$E2E/qemu-untrusted/firmware.log"; cat "$E2E/qemu-untrusted/modem.log")
+cp "$RUN/dps.log" "$RUN/case-dps.log"
+expect "the firmware stops at once with the modem's TLS error when the modem does not trust the server (exit 2)" \
+    eval '[ $STATUS = 2 ] && has "flow: connecting, attempt 1" && ! has "attempt 2" && has "flow failed: transport: modem error 4: " \
+        && has "not trusted" && ! has "CONNACK"'
+
 echo
 if [ "$FAILURES" -ne 0 ]; then echo "e2e: $FAILURES check(s) failed"; exit 1; fi
 echo "e2e: all checks passed"

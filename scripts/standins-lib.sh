@@ -107,3 +107,33 @@ prove_possession() {
     "$DPS_DEVICE" certs verification --ca "$dir/$ca.pem" --ca-key "$dir/$ca.key" --code "$code" --out-dir "$dir" --force >/dev/null
     "$DPS_DEVICE" standin verify --config "$config" --cert "$dir/verification-cert.pem"
 }
+
+# run_firmware BOARD ELF DIR MODEM_ARGS...: QEMU (-M BOARD) runs the firmware ELF with its modem
+# UART on a Unix socket that `dps-device modem --serial SOCKET MODEM_ARGS...` serves; QEMU waits
+# for the modem to connect before starting the CPU. The console (mps2-an386: UART0; microbit:
+# semihosting) goes to DIR/firmware.log, the modem's log to DIR/modem.log, both shown live with a
+# prefix. PIDs in $RUN (qemu.pid, modem.pid). Returns QEMU's exit status, which is the firmware's
+# (semihosting exit): 0 when it did its job.
+run_firmware() {
+    local board=$1 elf=$2 dir=$3; shift 3
+    local socket=$RUN/modem.sock status=0 qemu_pid tail_firmware tail_modem
+    local serials=(-serial stdio -serial chardev:modem)            # UART0 console, UART1 modem
+    [ "$board" = microbit ] && serials=(-serial chardev:modem)      # one UART; console by semihosting
+    rm -f "$socket"
+    start_bg "$RUN/qemu.pid" "$dir/firmware.log" timeout 300 qemu-system-arm -M "$board" -nographic \
+        -monitor none -semihosting-config enable=on,target=native \
+        -chardev "socket,id=modem,path=$socket,server=on,wait=on" "${serials[@]}" -kernel "$elf"
+    qemu_pid=$(cat "$RUN/qemu.pid")
+    start_bg "$RUN/modem.pid" "$dir/modem.log" "$DPS_DEVICE" modem --serial "$socket" "$@"
+    tail -n +1 -F --pid="$qemu_pid" "$dir/firmware.log" 2>/dev/null | tr -d '\r' \
+        | grep --line-buffered -v 'QEMU waiting for connection' | sed 's/^/    firmware | /' &
+    tail_firmware=$!
+    tail -n +1 -F --pid="$qemu_pid" "$dir/modem.log" 2>/dev/null | sed 's/^/    modem    | /' &
+    tail_modem=$!
+    wait "$qemu_pid" || status=$?
+    rm -f "$RUN/qemu.pid"
+    wait "$tail_firmware" "$tail_modem" 2>/dev/null || true
+    for _ in $(seq 50); do pid_alive "$RUN/modem.pid" "dps-device modem" || break; sleep 0.1; done
+    stop_pidfile "$RUN/modem.pid" "dps-device modem"
+    return $status
+}
