@@ -36,6 +36,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fixtures the test suites share: tools, openssl PKI, mosquitto (plain and TLS), session memory.
+        .target(name: "TestSupport", dependencies: ["DeviceCore", "LinuxBoard"], path: "Tests/TestSupport"),
         .testTarget(
             name: "MQTTCodecTests",
             dependencies: ["DeviceCore"],
@@ -47,14 +49,14 @@ let package = Package(
         ),
         .testTarget(
             name: "MQTTIntegrationTests",
-            dependencies: ["DeviceCore", "LinuxBoard"],
+            dependencies: ["DeviceCore", "LinuxBoard", "TestSupport"],
             exclude: ["alloc-count.c"]
         ),
         .testTarget(name: "TextTests", dependencies: ["DeviceCore"]),
-        .testTarget(name: "TLSTests", dependencies: ["DeviceCore", "LinuxBoard"]),
-        .testTarget(name: "FaultInjectionTests", dependencies: ["DeviceCore", "LinuxBoard", "StandIn", "CertificateTool"]),
-        .testTarget(name: "ModemTests", dependencies: ["DeviceCore", "LinuxBoard"]),
-        .testTarget(name: "CertificateToolTests", dependencies: ["CertificateTool", "LinuxBoard"]),
+        .testTarget(name: "TLSTests", dependencies: ["DeviceCore", "LinuxBoard", "TestSupport"]),
+        .testTarget(name: "FaultInjectionTests", dependencies: ["DeviceCore", "LinuxBoard", "StandIn", "CertificateTool", "TestSupport"]),
+        .testTarget(name: "ModemTests", dependencies: ["DeviceCore", "LinuxBoard", "TestSupport"]),
+        .testTarget(name: "CertificateToolTests", dependencies: ["CertificateTool", "LinuxBoard", "TestSupport"]),
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["DeviceCore", "PacketInspector"]

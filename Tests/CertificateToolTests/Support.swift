@@ -1,10 +1,6 @@
 import Foundation
+import TestSupport
 import Testing
-
-/// A failure of the fixtures themselves (a missing tool).
-struct FixtureError: Error, CustomStringConvertible {
-    var description: String
-}
 
 /// A temporary directory for one test, removed when the value is released.
 final class Workspace {
@@ -58,18 +54,7 @@ final class Workspace {
     }
 }
 
-enum Tools {
-    /// The executable `name` in PATH (or the usual system directories).
-    static func find(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let directories = path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin", "/usr/local/bin"]
-        for directory in directories {
-            let candidate = directory + "/" + name
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
+extension Tools {
     /// `dps-device` in the build directory the tests run from.
     static func dpsDevice() -> String? {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
@@ -79,25 +64,5 @@ enum Tools {
             directory.deleteLastPathComponent()
         }
         return nil
-    }
-
-    /// Runs `executable` and returns its exit status and combined output.
-    static func run(_ executable: String, _ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let outputPath = directory + "/.run-\(UInt32.random(in: 0...UInt32.max)).log"
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(atPath: outputPath)
-        return (process.terminationStatus, text)
     }
 }

@@ -2,6 +2,7 @@ import DeviceCore
 import Foundation
 import Glibc
 import LinuxBoard
+import TestSupport
 import Testing
 
 // Fault scenarios (issue 8): the device talks plain TCP to a real mosquitto through `FaultProxy`.
@@ -13,35 +14,10 @@ typealias Client = MQTTClient<TCPTransport, MonotonicClock>
 typealias Flow = DeviceFlow<TCPTransport, MonotonicClock, Recorder>
 typealias Failure = DeviceFlowFailure<TCPTransport.Failure>
 
-/// Heap bytes at a fixed address, for views that must outlive a session.
-final class Pinned {
-    let storage: UnsafeMutableRawBufferPointer
-    init(_ string: String) {
-        let utf8 = Array(string.utf8)
-        storage = .allocate(byteCount: max(1, utf8.count), alignment: 1)
-        storage.copyBytes(from: utf8)
-        view = ByteView(baseAddress: storage.baseAddress, count: utf8.count)
-    }
-    let view: ByteView
-    deinit { storage.deallocate() }
-}
-
-/// The memory one session works in.
-final class Memory {
-    let receive: UnsafeMutableRawBufferPointer
-    let transmit: UnsafeMutableRawBufferPointer
-    let outbox: UnsafeMutableRawBufferPointer
-    let inflight: UnsafeMutableBufferPointer<MQTTInflightEntry>
-    init(window: Int) {
-        receive = .allocate(byteCount: 4096, alignment: 8)
-        transmit = .allocate(byteCount: 1024, alignment: 8)
-        outbox = .allocate(byteCount: window * 128, alignment: 8)
-        inflight = .allocate(capacity: window)
-        inflight.initialize(repeating: MQTTInflightEntry())
-    }
-    var memory: MQTTSessionMemory { MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight) }
-    deinit {
-        receive.deallocate(); transmit.deallocate(); outbox.deallocate(); inflight.deallocate()
+extension SessionBuffers {
+    /// The memory one session works in: 4 KiB in, 1 KiB out, `window` messages of up to 128 bytes in flight.
+    convenience init(window: Int) {
+        self.init(receive: 4096, transmit: 1024, outbox: window * 128, window: window)
     }
 }
 
@@ -70,9 +46,9 @@ struct Recorder: DeviceFlowObserver {
 
 /// A device for IoT Hub's MQTT profile (persistent session) connecting through the proxy.
 final class Device {
-    let memory: Memory
-    let host = Pinned("127.0.0.1")
-    let deviceID: Pinned
+    let memory: SessionBuffers
+    let host = PinnedBytes("127.0.0.1")
+    let deviceID: PinnedBytes
     let connectBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     let topicBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     let bodyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
@@ -84,8 +60,8 @@ final class Device {
         connackTimeout: DeviceDuration = .seconds(2), pingTimeout: DeviceDuration = .seconds(2),
         acknowledgementTimeout: DeviceDuration = .seconds(2)
     ) throws {
-        memory = Memory(window: window)
-        deviceID = Pinned(id)
+        memory = SessionBuffers(window: window)
+        deviceID = PinnedBytes(id)
         let configuration = IoTHubConfiguration(hostName: host.view, deviceID: deviceID.view)
         hub = IoTHubClient(configuration: configuration, topicBuffer: topicBuffer)
         let connect = try IoTHubClient.connectPacket(for: configuration, keepAlive: keepAlive, buffer: connectBuffer)
@@ -132,9 +108,9 @@ func fastFlow(seed: UInt64 = 1) -> Flow {
 /// Connected straight to mosquitto (not through the proxy), subscribed at QoS 1 to all
 /// telemetry; mosquitto queues what it has not read yet, and `drain` takes it afterwards.
 final class Subscriber {
-    let memory = Memory(window: 4)
-    let id = Pinned("fault-subscriber")
-    let filter = Pinned("devices/+/messages/events/#")
+    let memory = SessionBuffers(window: 4)
+    let id = PinnedBytes("fault-subscriber")
+    let filter = PinnedBytes("devices/+/messages/events/#")
     let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 1)
     var client: Client
     /// (device id, payload) per delivery, duplicates included.
@@ -199,14 +175,16 @@ struct ForwardedPublish {
     var dup: Bool
     var device: String
     var payload: String
-}
 
-func forwardedPublishes(_ proxy: FaultProxy) -> [ForwardedPublish] {
-    proxy.records.compactMap { record in
-        guard record.direction == .toBroker, record.fate == .forwarded, record.type == 3,
-            FaultProxy.frameLength(record.bytes) == record.bytes.count
-        else { return nil }
-        let b = record.bytes
+    init(connection: Int, dup: Bool, device: String, payload: String) {
+        self.connection = connection
+        self.dup = dup
+        self.device = device
+        self.payload = payload
+    }
+
+    /// A whole PUBLISH packet `b`: the device is the topic's second level.
+    init(publish b: [UInt8], connection: Int, dup: Bool) {
         var i = 1
         while b[i] & 0x80 != 0 { i += 1 }
         i += 1
@@ -216,7 +194,16 @@ func forwardedPublishes(_ proxy: FaultProxy) -> [ForwardedPublish] {
         i += topicLength
         if (b[0] >> 1) & 3 > 0 { i += 2 }
         let device = topic.split(separator: "/").dropFirst().first.map(String.init) ?? ""
-        return ForwardedPublish(connection: record.connection, dup: record.dup, device: device, payload: String(decoding: b[i...], as: UTF8.self))
+        self.init(connection: connection, dup: dup, device: device, payload: String(decoding: b[i...], as: UTF8.self))
+    }
+}
+
+func forwardedPublishes(_ proxy: FaultProxy) -> [ForwardedPublish] {
+    proxy.records.compactMap { record in
+        guard record.direction == .toBroker, record.fate == .forwarded, record.type == 3,
+            FaultProxy.frameLength(record.bytes) == record.bytes.count
+        else { return nil }
+        return ForwardedPublish(publish: record.bytes, connection: record.connection, dup: record.dup)
     }
 }
 

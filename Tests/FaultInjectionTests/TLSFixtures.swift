@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import LinuxBoard
 import StandIn
+import TestSupport
 
 // Fixtures for the fault scenarios over TLS: certificates made in-process with the certificate
 // tool (EC P-256, fast), the DPS stand-in (StandIn's DPSEmulator on its mbedTLS TLSServer) run
@@ -14,11 +15,6 @@ import StandIn
 typealias TLSFlowFailure = DeviceFlowFailure<TLSFailure>
 typealias TLSClient = MQTTClient<TappedTLS, MonotonicClock>
 typealias TLSFlow = DeviceFlow<TappedTLS, MonotonicClock, TLSRecorder>
-
-struct FixtureFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// Seconds since 1970 on the wall clock.
 func wallSeconds() -> Int64 { Int64(time(nil)) }
@@ -43,11 +39,11 @@ final class TestPKI: @unchecked Sendable {
     private init() throws {
         var template = Array("/tmp/fault-pki-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw FixtureFailure("mkdtemp failed: errno \(errno)")
+            throw FixtureError("mkdtemp failed: errno \(errno)")
         }
         directory = String(cString: made)
         let directory = self.directory
-        atexit_register { try? FileManager.default.removeItem(atPath: directory) }
+        atExit { try? FileManager.default.removeItem(atPath: directory) }
         ca = directory + "/ca.pem"
         caKey = directory + "/ca.key"
         let root = try CertificateRequest.rootCA(commonName: "Fault Test CA").selfSigned(keyType: .ec)
@@ -79,16 +75,6 @@ final class TestPKI: @unchecked Sendable {
     private static func write(_ issued: IssuedCertificate, certificate: String, key: String) throws {
         try issued.chainPEM.write(toFile: certificate, atomically: true, encoding: .utf8)
         try issued.key.pkcs8PEM().write(toFile: key, atomically: true, encoding: .utf8)
-    }
-}
-
-private let exitActions = NSLock()
-nonisolated(unsafe) private var exitBlocks: [@Sendable () -> Void] = []
-/// Runs `block` when the test process exits normally.
-func atexit_register(_ block: @escaping @Sendable () -> Void) {
-    exitActions.withLock {
-        if exitBlocks.isEmpty { atexit { exitActions.withLock { exitBlocks.forEach { $0() } } } }
-        exitBlocks.append(block)
     }
 }
 
@@ -213,16 +199,7 @@ final class Tap: @unchecked Sendable {
                 let b = Array(stream[offset..<(offset + total)])
                 offset += total
                 guard b[0] >> 4 == 3 else { continue }
-                var i = 1
-                while b[i] & 0x80 != 0 { i += 1 }
-                i += 1
-                let topicLength = Int(b[i]) << 8 | Int(b[i + 1])
-                i += 2
-                let topic = String(decoding: b[i..<(i + topicLength)], as: UTF8.self)
-                i += topicLength
-                if (b[0] >> 1) & 3 > 0 { i += 2 }
-                let device = topic.split(separator: "/").dropFirst().first.map(String.init) ?? ""
-                result.append(ForwardedPublish(connection: index + 1, dup: b[0] & 0x08 != 0, device: device, payload: String(decoding: b[i...], as: UTF8.self)))
+                result.append(ForwardedPublish(publish: b, connection: index + 1, dup: b[0] & 0x08 != 0))
             }
         }
         return result
@@ -336,13 +313,13 @@ enum Provisioned: Equatable, CustomStringConvertible {
 /// (`DPSRegistration.connectPacket`, the response subscription, `DeviceFlow.provision`), with
 /// timeouts and waits short enough for tests.
 final class DPSDevice {
-    let memory = Memory(window: 8)
+    let memory = SessionBuffers(window: 8)
     let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 1)
     let userName = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
     let request = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
     let results = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-    let idScope = Pinned(TestPKI.idScope)
-    let registrationID: Pinned
+    let idScope = PinnedBytes(TestPKI.idScope)
+    let registrationID: PinnedBytes
     let tap = Tap()
     var configuration: DPSConfiguration
     var client: TLSClient
@@ -353,7 +330,7 @@ final class DPSDevice {
         backoff: ReconnectBackoff = ReconnectBackoff(minimum: .milliseconds(20), maximum: .milliseconds(80), maximumJitter: .milliseconds(20)),
         jitterSeed: UInt64 = 7
     ) throws {
-        registrationID = Pinned(id)
+        registrationID = PinnedBytes(id)
         configuration = DPSConfiguration(
             idScope: idScope.view, registrationID: registrationID.view, responseTimeout: .seconds(2), overallTimeout: overallTimeout,
             defaultRetryAfter: .milliseconds(50), minimumRetryAfter: minimumRetryAfter, maximumRetryAfter: maximumRetryAfter,
@@ -384,9 +361,9 @@ final class DPSDevice {
 /// A device for IoT Hub's MQTT profile over TLS (X.509, no password), like `dps-device run`'s
 /// telemetry step.
 final class TLSHubDevice {
-    let memory: Memory
-    let host = Pinned("127.0.0.1")
-    let deviceID: Pinned
+    let memory: SessionBuffers
+    let host = PinnedBytes("127.0.0.1")
+    let deviceID: PinnedBytes
     let connectBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     let topicBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     let bodyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
@@ -395,8 +372,8 @@ final class TLSHubDevice {
     var client: TLSClient
 
     init(port: UInt16, identity: TLSIdentity, id: String, window: Int = 16, acknowledgementTimeout: DeviceDuration = .seconds(2)) throws {
-        memory = Memory(window: window)
-        deviceID = Pinned(id)
+        memory = SessionBuffers(window: window)
+        deviceID = PinnedBytes(id)
         let configuration = IoTHubConfiguration(hostName: host.view, deviceID: deviceID.view)
         hub = IoTHubClient(configuration: configuration, topicBuffer: topicBuffer)
         let connect = try IoTHubClient.connectPacket(for: configuration, keepAlive: 30, buffer: connectBuffer)

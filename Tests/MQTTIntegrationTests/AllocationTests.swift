@@ -2,6 +2,7 @@ import DeviceCore
 import Foundation
 import Glibc
 import LinuxBoard
+import TestSupport
 import Testing
 
 /// Heap allocations per QoS 1 publish once connected: the goal is 0.

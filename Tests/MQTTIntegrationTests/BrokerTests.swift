@@ -1,6 +1,7 @@
 import DeviceCore
 import Glibc
 import LinuxBoard
+import TestSupport
 import Testing
 
 /// Tests against a real mosquitto on loopback (plain TCP), one broker per test, started and

@@ -1,4 +1,5 @@
 import DeviceCore
+import TestSupport
 import Testing
 
 /// A burst of inbound QoS 1 messages that arrives in one read: the session owes a PUBACK for

@@ -1,22 +1,6 @@
 import DeviceCore
 import LinuxBoard
-
-/// Bytes on the heap at a fixed address for the life of the object, for `ByteView`s that must
-/// outlive the session (client id, topics, filters).
-final class PinnedBytes {
-    let storage: UnsafeMutableRawBufferPointer
-
-    init(_ string: String) {
-        let utf8 = Array(string.utf8)
-        storage = .allocate(byteCount: max(1, utf8.count), alignment: 1)
-        storage.copyBytes(from: utf8)
-        view = ByteView(baseAddress: storage.baseAddress, count: utf8.count)
-    }
-
-    let view: ByteView
-
-    deinit { storage.deallocate() }
-}
+import TestSupport
 
 /// A payload buffer rewritten in place as "msg-0001", "msg-0002"… without allocating.
 final class CounterPayload {
@@ -47,33 +31,6 @@ final class CounterPayload {
     static func number(_ text: String) -> Int? {
         guard text.hasPrefix("msg-") else { return nil }
         return Int(text.dropFirst(4))
-    }
-}
-
-/// The memory one session works in.
-final class SessionBuffers {
-    let receive: UnsafeMutableRawBufferPointer
-    let transmit: UnsafeMutableRawBufferPointer
-    let outbox: UnsafeMutableRawBufferPointer
-    let inflight: UnsafeMutableBufferPointer<MQTTInflightEntry>
-
-    init(receive receiveBytes: Int, transmit transmitBytes: Int, outbox outboxBytes: Int, window: Int) {
-        receive = .allocate(byteCount: receiveBytes, alignment: 8)
-        transmit = .allocate(byteCount: transmitBytes, alignment: 8)
-        outbox = .allocate(byteCount: outboxBytes, alignment: 8)
-        inflight = .allocate(capacity: window)
-        inflight.initialize(repeating: MQTTInflightEntry())
-    }
-
-    var memory: MQTTSessionMemory {
-        MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight)
-    }
-
-    deinit {
-        receive.deallocate()
-        transmit.deallocate()
-        outbox.deallocate()
-        inflight.deallocate()
     }
 }
 

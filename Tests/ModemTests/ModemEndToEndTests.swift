@@ -2,6 +2,7 @@ import DeviceCore
 import Foundation
 import Glibc
 import LinuxBoard
+import TestSupport
 import Testing
 
 /// The firmware's `ModemLink` over one end of a socketpair (the UART, on the host).
@@ -76,28 +77,19 @@ final class ServiceThread: @unchecked Sendable {
     }
 }
 
-/// A plain MQTT client straight to the broker over TLS (the subscriber).
-struct DirectClient: ~Copyable {
-    let receive = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-    let transmit = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
-    let outbox = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
-    let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 4)
+/// A plain MQTT client's memory, straight to the broker over TLS (the subscriber).
+final class DirectClient {
+    let buffers = SessionBuffers(receive: 4096, transmit: 1024, outbox: 1024, window: 4)
     let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 1)
 
-    deinit {
-        receive.deallocate()
-        transmit.deallocate()
-        outbox.deallocate()
-        inflight.deallocate()
-        subscriptions.deallocate()
-    }
+    deinit { subscriptions.deallocate() }
 }
 
 @Suite("Modem end to end: ModemTransport ↔ serve() on a socketpair ↔ mosquitto over TLS")
 struct ModemEndToEndTests {
     @Test("An MQTTClient publishes 20 QoS 1 messages through the modem; a subscriber sees them all; closing the line ends serve()")
     func publishThroughModem() throws {
-        let pki = try ModemPKI.shared()
+        let pki = try PKI.shared().ec
         let broker = try TLSBroker(pki: pki)
         defer { broker.stop() }
         let clock = MonotonicClock()
@@ -105,7 +97,6 @@ struct ModemEndToEndTests {
 
         // The subscriber, straight to mosquitto with its own certificate.
         let direct = DirectClient()
-        direct.inflight.initialize(repeating: MQTTInflightEntry())
         direct.subscriptions.initialize(repeating: MQTTSubscription(filter: ByteView("devices/device1/messages/events/#"), qos: .atLeastOnce))
         let subscriberIdentity = try TLSIdentity(caFile: pki.root, certificateFile: pki.subscriber, keyFile: pki.subscriberKey)
         var subscriber = MQTTClient(
@@ -114,7 +105,7 @@ struct ModemEndToEndTests {
                     connect: MQTTConnect(clientID: ByteView("subscriber"), cleanSession: true, keepAlive: 60),
                     subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(direct.subscriptions)),
                     connackTimeout: .seconds(10)),
-                memory: MQTTSessionMemory(receive: direct.receive, transmit: direct.transmit, outbox: direct.outbox, inflight: direct.inflight)),
+                memory: direct.buffers.memory),
             transport: TLSTransport(host: "127.0.0.1", port: broker.port, identity: subscriberIdentity),
             clock: clock)
         subscriber.ioTimeout = .milliseconds(200)
@@ -134,18 +125,12 @@ struct ModemEndToEndTests {
 
         let frameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024 + ModemFrame.overhead, alignment: 8)
         let identityBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
-        let receive = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
-        let transmit = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
-        let outbox = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-        let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 20)
-        inflight.initialize(repeating: MQTTInflightEntry())
+        let buffers = SessionBuffers(receive: 2048, transmit: 512, outbox: 4096, window: 20)
         defer {
             frameBuffer.deallocate()
             identityBuffer.deallocate()
-            receive.deallocate()
-            transmit.deallocate()
-            outbox.deallocate()
-            inflight.deallocate()
+            withExtendedLifetime(buffers) {}
+            withExtendedLifetime(direct) {}
         }
         var channel = ModemChannel(link: SocketLink(fd: line.device), clock: clock, frameBuffer: frameBuffer)
         let identity = try channel.hello(identityBuffer: identityBuffer)
@@ -161,7 +146,7 @@ struct ModemEndToEndTests {
                 configuration: MQTTSessionConfiguration(
                     connect: MQTTConnect(clientID: ByteView("device1"), cleanSession: true, keepAlive: 60),
                     connackTimeout: .seconds(10), acknowledgementTimeout: .seconds(10)),
-                memory: MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight)),
+                memory: buffers.memory),
             transport: transport, clock: clock)
         device.ioTimeout = .milliseconds(100)
         var connected = false
@@ -218,7 +203,7 @@ struct ModemEndToEndTests {
 
     @Test("serve() answers a request and returns when the firmware closes the line right after it")
     func lineClosedAfterRequest() throws {
-        let pki = try ModemPKI.shared()
+        let pki = try PKI.shared().ec
         let line = try serialLinePair()
         // HELLO, then the line closes before the answer is read: serve() must neither die of
         // SIGPIPE nor throw.
@@ -233,7 +218,7 @@ struct ModemEndToEndTests {
 
     @Test("serve() skips noise and damaged frames on the line, counting them, and answers the next request")
     func serveSkipsDamage() throws {
-        let pki = try ModemPKI.shared()
+        let pki = try PKI.shared().ec
         let line = try serialLinePair()
         defer { close(line.device) }
         let modem = ServiceThread(identity: try modemIdentity(pki), fd: line.modem)
@@ -254,7 +239,7 @@ struct ModemEndToEndTests {
 
     @Test("serve() returns within its 200 ms poll once shouldStop says so, and closes the line's connection")
     func serveStopsOnRequest() throws {
-        let pki = try ModemPKI.shared()
+        let pki = try PKI.shared().ec
         let broker = try TLSBroker(pki: pki)
         defer { broker.stop() }
         let line = try serialLinePair()

@@ -1,6 +1,7 @@
 import DeviceCore
 import Foundation
 import LinuxBoard
+import TestSupport
 import Testing
 
 /// The modem's answer to `request` (a complete frame's bytes), through `respond(to:)`.
@@ -27,7 +28,7 @@ func errorFrame(_ sequence: UInt8, _ code: ModemErrorCode, retriable: Bool, _ me
 /// requests, connections, bytesSent, bytesReceived, damagedFrames.
 func totals(_ s: ModemService.Statistics) -> [Int] { [s.requests, s.connections, s.bytesSent, s.bytesReceived, s.damagedFrames] }
 
-func modemIdentity(_ pki: ModemPKI, caFile: String? = nil) throws -> TLSIdentity {
+func modemIdentity(_ pki: PKI.EC, caFile: String? = nil) throws -> TLSIdentity {
     try TLSIdentity(caFile: caFile ?? pki.root, certificateFile: pki.device, keyFile: pki.deviceKey)
 }
 
@@ -35,19 +36,19 @@ func modemIdentity(_ pki: ModemPKI, caFile: String? = nil) throws -> TLSIdentity
 struct ModemServiceTests {
     @Test("HELLO is answered with version, the modem's limit and the certificate's CN")
     func helloReply() throws {
-        var service = ModemService(identity: try modemIdentity(try ModemPKI.shared()))
+        var service = ModemService(identity: try modemIdentity(try PKI.shared().ec))
         let reply = answer(&service, frameBytes(.hello, 1, [1, 0x04, 0x00]))
         #expect(reply == [0xA5, 0x81, 0x01, 0x00, 0x0A, 0x01, 0x08, 0x00,
                           0x64, 0x65, 0x76, 0x69, 0x63, 0x65, 0x31, 0x80, 0x64])
         #expect(service.statistics.requests == 1)
 
-        var small = ModemService(identity: try modemIdentity(try ModemPKI.shared()), maximumPayload: 64)
+        var small = ModemService(identity: try modemIdentity(try PKI.shared().ec), maximumPayload: 64)
         #expect(answer(&small, frameBytes(.hello, 0xFE, [1, 0x00, 0x40])) == frameBytes(.helloReply, 0xFE, [1, 0x00, 0x40] + utf8("device1")))
     }
 
     @Test("Unknown kinds, response kinds and short or invalid fields → ERROR malformedRequest, not retriable")
     func malformedRequests() throws {
-        var service = ModemService(identity: try modemIdentity(try ModemPKI.shared()))
+        var service = ModemService(identity: try modemIdentity(try PKI.shared().ec))
         let cases: [([UInt8], String)] = [
             (frameBytes(0x07, 3), "unknown request kind 0x7"),
             (frameBytes(0x42, 4, [1, 2]), "unknown request kind 0x42"),
@@ -72,14 +73,14 @@ struct ModemServiceTests {
 
     @Test("HELLO with another protocol version → ERROR unsupportedVersion")
     func unsupportedVersion() throws {
-        var service = ModemService(identity: try modemIdentity(try ModemPKI.shared()))
+        var service = ModemService(identity: try modemIdentity(try PKI.shared().ec))
         #expect(answer(&service, frameBytes(.hello, 1, [2, 0x04, 0x00]))
             == errorFrame(1, .unsupportedVersion, retriable: false, "the firmware speaks protocol version 2; this modem speaks 1"))
     }
 
     @Test("SEND and RECV without OPEN → ERROR notOpen, retriable; CLOSE without OPEN is fine")
     func notOpen() throws {
-        var service = ModemService(identity: try modemIdentity(try ModemPKI.shared()))
+        var service = ModemService(identity: try modemIdentity(try PKI.shared().ec))
         #expect(answer(&service, frameBytes(.send, 1, [0, 0, 0x03, 0xE8] + utf8("abc")))
             == errorFrame(1, .notOpen, retriable: true, "SEND without an open connection: OPEN first"))
         #expect(answer(&service, frameBytes(.receive, 2, [0, 0x10, 0, 0, 0x03, 0xE8]))
@@ -90,7 +91,7 @@ struct ModemServiceTests {
 
     @Test("No frame to the firmware exceeds the limit it gave in HELLO (ERROR messages and the identity are cut)")
     func repliesRespectDeviceLimit() throws {
-        var service = ModemService(identity: try modemIdentity(try ModemPKI.shared()))
+        var service = ModemService(identity: try modemIdentity(try PKI.shared().ec))
         #expect(answer(&service, frameBytes(.hello, 1, [1, 0x00, 0x20])) == frameBytes(.helloReply, 1, [1, 0x08, 0x00] + utf8("device1")))
         let reply = answer(&service, frameBytes(.send, 2, [0, 0, 0, 1, 0x61]))
         #expect(reply == errorFrame(2, .notOpen, retriable: true, "SEND without an open connectio"))
@@ -102,8 +103,8 @@ struct ModemServiceTests {
 
     @Test("OPEN to a closed local port → ERROR connectFailed, retriable (TCP and TLS)")
     func openClosedPort() throws {
-        var service = ModemService(identity: try modemIdentity(try ModemPKI.shared()))
-        let port = try loopbackPort()
+        var service = ModemService(identity: try modemIdentity(try PKI.shared().ec))
+        let port = try freeLoopbackPort()
         let open = be16(Int(port)) + [0x00] + be32(2000) + utf8("127.0.0.1")
         #expect(answer(&service, frameBytes(.open, 1, open)) == errorFrame(1, .connectFailed, retriable: true,
             "127.0.0.1:\(port) refused the connection: nothing is listening on port \(port). Check the port number and that the server is running and listening on that address."))
@@ -120,7 +121,7 @@ struct ModemServiceTests {
 
     @Test("OPEN in TLS to a server whose certificate is not trusted → ERROR tlsFailed, not retriable")
     func openUntrustedServer() throws {
-        let pki = try ModemPKI.shared()
+        let pki = try PKI.shared().ec
         let broker = try TLSBroker(pki: pki)
         defer { broker.stop() }
         var service = ModemService(identity: try modemIdentity(pki, caFile: pki.unrelatedRoot))
@@ -138,7 +139,7 @@ struct ModemServiceTests {
 
     @Test("OPEN in TLS to a trusted broker, SEND an MQTT CONNECT, RECV its CONNACK, CLOSE")
     func openSendReceiveClose() throws {
-        let pki = try ModemPKI.shared()
+        let pki = try PKI.shared().ec
         let broker = try TLSBroker(pki: pki)
         defer { broker.stop() }
         var service = ModemService(identity: try modemIdentity(pki))
@@ -155,7 +156,7 @@ struct ModemServiceTests {
 
     @Test("TIME answers the wall clock in ms since 1970, u64 big-endian")
     func time() throws {
-        var service = ModemService(identity: try modemIdentity(try ModemPKI.shared()))
+        var service = ModemService(identity: try modemIdentity(try PKI.shared().ec))
         let before = UInt64(Date().timeIntervalSince1970 * 1000) - 1
         let frame = try #require(parseFrame(answer(&service, frameBytes(.time, 0x33))))
         let after = UInt64(Date().timeIntervalSince1970 * 1000) + 1
@@ -213,7 +214,7 @@ struct ChannelServiceTests {
     @Test("A device with a 40-byte frame limit gets the modem's errors cut to fit, not dropped as too large")
     func smallDeviceGetsErrors() throws {
         let clock = VirtualClock()
-        let modem = InProcessModem(service: ModemService(identity: try modemIdentity(try ModemPKI.shared())), clock: clock)
+        let modem = InProcessModem(service: ModemService(identity: try modemIdentity(try PKI.shared().ec)), clock: clock)
         let frameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 40 + ModemFrame.overhead, alignment: 8)
         let identityBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
         defer {
@@ -225,7 +226,7 @@ struct ChannelServiceTests {
         #expect(String(decoding: identity.buffer, as: UTF8.self) == "device1")
         #expect(channel.modemMaximumPayload == 2048)
 
-        let port = try loopbackPort()
+        let port = try freeLoopbackPort()
         let outcome = failure { () throws(ModemFailure) in
             try channel.open(host: ByteView("127.0.0.1"), port: port, tls: false, timeout: .seconds(2))
         }

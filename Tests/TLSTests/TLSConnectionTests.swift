@@ -1,6 +1,7 @@
 import DeviceCore
 import Foundation
 import LinuxBoard
+import TestSupport
 import Testing
 
 /// MQTT over `TLSTransport` to a real mosquitto that requires client certificates.
@@ -27,7 +28,7 @@ struct TLSConnectionTests {
     @Test("CONNECT/CONNACK and a QoS 1 PUBLISH/PUBACK with each key form and type", arguments: credentials)
     func publishWithEachKeyForm(_ credentials: Credentials) throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(
             caFile: pki.root, certificateFile: pki.path(credentials.certificate), keyFile: pki.path(credentials.key),
@@ -44,7 +45,7 @@ struct TLSConnectionTests {
     @Test("Connecting by host name and by IP address", arguments: ["localhost", "127.0.0.1"])
     func connectByNameAndAddress(_ host: String) throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let transport = TLSTransport(host: host, port: broker.port, identity: identity)
@@ -62,7 +63,7 @@ struct TLSConnectionTests {
     @Test("A closed transport opens again (the mbedTLS contexts are reused)")
     func reopen() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-rsa.pem"), keyFile: pki.path("device-rsa.key"), passphrase: nil)
         let transport = TLSTransport(host: "localhost", port: broker.port, identity: identity)
@@ -71,14 +72,14 @@ struct TLSConnectionTests {
             #expect(trip.connected && trip.acknowledged, "broker log:\n\(broker.log)")
         }
         // After a failed attempt too.
-        let other = TLSTransport(host: "localhost", port: try freePort(), identity: identity)
+        let other = TLSTransport(host: "localhost", port: try freeLoopbackPort(), identity: identity)
         #expect(openFailure(other) != nil)
     }
 
     @Test("receive returns 0 when nothing comes in time; send/receive need an open connection")
     func receiveTimeout() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let transport = TLSTransport(host: "127.0.0.1", port: broker.port, identity: identity)
@@ -101,7 +102,7 @@ struct TLSConnectionTests {
     @Test("The peer's close is an error, not 0")
     func peerCloseIsAnError() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let transport = TLSTransport(host: "localhost", port: broker.port, identity: identity)

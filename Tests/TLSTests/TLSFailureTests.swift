@@ -1,6 +1,7 @@
 import DeviceCore
 import Foundation
 import LinuxBoard
+import TestSupport
 import Testing
 
 /// Every way a TLS connection or identity can fail, each with its typed case, a message that
@@ -12,7 +13,7 @@ struct TLSFailureTests {
     @Test("A server whose chain does not lead to our CA file is not trusted")
     func untrustedServer() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.unrelatedRoot, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let failure = openFailure(TLSTransport(host: "localhost", port: broker.port, identity: identity))
@@ -30,7 +31,7 @@ struct TLSFailureTests {
     @Test("A server certificate for other names: by host name and by IP address", arguments: ["localhost", "127.0.0.1"])
     func hostNameMismatch(_ host: String) throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.wrongNameServer, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.wrongNameServer, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let failure = openFailure(TLSTransport(host: host, port: broker.port, identity: identity))
@@ -43,7 +44,7 @@ struct TLSFailureTests {
     @Test("An expired server certificate names its dates and the device clock")
     func expiredServer() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.expiredServer, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.expiredServer, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let failure = openFailure(TLSTransport(host: "localhost", port: broker.port, identity: identity))
@@ -64,7 +65,7 @@ struct TLSFailureTests {
     @Test("A server certificate not valid yet says the device clock may be wrong")
     func notYetValidServer() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.futureServer, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.futureServer, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let failure = openFailure(TLSTransport(host: "127.0.0.1", port: broker.port, identity: identity))
@@ -83,7 +84,7 @@ struct TLSFailureTests {
     @Test("The server rejects a device certificate from a CA it does not trust")
     func deviceCertificateRejected() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.unrelated.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let failure = openFailure(TLSTransport(host: "localhost", port: broker.port, identity: identity))
@@ -101,7 +102,7 @@ struct TLSFailureTests {
     @Test("The server rejects a device that sends no certificate")
     func noDeviceCertificate() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: nil, keyFile: nil, passphrase: nil)
         let failure = openFailure(TLSTransport(host: "localhost", port: broker.port, identity: identity))
@@ -194,7 +195,7 @@ struct TLSFailureTests {
     func connectionRefused() throws {
         let pki = try PKI.shared()
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: nil, keyFile: nil, passphrase: nil)
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let failure = openFailure(TLSTransport(host: "127.0.0.1", port: port, identity: identity))
         #expect(failure == .connectionRefused(host: "127.0.0.1", port: port))
         #expect(failure?.description.contains("127.0.0.1:\(port)") == true)
@@ -262,7 +263,7 @@ struct TLSFailureTests {
     @Test("A server that wants TLS 1.3 only: protocol_version alert, not retriable")
     func tls13OnlyServer() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey, tlsVersion: "tlsv1.3")
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey, tlsVersion: "tlsv1.3")
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let failure = openFailure(TLSTransport(host: "localhost", port: broker.port, identity: identity))
@@ -274,7 +275,7 @@ struct TLSFailureTests {
     @Test("MQTTClient surfaces the transport's typed failure")
     func failureThroughClient() throws {
         let pki = try PKI.shared()
-        let broker = try Broker(pki: pki, certificate: pki.server, key: pki.serverKey)
+        let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey)
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.unrelatedRoot, certificateFile: nil, keyFile: nil, passphrase: nil)
         do {

@@ -1,5 +1,6 @@
 import DeviceCore
 import LinuxBoard
+import TestSupport
 
 /// What one MQTT exchange over a transport showed.
 struct RoundTrip: Equatable {
@@ -11,23 +12,13 @@ struct RoundTrip: Equatable {
 /// Connects with `MQTTClient` over `transport` (CONNECT/CONNACK), publishes one QoS 1
 /// telemetry message, waits for its PUBACK, and disconnects.
 func connectAndPublish(_ transport: TLSTransport, clientID: StaticString = "device1") throws -> RoundTrip {
-    let receive = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
-    let transmit = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
-    let outbox = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
-    let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 4)
-    inflight.initialize(repeating: MQTTInflightEntry())
-    defer {
-        receive.deallocate()
-        transmit.deallocate()
-        outbox.deallocate()
-        inflight.deallocate()
-    }
+    let buffers = SessionBuffers(receive: 2048, transmit: 512, outbox: 1024, window: 4)
+    defer { withExtendedLifetime(buffers) {} }  // the session uses its memory to the end
     let configuration = MQTTSessionConfiguration(
         connect: MQTTConnect(clientID: ByteView(clientID), cleanSession: true, keepAlive: 30),
         connackTimeout: .seconds(10), acknowledgementTimeout: .seconds(10))
-    let memory = MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight)
     let clock = MonotonicClock()
-    var client = MQTTClient(session: MQTTSession(configuration: configuration, memory: memory), transport: transport, clock: clock)
+    var client = MQTTClient(session: MQTTSession(configuration: configuration, memory: buffers.memory), transport: transport, clock: clock)
     client.ioTimeout = .milliseconds(500)
     var trip = RoundTrip()
     try client.connect { event in

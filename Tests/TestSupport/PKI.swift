@@ -1,37 +1,57 @@
 import Foundation
-import Testing
+import Glibc
 
-/// The PKI's temporary directory, removed when the test process exits.
-nonisolated(unsafe) private var removeAtExit: String?
+/// The certificates and keys of the TLS and modem tests, made once per test process in a
+/// temporary directory (removed at exit) by the openssl command line, as a user would make
+/// them (see `script` and docs/tls.md).
+///
+/// Two families that do not share a CA:
+/// - in the directory itself, an RSA 2048 hierarchy (root, unrelated root, intermediate,
+///   servers for the right name, a wrong name, expired and not yet valid) with RSA and EC
+///   device keys in every PEM form (the TLS tests);
+/// - in `ec/` (`ec`), an all-EC P-256 hierarchy: root, unrelated root, a server for
+///   localhost/127.0.0.1, and the clients device1 and subscriber (the modem tests).
+public struct PKI: Sendable {
+    public let directory: String
 
-/// A failure of the test fixtures themselves (a missing tool, a tool that failed).
-struct FixtureError: Error, CustomStringConvertible, Sendable {
-    var description: String
-}
-
-/// The certificates and keys of the tests, made once per test run in a temporary directory by
-/// the openssl command line, as a user would make them (see `script` and docs/tls.md).
-struct PKI: Sendable {
-    let directory: String
-
-    func path(_ name: String) -> String { directory + "/" + name }
+    public func path(_ name: String) -> String { directory + "/" + name }
 
     // Trust anchors.
-    var root: String { path("root.pem") }
-    var unrelatedRoot: String { path("unrelated.pem") }
-    var intermediate: String { path("intermediate.pem") }
+    public var root: String { path("root.pem") }
+    public var unrelatedRoot: String { path("unrelated.pem") }
+    public var intermediate: String { path("intermediate.pem") }
     // Servers (keys: server.key for all).
-    var serverKey: String { path("server.key") }
-    var server: String { path("server.pem") }
-    var wrongNameServer: String { path("wrong-name.pem") }
-    var expiredServer: String { path("expired.pem") }
-    var futureServer: String { path("future.pem") }
+    public var serverKey: String { path("server.key") }
+    public var server: String { path("server.pem") }
+    public var wrongNameServer: String { path("wrong-name.pem") }
+    public var expiredServer: String { path("expired.pem") }
+    public var futureServer: String { path("future.pem") }
 
-    static let passphrase = "correct-horse"
+    public static let passphrase = "correct-horse"
+
+    /// The EC P-256 family in `ec/`.
+    public var ec: EC { EC(directory: path("ec")) }
+
+    /// A root CA, an unrelated CA, a server certificate for localhost/127.0.0.1, and client
+    /// certificates device1 (the modem's identity) and subscriber, all EC P-256.
+    public struct EC: Sendable {
+        public let directory: String
+
+        public func path(_ name: String) -> String { directory + "/" + name }
+
+        public var root: String { path("root.pem") }
+        public var unrelatedRoot: String { path("unrelated.pem") }
+        public var server: String { path("server.pem") }
+        public var serverKey: String { path("server.key") }
+        public var device: String { path("device1.pem") }
+        public var deviceKey: String { path("device1.key") }
+        public var subscriber: String { path("subscriber.pem") }
+        public var subscriberKey: String { path("subscriber.key") }
+    }
 
     /// The run's PKI, made on first use; a test that needs it fails with the reason when it
     /// could not be made.
-    static func shared() throws -> PKI { try made.get() }
+    public static func shared() throws -> PKI { try made.get() }
 
     private static let made: Result<PKI, FixtureError> = make()
 
@@ -39,7 +59,7 @@ struct PKI: Sendable {
         guard let openssl = Tools.find("openssl") else {
             return .failure(FixtureError(description: "openssl is not installed (needed to make the test certificates): apt-get install openssl"))
         }
-        let directory = NSTemporaryDirectory() + "tls-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let directory = NSTemporaryDirectory() + "test-pki-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let result = try Tools.run("/bin/sh", ["-ec", script], in: directory, environment: ["OPENSSL": openssl])
@@ -49,15 +69,15 @@ struct PKI: Sendable {
         } catch {
             return .failure(FixtureError(description: "cannot make the test certificates: \(error)"))
         }
-        removeAtExit = directory
-        atexit {
-            if let directory = removeAtExit { try? FileManager.default.removeItem(atPath: directory) }
-        }
+        atExit { try? FileManager.default.removeItem(atPath: directory) }
         return .success(PKI(directory: directory))
     }
 
     /// What the tests run, in the temporary directory, to make their certificates.
-    static let script = #"""
+    public static let script = rsaScript + "\nmkdir ec\ncd ec\n" + ecScript
+
+    /// The RSA hierarchy and the device keys in every form, in the directory itself.
+    static let rsaScript = #"""
     cat > ca-ext.cnf <<'X'
     basicConstraints = critical, CA:TRUE
     keyUsage = critical, keyCertSign, cRLSign
@@ -150,38 +170,34 @@ struct PKI: Sendable {
     $OPENSSL x509 -in device-ec.pem -outform DER -out device-ec.der
     $OPENSSL pkey -in device-ec.key -outform DER -out device-ec.key.der
     """#
-}
 
-enum Tools {
-    /// The executable `name` in PATH (or the usual system directories).
-    static func find(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let directories = path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"]
-        for directory in directories {
-            let candidate = directory + "/" + name
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
-    /// Runs `executable` and returns its exit status and combined output.
-    static func run(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let outputPath = directory + "/.run-\(UInt32.random(in: 0...UInt32.max)).log"
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(atPath: outputPath)
-        return (process.terminationStatus, text)
-    }
+    /// The EC P-256 family, run in `ec/`.
+    static let ecScript = #"""
+    cat > server-ext.cnf <<'X'
+    basicConstraints = CA:FALSE
+    keyUsage = critical, digitalSignature
+    extendedKeyUsage = serverAuth
+    subjectAltName = DNS:localhost, IP:127.0.0.1
+    X
+    cat > client-ext.cnf <<'X'
+    basicConstraints = CA:FALSE
+    keyUsage = critical, digitalSignature
+    extendedKeyUsage = clientAuth
+    X
+    for ca in root unrelated; do
+        $OPENSSL req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days 3650 \
+            -subj "/CN=Modem Test $ca CA" -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout $ca.key -out $ca.pem
+    done
+    $OPENSSL req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
+    $OPENSSL x509 -req -sha256 -days 825 -in server.csr -CA root.pem -CAkey root.key -set_serial 0x2001 \
+        -extfile server-ext.cnf -out server.pem
+    serial=0x4001
+    for client in device1 subscriber; do
+        $OPENSSL req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$client" -keyout $client.key -out $client.csr
+        $OPENSSL x509 -req -sha256 -days 365 -in $client.csr -CA root.pem -CAkey root.key -set_serial $serial \
+            -extfile client-ext.cnf -out $client.pem
+        serial=0x4002
+    done
+    """#
 }

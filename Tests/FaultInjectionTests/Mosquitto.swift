@@ -1,1 +1,0 @@
-../MQTTIntegrationTests/Mosquitto.swift
