@@ -418,3 +418,178 @@ struct PublishFastPathTests {
         }
     }
 }
+
+// MARK: - The straight-line writer, the short-topic test and the frame reader's fast path
+
+@Suite("PUBLISH fast paths: writer, short topics, frame reader")
+struct PublishFastPathWriterTests {
+    /// Every topic length from 1 to 80 with every payload length from 0 to 80 (and around the
+    /// remaining-length boundaries), QoS 0 and 1: the 8-byte header store, the inline copies
+    /// (1–3, 4–7, 8–15, 16–32, 33–64 bytes, `memmove` beyond) and the byte writer under 8 bytes
+    /// give the reference's bytes through every encoder entry point, and nothing is written past
+    /// the packet's end.
+    @Test func everyShortLength() throws {
+        var rng = SplitMix64(seed: 0x7772_6974_6572_0001)
+        let payloadCounts = Array(0...80) + [125, 126, 127, 128, 129, 16_379, 16_380, 16_381, 16_382, 16_383, 16_384]
+        try withArena { arena throws in
+            let payloadPool = (0..<16_400).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            for topicCount in 1...80 {
+                let topic = randomPlainTopic(&rng, count: topicCount)
+                let topicView = arena.view(topic)
+                let name = try MQTTTopicName(validating: topicView)
+                for payloadCount in payloadCounts {
+                    let payload = Array(payloadPool[..<payloadCount])
+                    let payloadView = arena.view(payload)
+                    for qos: UInt8 in [0, 1] {
+                        let retain = rng.next() % 2 == 0
+                        let dup = qos != 0 && rng.next() % 2 == 0
+                        let packetID: UInt16 = qos == 0 ? 0 : UInt16(truncatingIfNeeded: rng.next() | 1)
+                        let expected = referencePublish(
+                            topic: topic, payload: payload, qos: qos, packetID: packetID, retain: retain, dup: dup)
+                        let publish = MQTTPublish(
+                            topic: topicView, payload: payloadView, qos: QoS(rawValue: qos)!, packetID: packetID,
+                            retain: retain, dup: dup)
+                        // 16 spare bytes after the packet, which must stay as they were.
+                        let capacity = expected.count + 16
+                        func check(_ what: String, _ encode: (UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int) {
+                            var out = [UInt8](repeating: 0xA5, count: capacity)
+                            let result = out.withUnsafeMutableBytes { raw in
+                                Result { () throws(MQTTEncodeError) -> Int in try encode(raw) }
+                            }
+                            #expect(result == .success(expected.count), "\(what) topic \(topicCount) payload \(payloadCount) qos \(qos)")
+                            #expect(Array(out[..<expected.count]) == expected, "\(what) topic \(topicCount) payload \(payloadCount) qos \(qos)")
+                            #expect(out[expected.count...].allSatisfy { $0 == 0xA5 }, "\(what): written past the packet")
+                        }
+                        check("MQTTPublish.encode") { buffer throws(MQTTEncodeError) in try publish.encode(into: buffer) }
+                        check("MQTTPacket.encode") { buffer throws(MQTTEncodeError) in try MQTTPacket.publish(publish).encode(into: buffer) }
+                        check("MQTTTopicName") { buffer throws(MQTTEncodeError) in
+                            try MQTTPublish.encode(
+                                topic: name, payload: payloadView, qos: publish.qos, packetID: packetID, retain: retain, dup: dup,
+                                into: buffer)
+                        }
+                        #expect(try publish.encodedSize() == expected.count)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `isPlainTopicName` (any length, hosts) says `true` exactly for non-empty views of ASCII
+    /// other than U+0000, `+` and `#`, at every length up to 40; its `true` implies a valid
+    /// topic name.
+    @Test func plainTopicNameEveryLength() {
+        var rng = SplitMix64(seed: 0x706C_6169_6E00_0001)
+        for count in 0...40 {
+            for round in 0..<400 {
+                var topic = randomPlainTopic(&rng, count: count)
+                if round % 2 == 1 && count > 0 {
+                    topic[Int(rng.next() % UInt64(count))] = randomTopicByte(&rng)
+                }
+                let plain = count > 0 && topic.allSatisfy { $0 != 0 && $0 < 0x80 && $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "#") }
+                topic.withUnsafeBytes { raw in
+                    let view = ByteView(raw)
+                    #expect(MQTTValidation.isPlainTopicName(view) == plain, "\(hex(topic))")
+                    if plain { #expect(referenceTopicCheck(topic) == nil) }
+                    let inline = MQTTValidation.checkTopicNameInline(view)
+                    let reference = referenceTopicCheck(topic)
+                    #expect(inline?.rule == reference?.rule && inline?.index == reference?.index, "\(hex(topic))")
+                }
+            }
+        }
+    }
+
+    /// The frame reader's fast path against the general rules (`MQTTFixedHeader.parse`, the
+    /// size limit, whole packets only), written out here: random streams of packets of every
+    /// type, lengths around 127/128 and 16,383/16,384, some with a damaged first or length
+    /// byte, in random chunks. Every `nextFrame()` gives what the rules give: the same frame,
+    /// `nil`, or the same error.
+    @Test func frameReaderAgainstTheRules() throws {
+        var rng = SplitMix64(seed: 0x6672_616D_6500_0001)
+        let capacity = 20_000
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
+        defer { storage.deallocate() }
+        var frames = 0
+        for _ in 0..<300 {
+            // A stream of packets: a first byte (mostly valid), a remaining length, a body.
+            var stream = [UInt8]()
+            for _ in 0..<(1 + Int(rng.next() % 12)) {
+                let firstBytes: [UInt8] = [0x10, 0x20, 0x30, 0x32, 0x34, 0x3B, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xA2, 0xB0, 0xC0, 0xD0, 0xE0]
+                var first = firstBytes[Int(rng.next() % UInt64(firstBytes.count))]
+                if rng.next() % 10 == 0 { first = UInt8(truncatingIfNeeded: rng.next()) }
+                let lengths = [0, 1, 2, 3, 40, 126, 127, 128, 129, 300, 16_383, 16_384, 16_385, 19_990, 25_000]
+                let length = rng.next() % 2 == 0 ? Int(rng.next() % 200) : lengths[Int(rng.next() % UInt64(lengths.count))]
+                var encodedLength = [UInt8]()
+                var rest = length
+                repeat {
+                    var digit = UInt8(rest & 0x7F)
+                    rest >>= 7
+                    if rest > 0 { digit |= 0x80 }
+                    encodedLength.append(digit)
+                } while rest > 0
+                switch rng.next() % 12 {
+                case 0: encodedLength[encodedLength.count - 1] |= 0x80  // runs on into the body
+                case 1: encodedLength += [0x80, 0x00]  // not the shortest form (or a fifth byte)
+                case 2: encodedLength = [0x80 | UInt8(rng.next() % 128), 0x00]
+                default: break
+                }
+                stream += [first] + encodedLength + (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            let limit = rng.next() % 3 == 0 ? 2 + Int(rng.next() % 400) : capacity
+            var reader = MQTTFrameReader(storage: storage, maximumPacketSize: limit)
+            var pending = [UInt8]()  // the model: bytes received, not yet handed out as frames
+            var fed = 0
+            streamLoop: while fed < stream.count {
+                let chunk = rng.next() % 4 == 0 ? 1 + Int(rng.next() % 3) : 1 + Int(rng.next() % 3_000)
+                let offered = Array(stream[fed..<min(stream.count, fed + chunk)])
+                let taken = offered.withUnsafeBytes { reader.append($0) }
+                pending += offered[..<taken]
+                fed += taken
+                while true {
+                    // What the rules say about `pending`.
+                    let expected: Result<Int?, MQTTDecodeError>
+                    let parsed = pending.withUnsafeBytes { raw in
+                        Result { () throws(MQTTDecodeError) -> MQTTFixedHeader.Parse in try MQTTFixedHeader.parse(ByteView(raw)) }
+                    }
+                    do throws(MQTTDecodeError) {
+                        switch try parsed.get() {
+                        case .incomplete:
+                            expected = pending.count >= limit
+                                ? .failure(MQTTDecodeError(.packetTooLarge(size: pending.count + 1, limit: limit), at: 1))
+                                : .success(nil)
+                        case .complete(let header):
+                            if header.packetLength > limit {
+                                expected = .failure(MQTTDecodeError(.packetTooLarge(size: header.packetLength, limit: limit), at: 1))
+                            } else {
+                                expected = .success(pending.count >= header.packetLength ? header.packetLength : nil)
+                            }
+                        }
+                    } catch {
+                        expected = .failure(error)
+                    }
+                    let got = Result { () throws(MQTTDecodeError) -> MQTTFrame? in try reader.nextFrame() }
+                    switch (got, expected) {
+                    case (.success(let frame?), .success(let length?)):
+                        let header = try pending.withUnsafeBytes { raw in
+                            guard case .complete(let header) = try MQTTFixedHeader.parse(ByteView(raw)) else { throw MQTTDecodeError(.truncatedField, at: 0) }
+                            return header
+                        }
+                        #expect(frame.header == header)
+                        #expect(frame.bytes.array == Array(pending[..<length]))
+                        pending.removeFirst(length)
+                        frames += 1
+                    case (.success(nil), .success(nil)):
+                        if taken == 0 && fed < stream.count { break streamLoop }  // full: the limit test's case
+                        continue streamLoop
+                    case (.failure(let error), .failure(let reference)):
+                        #expect(error == reference)
+                        break streamLoop
+                    default:
+                        Issue.record("nextFrame: \(got), expected \(expected); pending \(hex(pending.prefix(8)))")
+                        break streamLoop
+                    }
+                }
+            }
+        }
+        #expect(frames > 300)
+    }
+}

@@ -75,10 +75,31 @@ extension MQTTPacket {
     /// standard a receiver can check. The packet's views point into `bytes`.
     public static func decode(_ bytes: ByteView) throws(MQTTDecodeError) -> MQTTPacket {
         #if !hasFeature(Embedded)
-        // A valid PUBLISH without the general decoder; anything else goes the general way.
-        // Embedded builds keep only the general decoder (flash).
-        if let publish = MQTTPublish.decodeValid(bytes) { return .publish(publish) }
+        // A valid PUBLISH with a plain ASCII topic without the general decoder and without a
+        // call (no stack frame); anything else goes the general way, out of line. Embedded
+        // builds keep only the general decoder (flash).
+        if let publish = MQTTPublish.decodeValid(bytes, plainTopicOnly: true) { return .publish(publish) }
+        return try decodeOutOfLine(bytes)
+        #else
+        return try decodeGeneral(bytes)
         #endif
+    }
+
+    #if !hasFeature(Embedded)
+    /// `decode(_:)` past its first test: a PUBLISH whose topic needs the byte-wise check, then
+    /// the general decoder.
+    @inline(never)
+    static func decodeOutOfLine(_ bytes: ByteView) throws(MQTTDecodeError) -> MQTTPacket {
+        if let publish = MQTTPublish.decodeValid(bytes, plainTopicOnly: false) { return .publish(publish) }
+        return try decodeGeneral(bytes)
+    }
+    #endif
+
+    /// The general decoder: fixed header, then the body.
+    #if hasFeature(Embedded)
+    @inline(__always)  // the body of `decode(_:)` (flash)
+    #endif
+    static func decodeGeneral(_ bytes: ByteView) throws(MQTTDecodeError) -> MQTTPacket {
         switch try MQTTFixedHeader.parse(bytes) {
         case .incomplete:
             throw MQTTDecodeError(.truncatedField, at: bytes.count)
@@ -222,8 +243,10 @@ extension MQTTPacket {
 extension MQTTPublish {
     /// `bytes` decoded, if it is exactly one valid PUBLISH; `nil` otherwise (another type, a
     /// broken rule, too few or too many bytes).
+    /// With `plainTopicOnly`, also `nil` for a topic that `isPlainTopicName` does not vouch
+    /// for (non-ASCII, say), which the byte-wise check then has to decide.
     @inline(__always)
-    static func decodeValid(_ bytes: ByteView) -> MQTTPublish? {
+    static func decodeValid(_ bytes: ByteView, plainTopicOnly: Bool = false) -> MQTTPublish? {
         let count = bytes.count
         guard count >= 2, let base = bytes.baseAddress else { return nil }
         let first = base.load(as: UInt8.self)
@@ -232,10 +255,25 @@ extension MQTTPublish {
         let qosBits = (flags >> 1) & 0x03
         // QoS 3; DUP on QoS 0.
         guard qosBits != 3 && (qosBits != 0 || flags & 0x08 == 0) else { return nil }
-        // Remaining length: at most 4 bytes, each after the first non-zero (shortest form).
         var remaining = 0
-        var shift = 0
         var index = 1
+        if plainTopicOnly {
+            // One or two length bytes (up to 16,383), straight-line; longer ones go the other way.
+            let second = base.load(fromByteOffset: 1, as: UInt8.self)
+            remaining = Int(second)
+            index = 2
+            if second >= 0x80 {
+                guard count >= 3 else { return nil }
+                let third = base.load(fromByteOffset: 2, as: UInt8.self)
+                guard third != 0 && third < 0x80 else { return nil }
+                remaining = Int(second & 0x7F) | Int(third) &<< 7
+                index = 3
+            }
+            guard count &- index == remaining else { return nil }
+            return decodeValidBody(flags: flags, packet: bytes, bodyStart: index, plainTopicOnly: true)
+        }
+        // Remaining length: at most 4 bytes, each after the first non-zero (shortest form).
+        var shift = 0
         while true {
             guard index < count && index < 5 else { return nil }
             let byte = base.load(fromByteOffset: index, as: UInt8.self)
@@ -246,29 +284,31 @@ extension MQTTPublish {
             shift &+= 7
         }
         guard count &- index == remaining else { return nil }
-        return decodeValidBody(flags: flags, packet: bytes, bodyStart: index)
+        return decodeValidBody(flags: flags, packet: bytes, bodyStart: index, plainTopicOnly: plainTopicOnly)
     }
 
     /// The PUBLISH whose fixed header (with valid flags `flags`) ends at `bodyStart` of
     /// `packet`, which holds exactly the packet; `nil` if the body breaks a rule.
     @inline(__always)
-    static func decodeValidBody(flags: UInt8, packet: ByteView, bodyStart: Int) -> MQTTPublish? {
+    static func decodeValidBody(flags: UInt8, packet: ByteView, bodyStart: Int, plainTopicOnly: Bool = false) -> MQTTPublish? {
         let count = packet.count
         // Offsets are within `packet`, so plain (wrapping) arithmetic cannot overflow.
         guard count &- bodyStart >= 2, let base = packet.baseAddress else { return nil }
-        let topicLength = Int(base.load(fromByteOffset: bodyStart, as: UInt8.self)) << 8
-            | Int(base.load(fromByteOffset: bodyStart &+ 1, as: UInt8.self))
+        let topicLength = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: bodyStart, as: UInt16.self)))
         var position = bodyStart &+ 2
         guard topicLength <= count &- position else { return nil }
         let topic = ByteView(baseAddress: base + position, count: topicLength)
-        guard MQTTValidation.checkTopicNameInline(topic) == nil else { return nil }
+        if plainTopicOnly {
+            guard MQTTValidation.isPlainTopicName(topic) else { return nil }
+        } else {
+            guard MQTTValidation.checkTopicNameInline(topic) == nil else { return nil }
+        }
         position &+= topicLength
         let qosBits = (flags >> 1) & 0x03
         var packetID: UInt16 = 0
         if qosBits != 0 {
             guard count &- position >= 2 else { return nil }
-            packetID = UInt16(base.load(fromByteOffset: position, as: UInt8.self)) << 8
-                | UInt16(base.load(fromByteOffset: position &+ 1, as: UInt8.self))
+            packetID = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: position, as: UInt16.self))
             guard packetID != 0 else { return nil }
             position &+= 2
         }

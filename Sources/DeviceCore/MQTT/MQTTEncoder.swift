@@ -229,6 +229,11 @@ extension MQTTPublish {
     /// Encodes this PUBLISH at the start of `buffer` and returns the number of bytes written;
     /// the same bytes and errors as `MQTTPacket.publish(self).encode(into:)`. Nothing is
     /// written when the packet breaks a rule or does not fit.
+    #if !hasFeature(Embedded)
+    // Inlined into `MQTTPacket.encode(into:)` on hosts: the fields are read straight from the
+    // enum's payload instead of being copied out and passed to a call.
+    @inline(__always)
+    #endif
     public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
         let sizes = try sizes()
         guard sizes.total <= buffer.count, let base = buffer.baseAddress else {
@@ -257,10 +262,16 @@ extension MQTTPublish {
     @inline(__always)
     func sizes(topicChecked: Bool = false) throws(MQTTEncodeError) -> (remaining: Int, total: Int) {
         let remaining = try remainingLength(topicChecked: topicChecked)
+        #if hasFeature(Embedded)
         guard let lengthSize = MQTTFixedHeader.remainingLengthSize(remaining) else {
             throw .packetTooLarge(remainingLength: remaining)
         }
-        return (remaining, 1 + lengthSize + remaining)
+        #else
+        // Three compares instead of a chain of range tests (hosts).
+        if remaining > MQTTFixedHeader.maximumRemainingLength { throw .packetTooLarge(remainingLength: remaining) }
+        let lengthSize = MQTTFixedHeader.remainingLengthSizeUnchecked(remaining)
+        #endif
+        return (remaining, 1 &+ lengthSize &+ remaining)
     }
 
     /// Validates the packet and returns the length of everything after the fixed header.
@@ -275,10 +286,14 @@ extension MQTTPublish {
             if topic.count > 65_535 { throw .invalid(.stringTooLong(length: topic.count)) }
             if let failure = MQTTValidation.checkTopicNameInline(topic) { throw .invalid(failure.rule) }
         }
-        return 2 + topic.count + (qos == .atMostOnce ? 0 : 2) + payload.count
+        // The topic is at most 65,535 bytes here (checked above, or by `MQTTTopicName`); the
+        // payload's count is the caller's, so its addition stays checked.
+        return (2 &+ topic.count &+ (qos == .atMostOnce ? 0 : 2)) + payload.count
     }
 
-    /// Writes the PUBLISH, already validated by `sizes()`, at `base` (which has room for it).
+    #if hasFeature(Embedded)
+    /// Writes the PUBLISH, already validated by `sizes()`, at `base` (which has room for it),
+    /// a byte at a time (Embedded builds: flash).
     func write(to base: UnsafeMutableRawPointer, remainingLength: Int) -> Int {
         var writer = UncheckedWriter(base: base)
         writer.byte(firstByte)
@@ -286,6 +301,86 @@ extension MQTTPublish {
         writeBody(&writer)
         return writer.position
     }
+    #else
+    /// Writes the PUBLISH, already validated by `sizes()`, at `base` (which has room for it).
+    ///
+    /// Hosts: the fixed header and the topic's length go out as one 8-byte store, the topic
+    /// (and a payload of up to 64 bytes) as a few overlapping 16-byte moves instead of a call
+    /// to `memmove`, the packet id as one 2-byte store. Packets under 8 bytes (their header
+    /// is 4 bytes) store the header's 4 bytes instead. Nothing is written past the packet's
+    /// last byte.
+    @inline(__always)
+    func write(to base: UnsafeMutableRawPointer, remainingLength: Int) -> Int {
+        let lengthSize = MQTTFixedHeader.remainingLengthSizeUnchecked(remainingLength)
+        let total = 1 &+ lengthSize &+ remainingLength
+        // Little-endian word: first byte, the remaining length's 7-bit digits (continuation
+        // bits on all but the last), then the topic's length, big-endian.
+        let r = UInt64(truncatingIfNeeded: remainingLength)
+        var length = (r & 0x7F) | (r &<< 1 & 0x7F00) | (r &<< 2 & 0x7F_0000) | (r &<< 3 & 0x7F00_0000)
+        let lengthBits = UInt64(truncatingIfNeeded: lengthSize &* 8)
+        length |= 0x0080_8080 & ((1 &<< (lengthBits &- 8)) &- 1)
+        let topicLength = UInt64(UInt16(truncatingIfNeeded: topic.count).bigEndian)
+        let header = UInt64(firstByte) | length &<< 8 | topicLength &<< (lengthBits &+ 8)
+        if total >= 8 {
+            base.storeBytes(of: header.littleEndian, as: UInt64.self)
+        } else {
+            // A valid PUBLISH has a topic, so it takes at least 5 bytes, and under 8 its
+            // remaining length is one byte: the header is the word's low 4 bytes.
+            base.storeBytes(of: UInt32(truncatingIfNeeded: header).littleEndian, as: UInt32.self)
+        }
+        var position = 3 &+ lengthSize
+        MQTTPublish.copyInline(topic, to: base + position)
+        position &+= topic.count
+        if qos != .atMostOnce {
+            (base + position).storeBytes(of: packetID.bigEndian, as: UInt16.self)
+            position &+= 2
+        }
+        MQTTPublish.copyInline(payload, to: base + position)
+        return total
+    }
+
+    /// Copies `view` to `destination`: up to 64 bytes with overlapping loads and stores (no
+    /// call), more with `memmove`.
+    @inline(__always)
+    static func copyInline(_ view: ByteView, to destination: UnsafeMutableRawPointer) {
+        let count = view.count
+        guard count > 0 else { return }
+        let source = view.baseAddress.unsafelyUnwrapped
+        if count > 64 {
+            destination.copyMemory(from: source, byteCount: count)
+        } else if count >= 16 {
+            typealias V = SIMD16<UInt8>
+            let first = source.loadUnaligned(as: V.self)
+            let last = source.loadUnaligned(fromByteOffset: count &- 16, as: V.self)
+            if count > 32 {
+                let second = source.loadUnaligned(fromByteOffset: 16, as: V.self)
+                let third = source.loadUnaligned(fromByteOffset: count &- 32, as: V.self)
+                destination.storeBytes(of: second, toByteOffset: 16, as: V.self)
+                destination.storeBytes(of: third, toByteOffset: count &- 32, as: V.self)
+            }
+            destination.storeBytes(of: first, as: V.self)
+            destination.storeBytes(of: last, toByteOffset: count &- 16, as: V.self)
+        } else if count >= 8 {
+            let first = source.loadUnaligned(as: UInt64.self)
+            let last = source.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self)
+            destination.storeBytes(of: first, as: UInt64.self)
+            destination.storeBytes(of: last, toByteOffset: count &- 8, as: UInt64.self)
+        } else if count >= 4 {
+            let first = source.loadUnaligned(as: UInt32.self)
+            let last = source.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)
+            destination.storeBytes(of: first, as: UInt32.self)
+            destination.storeBytes(of: last, toByteOffset: count &- 4, as: UInt32.self)
+        } else {
+            let first = source.load(as: UInt8.self)
+            let middle = source.load(fromByteOffset: count &>> 1, as: UInt8.self)
+            let last = source.load(fromByteOffset: count &- 1, as: UInt8.self)
+            destination.storeBytes(of: first, as: UInt8.self)
+            destination.storeBytes(of: middle, toByteOffset: count &>> 1, as: UInt8.self)
+            destination.storeBytes(of: last, toByteOffset: count &- 1, as: UInt8.self)
+        }
+    }
+    #endif
+
 
     @inline(__always)
     var firstByte: UInt8 {

@@ -70,6 +70,13 @@ public struct MQTTFixedHeader: Equatable, Sendable {
         return .complete(MQTTFixedHeader(type: type, flags: flags, remainingLength: value, length: index))
     }
 
+    /// Bytes needed to encode `value` (at most `maximumRemainingLength`) as a remaining length,
+    /// by three compares.
+    @inline(__always)
+    static func remainingLengthSizeUnchecked(_ value: Int) -> Int {
+        1 &+ (value >= 128 ? 1 : 0) &+ (value >= 16_384 ? 1 : 0) &+ (value >= 2_097_152 ? 1 : 0)
+    }
+
     /// Bytes needed to encode `value` as a remaining length, or `nil` if it is too large.
     @inline(__always)
     static func remainingLengthSize(_ value: Int) -> Int? {

@@ -48,7 +48,7 @@ enum MQTTValidation {
         #if hasFeature(Embedded)
         return checkTopicName(topic)
         #else
-        if isPlain(topic) { return nil }
+        if isPlainTopicName(topic) { return nil }
         return checkTopicNameBytewise(topic)
         #endif
     }
@@ -110,12 +110,16 @@ enum MQTTValidation {
                 let y = (v | SIMD16(repeating: 0x08)) ^ SIMD16(repeating: 0x2B)
                 return (v &- SIMD16(repeating: 1)) | v | (y &- SIMD16(repeating: 1))
             }
-            // First and last 16 bytes (overlapping below 32), then the middle.
+            // First and last 16 bytes (overlapping below 32), then the middle: without a loop
+            // up to 48 bytes (IoT Hub's telemetry topics), 16 at a time beyond.
             var any16 = flags16(0) | flags16(count &- 16)
-            var i = 16
-            while i &+ 16 < count {
-                any16 |= flags16(i)
-                i &+= 16
+            if count > 32 {
+                any16 |= flags16(16)
+                var i = 32
+                while i &+ 16 < count {
+                    any16 |= flags16(i)
+                    i &+= 16
+                }
             }
             let halves = unsafeBitCast(any16, to: SIMD2<UInt64>.self)
             return (halves[0] | halves[1]) & 0x8080_8080_8080_8080 == 0
@@ -146,6 +150,35 @@ enum MQTTValidation {
         any |= flags(count &- width)
         return any & highs == 0
     }
+
+    #if !hasFeature(Embedded)
+    /// `isPlain` for any length: `true` when `bytes` is not empty and every byte is plain ASCII
+    /// other than U+0000, `+` and `#` (a valid topic name). Views shorter than a machine word
+    /// are tested as one word built from overlapping loads (two 4-byte loads from 4 bytes on,
+    /// else the first, middle and last byte). Hosts only: the PUBLISH fast paths, which hand
+    /// anything it does not vouch for to the byte-wise check.
+    @inline(__always)
+    static func isPlainTopicName(_ bytes: ByteView) -> Bool {
+        let count = bytes.count
+        if count >= MemoryLayout<UInt>.size { return isPlain(bytes) }
+        guard count > 0, let base = bytes.baseAddress else { return false }
+        let word: UInt64
+        if count >= 4 {
+            word = UInt64(base.loadUnaligned(as: UInt32.self))
+                | UInt64(base.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)) &<< 32
+        } else {
+            // 0x61 (`a`) fills the bytes not loaded.
+            word = UInt64(base.load(as: UInt8.self))
+                | UInt64(base.load(fromByteOffset: count &>> 1, as: UInt8.self)) &<< 8
+                | UInt64(base.load(fromByteOffset: count &- 1, as: UInt8.self)) &<< 16
+                | 0x6161_6161_6100_0000
+        }
+        // The test of `isPlain`'s word loop (see there).
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let y = (word | 0x0808_0808_0808_0808) ^ 0x2B2B_2B2B_2B2B_2B2B
+        return ((word &- ones) | word | (y &- ones)) & 0x8080_8080_8080_8080 == 0
+    }
+    #endif
 
     /// How many leading bytes, in whole machine words, are plain ASCII other than U+0000, `+`
     /// and `#`: the common case of a topic or client id, checked a word at a time so that the
