@@ -83,15 +83,7 @@ func firmwareMain() -> Int32 {
         status = runDevice(link, &pool)
         used = pool.used
     }
-    Console.write("modem-demo: memory pool ")
-    Console.decimal(used)
-    Console.write(" of ")
-    Console.decimal(MemoryLayout<InlineArray<4096, UInt8>>.size)
-    Console.write(" bytes; stack high-water ")
-    Console.decimal(StackUsage.used)
-    Console.write(" of ")
-    Console.decimal(StackUsage.available)
-    Console.line(" bytes")
+    Console.memoryReport("modem-demo: ", poolUsed: used, poolSize: MemoryLayout<InlineArray<4096, UInt8>>.size)
     Console.line(status == 0 ? "modem-demo: ok" : "modem-demo: FAILED")
     return status
 }

@@ -32,15 +32,7 @@ func firmwareMain() -> Int32 {
         Console.decimal(StackUsage.used)
         Console.line(" bytes")
     }
-    Console.write("qemu-test: memory pool ")
-    Console.decimal(used)
-    Console.write(" of ")
-    Console.decimal(MemoryLayout<InlineArray<2816, UInt8>>.size)
-    Console.write(" bytes; stack high-water ")
-    Console.decimal(StackUsage.used)
-    Console.write(" of ")
-    Console.decimal(StackUsage.available)
-    Console.line(" bytes")
+    Console.memoryReport("qemu-test: ", poolUsed: used, poolSize: MemoryLayout<InlineArray<2816, UInt8>>.size)
     // What the big values on the stack weigh (the flow keeps clients, registration and events there).
     Console.write("qemu-test: sizes: MQTTClient ")
     Console.decimal(MemoryLayout<MQTTClient<ScriptedTransport, SysTickClock>>.size)

@@ -91,6 +91,22 @@ public enum Console {
     }
 }
 
+extension Console {
+    /// One line: "<prefix>memory pool U of S bytes; stack high-water H of A bytes".
+    public static func memoryReport(_ prefix: StaticString, poolUsed: Int, poolSize: Int) {
+        write(prefix)
+        write("memory pool ")
+        decimal(poolUsed)
+        write(" of ")
+        decimal(poolSize)
+        write(" bytes; stack high-water ")
+        decimal(StackUsage.used)
+        write(" of ")
+        decimal(StackUsage.available)
+        line(" bytes")
+    }
+}
+
 /// The stack's high-water mark (the start-up code paints the stack), and its size.
 public enum StackUsage {
     public static var used: Int { Int(board_stack_used()) }
