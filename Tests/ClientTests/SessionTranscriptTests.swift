@@ -263,6 +263,16 @@ struct InboundTranscripts {
         #expect(throws: MQTTSessionError.unexpectedPacket(type)) { try h.feed(packet) }
     }
 
+    /// A packet only clients send is a violation by its type alone: its body is not read, so a
+    /// malformed one gives the same error (and the firmware links no decoder for it).
+    @Test(arguments: ["82020001", "100c00044d5154580402003c0000", "a2020001"])
+    func malformedClientOnlyPacketsAreUnexpectedNotMalformed(packet: String) throws {
+        let h = SessionHarness()
+        _ = try h.connect()
+        let type = MQTTPacketType(rawValue: bytes(packet)[0] >> 4)!
+        #expect(throws: MQTTSessionError.unexpectedPacket(type)) { try h.feed(packet) }
+    }
+
     @Test func partialFramesAndManyFramesPerRead() throws {
         let h = SessionHarness()
         _ = try h.connect()

@@ -316,3 +316,51 @@ struct FrameReaderTests {
         #expect(try next.decode() == .pingreq)
     }
 }
+
+/// `MQTTFrame.decodeFromServer()`: what a client's session decodes through. It must agree with
+/// `decode()` on every packet a server may send, and give `nil` for the types only clients send
+/// whatever their body holds.
+@Suite("Frame decoding as a client")
+struct DecodeFromServerTests {
+    /// Each packet alone through a reader.
+    static func frame(_ packet: [UInt8], _ body: (MQTTFrame) throws -> Void) throws {
+        let box = ReaderBox(capacity: max(packet.count, 8))
+        packet.withUnsafeBytes { box.storage.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: packet.count) }
+        box.reader.didWrite(packet.count)
+        try body(try #require(try box.reader.nextFrame()))
+    }
+
+    @Test(arguments: [
+        // Valid and malformed packets of every type a server sends.
+        "20020000", "20020105", "20020100", "20020006", "20020200",
+        "300700036162630102", "320700036162630001", "320700036162630000", "30040002612b",
+        "40020001", "40020000", "50020001", "62020001", "70020001", "b0020001",
+        "9003000100", "90030001ff", "900400010080", "d000",
+    ])
+    func serverPacketsDecodeAsDecodeDoes(packetHex: String) throws {
+        try Self.frame(bytes(hex: packetHex)) { frame in
+            var general: Result<MQTTPacket, MQTTDecodeError>
+            do throws(MQTTDecodeError) { general = .success(try frame.decode()) } catch { general = .failure(error) }
+            var fromServer: Result<MQTTPacket?, MQTTDecodeError>
+            do throws(MQTTDecodeError) { fromServer = .success(try frame.decodeFromServer()) } catch { fromServer = .failure(error) }
+            switch (general, fromServer) {
+            case (.success(let a), .success(let b)): #expect(b == a)
+            case (.failure(let a), .failure(let b)): #expect(b == a)
+            default: Issue.record("decode() gave \(general), decodeFromServer() \(fromServer)")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        // CONNECT (valid, then with a bad protocol name), SUBSCRIBE (valid, then without
+        // filters), UNSUBSCRIBE (valid, then empty), PINGREQ, DISCONNECT.
+        "100c00044d5154540402003c0000", "100c00044d5154580402003c0000",
+        "8206000100017801", "82020001", "a20500010001" + "78", "a2020001", "c000", "e000",
+    ])
+    func clientOnlyTypesAreNilWhateverTheBody(packetHex: String) throws {
+        try Self.frame(bytes(hex: packetHex)) { frame in
+            let decoded = try frame.decodeFromServer()
+            #expect(decoded == nil)
+        }
+    }
+}

@@ -116,20 +116,50 @@ extension MQTTPacket {
     /// Decodes the body of a packet whose fixed header has already been parsed and whose
     /// `packet` view holds exactly `header.packetLength` bytes.
     static func decode(header: MQTTFixedHeader, packet: ByteView) throws(MQTTDecodeError) -> MQTTPacket {
+        if let fromServer = try decodeFromServer(header: header, packet: packet) { return fromServer }
         var cursor = PacketCursor(packet: packet, position: header.length)
-        let remaining = header.remainingLength
-
-        func requireLength(_ expected: Int) throws(MQTTDecodeError) {
-            if remaining != expected {
-                throw MQTTDecodeError(.remainingLengthMismatch(expected: expected, actual: remaining), at: 1)
-            }
-        }
-
         switch header.type {
         case .connect:
             return .connect(try decodeConnect(&cursor))
+        case .subscribe, .unsubscribe:
+            let withQoS = header.type == .subscribe
+            let id = try cursor.packetID()
+            let listStart = cursor.position
+            if cursor.remaining == 0 { throw MQTTDecodeError(.noTopicFilters, at: listStart) }
+            while cursor.remaining > 0 {
+                _ = try cursor.topicFilter()
+                if withQoS {
+                    let at = cursor.position
+                    let requested = try cursor.byte()
+                    if requested & 0xFC != 0 || requested & 0x03 == 3 {
+                        throw MQTTDecodeError(.subscribeReservedBitsSet(requested), at: at)
+                    }
+                }
+            }
+            let list = MQTTTopicFilterList(wire: packet.slice(from: listStart, count: packet.count - listStart), withQoS: withQoS)
+            return withQoS
+                ? .subscribe(MQTTSubscribe(packetID: id, subscriptions: list))
+                : .unsubscribe(MQTTUnsubscribe(packetID: id, filters: list))
+        case .pingreq:
+            try requireLength(0, header)
+            return .pingreq
+        default:  // .disconnect; the other types were decoded above
+            try requireLength(0, header)
+            return .disconnect
+        }
+    }
+
+    /// The packet, if it is of a type a server sends to a client (CONNACK, PUBLISH, PUBACK,
+    /// PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP); `nil`, without reading the body,
+    /// for the others. A client's session decodes through this alone, so that a firmware does
+    /// not link the CONNECT and SUBSCRIBE decoders it never needs.
+    static func decodeFromServer(header: MQTTFixedHeader, packet: ByteView) throws(MQTTDecodeError) -> MQTTPacket? {
+        var cursor = PacketCursor(packet: packet, position: header.length)
+        switch header.type {
+        case .connect, .subscribe, .unsubscribe, .pingreq, .disconnect:
+            return nil
         case .connack:
-            try requireLength(2)
+            try requireLength(2, header)
             let flags = try cursor.byte()
             if flags & 0xFE != 0 { throw MQTTDecodeError(.connackReservedFlagsSet, at: cursor.position - 1) }
             let code = try cursor.byte()
@@ -150,7 +180,7 @@ extension MQTTPacket {
                 topic: topic, payload: payload, qos: qos, packetID: packetID,
                 retain: header.flags & 0x01 != 0, dup: header.flags & 0x08 != 0))
         case .puback, .pubrec, .pubrel, .pubcomp, .unsuback:
-            try requireLength(2)
+            try requireLength(2, header)
             let id = try cursor.packetID()
             switch header.type {
             case .puback: return .puback(packetID: id)
@@ -159,25 +189,6 @@ extension MQTTPacket {
             case .pubcomp: return .pubcomp(packetID: id)
             default: return .unsuback(packetID: id)
             }
-        case .subscribe, .unsubscribe:
-            let withQoS = header.type == .subscribe
-            let id = try cursor.packetID()
-            let listStart = cursor.position
-            if cursor.remaining == 0 { throw MQTTDecodeError(.noTopicFilters, at: listStart) }
-            while cursor.remaining > 0 {
-                _ = try cursor.topicFilter()
-                if withQoS {
-                    let at = cursor.position
-                    let requested = try cursor.byte()
-                    if requested & 0xFC != 0 || requested & 0x03 == 3 {
-                        throw MQTTDecodeError(.subscribeReservedBitsSet(requested), at: at)
-                    }
-                }
-            }
-            let list = MQTTTopicFilterList(wire: packet.slice(from: listStart, count: packet.count - listStart), withQoS: withQoS)
-            return withQoS
-                ? .subscribe(MQTTSubscribe(packetID: id, subscriptions: list))
-                : .unsubscribe(MQTTUnsubscribe(packetID: id, filters: list))
         case .suback:
             let id = try cursor.packetID()
             if cursor.remaining == 0 { throw MQTTDecodeError(.noReturnCodes, at: cursor.position) }
@@ -190,15 +201,15 @@ extension MQTTPacket {
                 index += 1
             }
             return .suback(MQTTSubAck(packetID: id, returnCodes: codes))
-        case .pingreq:
-            try requireLength(0)
-            return .pingreq
         case .pingresp:
-            try requireLength(0)
+            try requireLength(0, header)
             return .pingresp
-        case .disconnect:
-            try requireLength(0)
-            return .disconnect
+        }
+    }
+
+    private static func requireLength(_ expected: Int, _ header: MQTTFixedHeader) throws(MQTTDecodeError) {
+        if header.remainingLength != expected {
+            throw MQTTDecodeError(.remainingLengthMismatch(expected: expected, actual: header.remainingLength), at: 1)
         }
     }
 

@@ -21,6 +21,24 @@ public struct MQTTFrame {
         #endif
     }
 
+    /// Decodes a packet from a server, as a client receives it: `nil`, without reading the
+    /// body, for the types only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
+    /// DISCONNECT), which a client treats as a protocol violation whatever their body holds.
+    /// The session decodes through this, so that a firmware links only the decoders of packets
+    /// a server sends.
+    public func decodeFromServer() throws(MQTTDecodeError) -> MQTTPacket? {
+        switch header.type {
+        case .connect, .subscribe, .unsubscribe, .pingreq, .disconnect:
+            return nil
+        default:
+            #if !hasFeature(Embedded)
+            return try decode()  // with the PUBLISH fast path (hosts)
+            #else
+            return try MQTTPacket.decodeFromServer(header: header, packet: bytes)
+            #endif
+        }
+    }
+
     #if !hasFeature(Embedded)
     /// `decode()` past its first test: a PUBLISH whose topic needs the byte-wise check, then
     /// the general decoder.

@@ -309,8 +309,10 @@ public struct MQTTSession {
     }
 
     private mutating func handle(_ frame: MQTTFrame) throws(MQTTSessionError) -> MQTTSessionEvent? {
-        let packet: MQTTPacket
-        do throws(MQTTDecodeError) { packet = try frame.decode() } catch { throw .malformedPacket(error) }
+        let decoded: MQTTPacket?
+        do throws(MQTTDecodeError) { decoded = try frame.decodeFromServer() } catch { throw .malformedPacket(error) }
+        // A packet only clients send (CONNECT, SUBSCRIBE…) is a violation whatever its body.
+        guard let packet = decoded else { throw .unexpectedPacket(frame.header.type) }
         pingDeadline = nil  // any packet shows the connection is alive
         if case .connecting = state {
             guard case .connack(let connack) = packet else { throw .unexpectedPacket(packet.type) }
