@@ -39,9 +39,39 @@ public struct ModemService {
         public var damagedFrames = 0
     }
 
+    /// The open connection, TLS or plain TCP; its failures come out as the modem reports them.
     private enum Connection {
         case tls(TLSTransport)
         case tcp(TCPTransport)
+
+        mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(ModemError) -> Int {
+            switch self {
+            case .tls(let tls):
+                do throws(TLSFailure) { return try tls.send(bytes, timeout: timeout) } catch { throw ModemService.modemError(error) }
+            case .tcp(var tcp):
+                defer { self = .tcp(tcp) }
+                do throws(TCPTransport.Failure) { return try tcp.send(bytes, timeout: timeout) } catch { throw ModemService.modemError(error) }
+            }
+        }
+
+        mutating func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: DeviceDuration) throws(ModemError) -> Int {
+            switch self {
+            case .tls(let tls):
+                do throws(TLSFailure) { return try tls.receive(into: buffer, timeout: timeout) } catch { throw ModemService.modemError(error) }
+            case .tcp(var tcp):
+                defer { self = .tcp(tcp) }
+                do throws(TCPTransport.Failure) { return try tcp.receive(into: buffer, timeout: timeout) } catch { throw ModemService.modemError(error) }
+            }
+        }
+
+        mutating func close() {
+            switch self {
+            case .tls(let tls): tls.close()
+            case .tcp(var tcp):
+                tcp.close()
+                self = .tcp(tcp)
+            }
+        }
     }
 
     private var connection: Connection?
@@ -61,13 +91,12 @@ public struct ModemService {
     /// The response frame (complete, ready to write) to one request frame.
     public mutating func respond(to request: ModemFrameView) -> [UInt8] {
         statistics.requests += 1
-        let payload = Array(request.payload.buffer)
         let sequence = request.sequence
         do throws(ModemError) {
             guard let kind = ModemFrameKind(rawValue: request.kind) else {
                 throw ModemError(.malformedRequest, "unknown request kind 0x\(String(request.kind, radix: 16))")
             }
-            let reply = try handle(kind, payload)
+            let reply = try handle(kind, request.payload)
             return Self.frame(kind: kind.rawValue | 0x80, sequence: sequence, payload: reply)
         } catch {
             log("modem: \(error.code) error: \(error.message)")
@@ -79,11 +108,7 @@ public struct ModemService {
 
     /// Closes the connection, if any (the serial line went away).
     public mutating func closeConnection() {
-        switch connection {
-        case .tls(let tls): tls.close()
-        case .tcp(var tcp): tcp.close()
-        case nil: break
-        }
+        connection?.close()
         connection = nil
     }
 
@@ -108,7 +133,7 @@ public struct ModemService {
         }
     }
 
-    private mutating func handle(_ kind: ModemFrameKind, _ payload: [UInt8]) throws(ModemError) -> [UInt8] {
+    private mutating func handle(_ kind: ModemFrameKind, _ payload: ByteView) throws(ModemError) -> [UInt8] {
         var fields = FieldReader(payload)
         switch kind {
         case .hello:
@@ -125,7 +150,7 @@ public struct ModemService {
             let port = try fields.u16()
             let flags = try fields.u8()
             let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
-            guard let host = String(validating: fields.rest, as: UTF8.self), !host.isEmpty else {
+            guard let host = String(validating: fields.rest.buffer, as: UTF8.self), !host.isEmpty else {
                 throw ModemError(.malformedRequest, "OPEN without a valid UTF-8 host name")
             }
             closeConnection()
@@ -134,7 +159,7 @@ public struct ModemService {
         case .send:
             let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
             let data = fields.rest
-            let taken = try withConnection(.send) { (connection) throws(AnyTransportFailure) -> Int in
+            let taken = try useConnection(.send) { (connection) throws(ModemError) -> Int in
                 try connection.send(data, timeout: timeout)
             }
             statistics.bytesSent += taken
@@ -143,13 +168,14 @@ public struct ModemService {
         case .receive:
             let limit = min(Int(try fields.u16()), maximumPayload)
             let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
-            let data = try withConnection(.receive) { (connection) throws(AnyTransportFailure) -> [UInt8] in
-                try connection.receive(limit: limit, timeout: timeout)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(limit, 1), alignment: 1)
+            defer { buffer.deallocate() }
+            let count = try useConnection(.receive) { (connection) throws(ModemError) -> Int in
+                try connection.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<limit]), timeout: timeout)
             }
-            let count = data.count
             statistics.bytesReceived += count
             if logLevel >= .requests { log("modem: RECV up to \(limit) bytes within \(timeout.milliseconds) ms: \(count)") }
-            return data
+            return Array(buffer[..<count])
         case .close:
             if connection != nil { log("modem: CLOSE") }
             closeConnection()
@@ -189,73 +215,21 @@ public struct ModemService {
         statistics.connections += 1
     }
 
-    /// Either transport's failure, for the send and receive paths they share.
-    enum AnyTransportFailure: Error {
-        case tls(TLSFailure)
-        case tcp(TCPTransport.Failure)
-    }
-
-    private struct AnyConnection {
-        var connection: Connection
-
-        mutating func send(_ data: [UInt8], timeout: DeviceDuration) throws(AnyTransportFailure) -> Int {
-            var result = Result<Int, AnyTransportFailure>.success(0)
-            data.withUnsafeBytes { raw in
-                result = Result { () throws(AnyTransportFailure) -> Int in try send(ByteView(raw), timeout: timeout) }
-            }
-            return try result.get()
-        }
-
-        mutating func receive(limit: Int, timeout: DeviceDuration) throws(AnyTransportFailure) -> [UInt8] {
-            var data = [UInt8](repeating: 0, count: limit)
-            var result = Result<Int, AnyTransportFailure>.success(0)
-            data.withUnsafeMutableBytes { raw in
-                result = Result { () throws(AnyTransportFailure) -> Int in try receive(into: raw, timeout: timeout) }
-            }
-            data.removeLast(limit - (try result.get()))
-            return data
-        }
-
-        private mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(AnyTransportFailure) -> Int {
-            switch connection {
-            case .tls(let tls):
-                do throws(TLSFailure) { return try tls.send(bytes, timeout: timeout) } catch { throw .tls(error) }
-            case .tcp(var tcp):
-                defer { connection = .tcp(tcp) }
-                do throws(TCPTransport.Failure) { return try tcp.send(bytes, timeout: timeout) } catch { throw .tcp(error) }
-            }
-        }
-
-        private mutating func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: DeviceDuration) throws(AnyTransportFailure) -> Int {
-            switch connection {
-            case .tls(let tls):
-                do throws(TLSFailure) { return try tls.receive(into: buffer, timeout: timeout) } catch { throw .tls(error) }
-            case .tcp(var tcp):
-                defer { connection = .tcp(tcp) }
-                do throws(TCPTransport.Failure) { return try tcp.receive(into: buffer, timeout: timeout) } catch { throw .tcp(error) }
-            }
-        }
-    }
-
     /// Runs `body` on the open connection; a failure closes it (the firmware opens a new one).
-    private mutating func withConnection<R>(
-        _ request: ModemFrameKind, _ body: (inout AnyConnection) throws(AnyTransportFailure) -> R
+    private mutating func useConnection<R>(
+        _ request: ModemFrameKind, _ body: (inout Connection) throws(ModemError) -> R
     ) throws(ModemError) -> R {
-        guard let current = connection else {
+        guard var open = connection else {
             throw ModemError(.notOpen, retriable: true, "\(request == .send ? "SEND" : "RECV") without an open connection: OPEN first")
         }
-        var wrapper = AnyConnection(connection: current)
-        do throws(AnyTransportFailure) {
-            let result = try body(&wrapper)
-            connection = wrapper.connection
+        do throws(ModemError) {
+            let result = try body(&open)
+            connection = open
             return result
         } catch {
-            connection = wrapper.connection
-            closeConnection()
-            switch error {
-            case .tls(let failure): throw Self.modemError(failure)
-            case .tcp(let failure): throw Self.modemError(failure)
-            }
+            open.close()
+            connection = nil
+            throw error
         }
     }
 
@@ -278,11 +252,11 @@ public struct ModemService {
         }
     }
 
-    /// Big-endian fields at the start of a request's payload.
+    /// Big-endian fields at the start of a request's payload, read in place.
     struct FieldReader {
-        let bytes: [UInt8]
+        let bytes: ByteView
         var offset = 0
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        init(_ bytes: ByteView) { self.bytes = bytes }
 
         mutating func u8() throws(ModemError) -> UInt8 {
             guard offset < bytes.count else { throw ModemError(.malformedRequest, "request too short: \(bytes.count) bytes") }
@@ -291,7 +265,7 @@ public struct ModemService {
         }
         mutating func u16() throws(ModemError) -> UInt16 { UInt16(try u8()) << 8 | UInt16(try u8()) }
         mutating func u32() throws(ModemError) -> UInt32 { UInt32(try u16()) << 16 | UInt32(try u16()) }
-        var rest: [UInt8] { Array(bytes[offset...]) }
+        var rest: ByteView { bytes.slice(from: offset, count: bytes.count - offset) }
     }
 }
 
@@ -330,138 +304,5 @@ extension ModemService {
                 }
             }
         }
-    }
-}
-
-/// A serial line on Linux: a tty device (set to raw mode) or a Unix socket (what QEMU offers
-/// for an emulated UART with `-serial unix:PATH,server`).
-public struct SerialPort {
-    public enum Failure: Error, CustomStringConvertible, Equatable {
-        case cannotOpen(path: String, errno: Int32)
-        case notASerialLine(path: String)
-        case io(errno: Int32)
-
-        public var description: String {
-            switch self {
-            case .cannotOpen(let path, let code):
-                return "cannot open the serial line \(path): \(String(cString: strerror(code))). Check the path (a tty such as /dev/ttyUSB0, or the Unix socket QEMU listens on) and its permissions."
-            case .notASerialLine(let path):
-                return "\(path) is neither a terminal device nor a Unix socket."
-            case .io(let code):
-                return "the serial line failed: \(String(cString: strerror(code)))"
-            }
-        }
-    }
-
-    public private(set) var fileDescriptor: Int32
-
-    /// Opens `path`: a Unix socket is connected to; a tty is opened in raw mode at `baud`.
-    public init(path: String, baud: Int = 115_200) throws(Failure) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw .cannotOpen(path: path, errno: errno) }
-        if info.st_mode & S_IFMT == S_IFSOCK {
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
-            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-                Glibc.close(fd)
-                throw .cannotOpen(path: path, errno: ENAMETOOLONG)
-            }
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                raw.copyBytes(from: bytes)
-                raw[bytes.count] = 0
-            }
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            guard result == 0 else {
-                let code = errno
-                Glibc.close(fd)
-                throw .cannotOpen(path: path, errno: code)
-            }
-            fileDescriptor = fd
-        } else if info.st_mode & S_IFMT == S_IFCHR {
-            let fd = Glibc.open(path, O_RDWR | O_NOCTTY)
-            guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
-            guard isatty(fd) == 1 else {
-                Glibc.close(fd)
-                throw .notASerialLine(path: path)
-            }
-            var settings = termios()
-            tcgetattr(fd, &settings)
-            cfmakeraw(&settings)
-            let speed = SerialPort.speed(baud)
-            cfsetispeed(&settings, speed)
-            cfsetospeed(&settings, speed)
-            tcsetattr(fd, TCSANOW, &settings)
-            fileDescriptor = fd
-        } else {
-            throw .notASerialLine(path: path)
-        }
-    }
-
-    /// An already open descriptor (a socketpair in tests).
-    public init(fileDescriptor: Int32) {
-        self.fileDescriptor = fileDescriptor
-    }
-
-    static func speed(_ baud: Int) -> speed_t {
-        switch baud {
-        case 9600: return speed_t(B9600)
-        case 19200: return speed_t(B19200)
-        case 38400: return speed_t(B38400)
-        case 57600: return speed_t(B57600)
-        case 230_400: return speed_t(B230400)
-        case 460_800: return speed_t(B460800)
-        case 921_600: return speed_t(B921600)
-        default: return speed_t(B115200)
-        }
-    }
-
-    /// Reads what is available, waiting at most `timeoutMilliseconds`; 0 when nothing came,
-    /// nil when the other end closed the line.
-    public func read(into buffer: UnsafeMutableRawBufferPointer, timeoutMilliseconds: Int32) throws(Failure) -> Int? {
-        var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, timeoutMilliseconds)
-        if ready < 0 {
-            if errno == EINTR { return 0 }
-            throw .io(errno: errno)
-        }
-        if ready == 0 { return 0 }
-        let count = Glibc.read(fileDescriptor, buffer.baseAddress, buffer.count)
-        if count < 0 {
-            if errno == EINTR || errno == EAGAIN { return 0 }
-            if errno == ECONNRESET { return nil }
-            throw .io(errno: errno)
-        }
-        return count == 0 ? nil : count
-    }
-
-    /// Writes all of `bytes`. On a socket whose other end has closed this fails with EPIPE
-    /// (`send` with MSG_NOSIGNAL), rather than killing the process with SIGPIPE.
-    public func write(_ bytes: [UInt8]) throws(Failure) {
-        var offset = 0
-        var isSocket = true
-        while offset < bytes.count {
-            var written = bytes[offset...].withUnsafeBytes { raw in
-                isSocket ? Glibc.send(fileDescriptor, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) : Glibc.write(fileDescriptor, raw.baseAddress, raw.count)
-            }
-            if written < 0 && isSocket && errno == ENOTSOCK {  // a tty
-                isSocket = false
-                written = bytes[offset...].withUnsafeBytes { Glibc.write(fileDescriptor, $0.baseAddress, $0.count) }
-            }
-            if written < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                throw .io(errno: errno)
-            }
-            offset += written
-        }
-    }
-
-    public mutating func close() {
-        if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
-        fileDescriptor = -1
     }
 }

@@ -63,7 +63,7 @@ void board_modem_write(const uint8_t *bytes, uint32_t count)
     }
 }
 
-/* 16 core exceptions + 32 external interrupts (unused: all go to Default_Handler). */
+/* 16 core exceptions + 32 external interrupts (all Default_Handler but UART1 receive, the modem line). */
 __attribute__((section(".vectors"), used))
 void (*const vector_table[16 + 32])(void) = {
     (void (*)(void))__stack_top,
