@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 
 /// A TCP fault proxy for tests, on loopback only: listens on a free 127.0.0.1 port and forwards
 /// each accepted connection to `127.0.0.1:targetPort` (mosquitto), applying the faults of that
@@ -389,29 +390,12 @@ final class FaultProxy: @unchecked Sendable {
     /// The length of the complete unit (packet or record) at the start of `bytes`, or nil.
     static func unitLength(_ bytes: [UInt8], _ framing: Framing) -> Int? {
         switch framing {
-        case .mqtt: return frameLength(bytes)
+        case .mqtt: return mqttPacketLength(bytes)
         case .tlsRecords:
             guard bytes.count >= 5 else { return nil }
             let total = 5 + (Int(bytes[3]) << 8 | Int(bytes[4]))
             return bytes.count >= total ? total : nil
         }
-    }
-
-    /// The length of the complete MQTT packet at the start of `bytes`, or nil if incomplete.
-    static func frameLength(_ bytes: [UInt8]) -> Int? {
-        var remaining = 0
-        var multiplier = 1
-        var index = 1
-        while true {
-            guard index < bytes.count, index <= 4 else { return nil }
-            let byte = bytes[index]
-            remaining += Int(byte & 0x7F) * multiplier
-            multiplier *= 128
-            index += 1
-            if byte & 0x80 == 0 { break }
-        }
-        let total = index + remaining
-        return bytes.count >= total ? total : nil
     }
 
     private static func loopback(port: UInt16) -> sockaddr_in {

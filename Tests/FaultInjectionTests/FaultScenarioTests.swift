@@ -201,7 +201,7 @@ struct ForwardedPublish {
 func forwardedPublishes(_ proxy: FaultProxy) -> [ForwardedPublish] {
     proxy.records.compactMap { record in
         guard record.direction == .toBroker, record.fate == .forwarded, record.type == 3,
-            FaultProxy.frameLength(record.bytes) == record.bytes.count
+            mqttPacketLength(record.bytes) == record.bytes.count
         else { return nil }
         return ForwardedPublish(publish: record.bytes, connection: record.connection, dup: record.dup)
     }

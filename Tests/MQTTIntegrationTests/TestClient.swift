@@ -108,27 +108,10 @@ final class TrafficLog {
 
     private static func scan(_ bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8], frames: inout [Frame], connection: Int) {
         buffer += bytes
-        while let length = frameLength(buffer) {
+        while let length = mqttPacketLength(buffer) {
             frames.append(Frame(connection: connection, bytes: Array(buffer[0..<length])))
             buffer.removeFirst(length)
         }
-    }
-
-    /// The length of the complete frame at the start of `bytes`, or nil if incomplete.
-    private static func frameLength(_ bytes: [UInt8]) -> Int? {
-        var remaining = 0
-        var multiplier = 1
-        var index = 1
-        while true {
-            guard index < bytes.count, index <= 4 else { return nil }
-            let byte = bytes[index]
-            remaining += Int(byte & 0x7F) * multiplier
-            multiplier *= 128
-            index += 1
-            if byte & 0x80 == 0 { break }
-        }
-        let total = index + remaining
-        return bytes.count >= total ? total : nil
     }
 
     static func publish(_ frame: Frame) -> Publish? {
