@@ -15,8 +15,11 @@ let package = Package(
     targets: [
         // The firmware core: no Foundation, typed throws, builds in Embedded Swift (see `make arm`).
         .target(name: "DeviceCore"),
+        // Host-only JSON trees (ordered members, exact error offsets) for the command line's
+        // inspector, stand-ins and log lines; the core has its own non-allocating reader/writer.
+        .target(name: "HostJSON"),
         // Host-only helpers that turn packets into JSON and back (the `dps-device mqtt` inspector).
-        .target(name: "PacketInspector", dependencies: ["DeviceCore"]),
+        .target(name: "PacketInspector", dependencies: ["DeviceCore", "HostJSON"]),
         // Host-only board for Linux: TCP and mbedTLS transports, monotonic clock, entropy, HMAC.
         .target(name: "LinuxBoard", dependencies: ["DeviceCore", "CMbedTLS"]),
         // mbedTLS 2.28 from the system (libmbedtls-dev), for LinuxBoard's TLS transport.
@@ -24,12 +27,13 @@ let package = Package(
         // Host-only: makes and inspects certificates with mbedTLS (`dps-device certs`).
         .target(name: "CertificateTool", dependencies: ["CMbedTLS", "LinuxBoard"]),
         // Host-only: local stand-ins for Azure (DPS emulator, hub monitor) for demos and tests.
-        .target(name: "StandIn", dependencies: ["DeviceCore", "LinuxBoard", "CMbedTLS"]),
+        .target(name: "StandIn", dependencies: ["DeviceCore", "LinuxBoard", "CMbedTLS", "HostJSON"]),
         .executableTarget(
             name: "dps-device",
             dependencies: [
                 "DeviceCore",
                 "PacketInspector",
+                "HostJSON",
                 "LinuxBoard",
                 "CertificateTool",
                 "StandIn",
@@ -59,7 +63,7 @@ let package = Package(
         .testTarget(name: "CertificateToolTests", dependencies: ["CertificateTool", "LinuxBoard", "TestSupport"]),
         .testTarget(
             name: "CommandLineTests",
-            dependencies: ["DeviceCore", "PacketInspector"]
+            dependencies: ["DeviceCore", "PacketInspector", "HostJSON"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import DeviceCore
+import HostJSON
 
 /// Owns the bytes that the `ByteView`s of a packet built from JSON point at.
 final class ByteArena {

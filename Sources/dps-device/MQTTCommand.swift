@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeviceCore
+import HostJSON
 import Foundation
 import PacketInspector
 

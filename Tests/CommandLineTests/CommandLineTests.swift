@@ -1,4 +1,5 @@
 import Foundation
+import HostJSON
 import PacketInspector
 import Testing
 

@@ -1,4 +1,5 @@
 import DeviceCore
+import HostJSON
 import PacketInspector
 import Testing
 

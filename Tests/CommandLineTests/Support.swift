@@ -1,4 +1,5 @@
 import DeviceCore
+import HostJSON
 import Foundation
 import PacketInspector
 import Testing
