@@ -13,6 +13,9 @@ public enum JSONValue: Equatable, Sendable {
     /// An integer number.
     public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
 
+    /// An integer number.
+    public static func int(_ value: Int64) -> JSONValue { .number(String(value)) }
+
     /// The integer a number literal holds; `nil` for anything else, fractions and exponents included.
     public var intValue: Int? {
         guard case .number(let text) = self else { return nil }

@@ -17,13 +17,14 @@ public struct MonotonicClock: DeviceClock, Sendable {
     }
 
     /// Sleeps until `deadline` with `clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)` (the
-    /// absolute form of `nanosleep`: no drift, and an interrupted sleep just resumes).
+    /// absolute form of `nanosleep`: no drift). A signal resumes the sleep, except SIGINT or
+    /// SIGTERM (`StopSignals`), which end it at once.
     public func sleep(until deadline: DeviceInstant) {
         var target = timespec()
         target.tv_sec = time_t(deadline.milliseconds / 1000)
         target.tv_nsec = Int((deadline.milliseconds % 1000) * 1_000_000)
         if deadline.milliseconds < 0 { return }
-        while true {
+        while !StopSignals.isRequested {
             let result = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &target, nil)
             if result != EINTR { return }
         }

@@ -193,12 +193,13 @@ public struct TCPTransport: DeviceTransport {
     }
 
     /// Waits with `poll(2)` until `fd` is ready for `events` (or has an error or hang-up, which
-    /// the following call reports); `false` when `timeout` passed first.
+    /// the following call reports); `false` when `timeout` passed first or SIGINT/SIGTERM asked
+    /// to stop (`StopSignals`).
     private static func wait(_ fd: Int32, for events: Int16, timeout: DeviceDuration) throws(Failure) -> Bool {
         let clock = MonotonicClock()
         let deadline = clock.now() + timeout
         var entry = pollfd(fd: fd, events: events, revents: 0)
-        while true {
+        while !StopSignals.isRequested {
             var remaining = (deadline - clock.now()).milliseconds
             if remaining < 0 { remaining = 0 }
             let result = poll(&entry, 1, Int32(clamping: remaining))
@@ -206,5 +207,6 @@ public struct TCPTransport: DeviceTransport {
             if result == 0 { return false }
             if errno != EINTR { throw .io(.poll, errno: errno) }
         }
+        return false
     }
 }

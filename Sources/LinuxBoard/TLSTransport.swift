@@ -244,12 +244,13 @@ public final class TLSTransport: DeviceTransport {
     }
 
     /// Waits with `poll(2)` until the socket is ready for `events` (or has an error or
-    /// hang-up, which the next mbedTLS call reports); `false` when `timeout` passed first.
+    /// hang-up, which the next mbedTLS call reports); `false` when `timeout` passed first or
+    /// SIGINT/SIGTERM asked to stop (`StopSignals`).
     private func wait(for events: Int32, timeout: DeviceDuration, step: TLSFailure.Step) throws(TLSFailure) -> Bool {
         let clock = MonotonicClock()
         let deadline = clock.now() + timeout
         var entry = pollfd(fd: tcp.fileDescriptor, events: Int16(events), revents: 0)
-        while true {
+        while !StopSignals.isRequested {
             var remaining = (deadline - clock.now()).milliseconds
             if remaining < 0 { remaining = 0 }
             let result = poll(&entry, 1, Int32(clamping: remaining))
@@ -257,6 +258,7 @@ public final class TLSTransport: DeviceTransport {
             if result == 0 { return false }
             if errno != EINTR { throw .io(step, errno: errno) }
         }
+        return false
     }
 
     // MARK: Checking the server

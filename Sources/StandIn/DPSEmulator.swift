@@ -1,6 +1,6 @@
 import CMbedTLS
 import DeviceCore
-import Foundation
+import HostJSON
 import LinuxBoard
 
 /// The Device Provisioning Service, emulated for local runs and tests: X.509 enrollment groups,
@@ -14,7 +14,8 @@ import LinuxBoard
 /// - SUBSCRIBE: `$dps/registrations/res/#` is granted (QoS 1 at most), anything else 0x80;
 /// - register: the chain must lead to an enrollment group's CA that passed proof of
 ///   possession, else 401 with `{"errorCode":401002,…}`; a disabled group ends as `disabled`;
-///   otherwise 202 `assigning` with `retry-after`, and the poll gets 200 `assigned`.
+///   otherwise 202 `assigning` with `retry-after`, and the poll gets 200 `assigned` (with
+///   `retryAfterSeconds` 0 the register request itself gets the 200 `assigned`: DPS at once).
 public final class DPSEmulator: TLSServerHandler {
     public struct Group {
         public var settings: StandInConfig.EnrollmentGroup
@@ -24,7 +25,7 @@ public final class DPSEmulator: TLSServerHandler {
     /// One registration in progress or done, by operation id.
     struct Operation {
         var registrationID: String
-        var body: [String: Any]
+        var body: JSONValue
         var summary: String
     }
 
@@ -118,7 +119,7 @@ public final class DPSEmulator: TLSServerHandler {
             log("\(connection.peer) \(who) SUBSCRIBE \(filters.joined(separator: " ")) -> SUBACK \(codes.map { $0 == 0x80 ? "0x80 (refused: DPS only offers $dps/registrations/res/#)" : String($0) }.joined(separator: " "))")
         case .publish(let publish):
             if publish.qos == .atLeastOnce { connection.send(.puback(packetID: publish.packetID)) }
-            handlePublish(topic: publish.topic.text, payload: Data(publish.payload.buffer), session: session, on: connection)
+            handlePublish(topic: publish.topic.text, payload: Array(publish.payload.buffer), session: session, on: connection)
         case .pingreq:
             connection.send(.pingresp)
         case .disconnect:
@@ -171,13 +172,13 @@ public final class DPSEmulator: TLSServerHandler {
 
     static func isValidRegistrationID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 128 && id.unicodeScalars.allSatisfy {
-            ($0.value < 128 && (CharacterSet.alphanumerics.contains($0))) || $0 == "." || $0 == "_" || $0 == "-"
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-"
         }
     }
 
     // MARK: Requests
 
-    private func handlePublish(topic: String, payload: Data, session: Session, on connection: ServerConnection) {
+    private func handlePublish(topic: String, payload: [UInt8], session: Session, on connection: ServerConnection) {
         let who = session.registrationID ?? "-"
         guard let registrationID = session.registrationID else {
             log("\(connection.peer) - PUBLISH before CONNECT: closing")
@@ -225,12 +226,12 @@ public final class DPSEmulator: TLSServerHandler {
 
         // REGISTER: the body names the registration id again.
         if !payload.isEmpty {
-            guard let object = (try? JSONSerialization.jsonObject(with: payload)) as? [String: Any] else {
+            guard let text = String(validating: payload, as: UTF8.self), let object = try? JSONParser.parse(text), case .object = object else {
                 respond(400, rid: rid, retryAfter: nil, body: errorBody(400004, "The request body is not a JSON object."), on: connection, session: session)
                 log("\(head) -> 400 (body is not a JSON object)")
                 return
             }
-            if let bodyID = object["registrationId"] as? String, bodyID.lowercased() != registrationID.lowercased() {
+            if case .string(let bodyID)? = object["registrationId"], bodyID.lowercased() != registrationID.lowercased() {
                 respond(400, rid: rid, retryAfter: nil, body: errorBody(400004, "registrationId \"\(bodyID)\" in the body is not the connection's \"\(registrationID)\"."), on: connection, session: session)
                 log("\(head) -> 400 (registrationId in the body differs)")
                 return
@@ -243,20 +244,19 @@ public final class DPSEmulator: TLSServerHandler {
             log("\(head) -> 401 401002 \(message.description)")
         case .success(let group):
             let operationID = Self.newOperationID()
-            let now = Self.timestamp()
-            var registrationState: [String: Any] = [
-                "x509": ["enrollmentGroupId": group.settings.name],
-                "registrationId": registrationID,
-            ]
+            let now = WallClock.timestamp()
+            let x509 = JSONMember("x509", .object([JSONMember("enrollmentGroupId", .string(group.settings.name))]))
+            let registrationState: [JSONMember]
+            let status: String
             let summary: String
-            var resultBody: [String: Any] = ["operationId": operationID]
             if !group.settings.enabled {
-                registrationState["createdDateTimeUtc"] = now
-                registrationState["lastUpdatedDateTimeUtc"] = now
-                registrationState["status"] = "disabled"
-                registrationState["etag"] = Self.etag()
-                registrationState["errorMessage"] = "The enrollment group \"\(group.settings.name)\" is disabled."
-                resultBody["status"] = "disabled"
+                status = "disabled"
+                registrationState = [
+                    x509, JSONMember("registrationId", .string(registrationID)),
+                    JSONMember("createdDateTimeUtc", .string(now)), JSONMember("status", .string(status)),
+                    JSONMember("errorMessage", .string("The enrollment group \"\(group.settings.name)\" is disabled.")),
+                    JSONMember("lastUpdatedDateTimeUtc", .string(now)), JSONMember("etag", .string(Self.etag())),
+                ]
                 summary = "disabled (enrollment group \(group.settings.name) is disabled)"
             } else {
                 let key = registrationID.lowercased()
@@ -268,20 +268,28 @@ public final class DPSEmulator: TLSServerHandler {
                 record.etag = Self.etag()
                 state.registrations[key] = record
                 if let statePath { state.save(statePath) }
-                registrationState["createdDateTimeUtc"] = record.createdDateTimeUtc
-                registrationState["assignedHub"] = record.assignedHub
-                registrationState["deviceId"] = record.deviceId
-                registrationState["status"] = "assigned"
-                registrationState["substatus"] = "initialAssignment"
-                registrationState["lastUpdatedDateTimeUtc"] = now
-                registrationState["etag"] = record.etag
-                resultBody["status"] = "assigned"
+                status = "assigned"
+                registrationState = [
+                    x509, JSONMember("registrationId", .string(registrationID)),
+                    JSONMember("createdDateTimeUtc", .string(record.createdDateTimeUtc)),
+                    JSONMember("assignedHub", .string(record.assignedHub)), JSONMember("deviceId", .string(record.deviceId)),
+                    JSONMember("status", .string(status)), JSONMember("substatus", .string("initialAssignment")),
+                    JSONMember("lastUpdatedDateTimeUtc", .string(now)), JSONMember("etag", .string(record.etag)),
+                ]
                 summary = "assigned to \(record.assignedHub) as \(record.deviceId)\(again ? " (known device: same hub and device id as before)" : "")"
             }
-            resultBody["registrationState"] = registrationState
-            operations[operationID] = Operation(registrationID: registrationID, body: resultBody, summary: summary)
+            let resultBody = JSONValue.object([
+                JSONMember("operationId", .string(operationID)), JSONMember("status", .string(status)),
+                JSONMember("registrationState", .object(registrationState)),
+            ])
             let after = config.retryAfterSeconds ?? 3
-            respond(202, rid: rid, retryAfter: after, body: ["operationId": operationID, "status": "assigning"], on: connection, session: session)
+            if after == 0 {
+                respond(200, rid: rid, retryAfter: nil, body: resultBody, on: connection, session: session)
+                log("\(head) group \(group.settings.name) -> 200 \(summary) (at once: retry-after 0)")
+                return
+            }
+            operations[operationID] = Operation(registrationID: registrationID, body: resultBody, summary: summary)
+            respond(202, rid: rid, retryAfter: after, body: .object([JSONMember("operationId", .string(operationID)), JSONMember("status", .string("assigning"))]), on: connection, session: session)
             log("\(head) group \(group.settings.name) -> 202 assigning, operation \(operationID), retry-after \(after)")
         }
     }
@@ -306,14 +314,13 @@ public final class DPSEmulator: TLSServerHandler {
         return .failure(StandInError("The certificate of \(connection.peerSubject), issued by \(connection.peerIssuer), does not chain to the CA of any enrollment group: upload and verify that CA and create an enrollment group for it."))
     }
 
-    private func respond(_ status: Int, rid: String, retryAfter: Int?, body: [String: Any], on connection: ServerConnection, session: Session) {
+    private func respond(_ status: Int, rid: String, retryAfter: Int?, body: JSONValue, on connection: ServerConnection, session: Session) {
         var topic = "$dps/registrations/res/\(status)/?$rid=\(rid)"
         if let retryAfter { topic += "&retry-after=\(retryAfter)" }
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
         var due: DeviceInstant?
         if let delay = config.faults?.delayMilliseconds, delay > 0 { due = clock.now() + .milliseconds(Int64(delay)) }
         let topicBytes = Array(topic.utf8)
-        let payloadBytes = Array(data)
+        let payloadBytes = Array(body.compactText.utf8)
         topicBytes.withUnsafeBytes { t in
             payloadBytes.withUnsafeBytes { p in
                 connection.send(.publish(MQTTPublish(topic: ByteView(t), payload: ByteView(p), qos: .atLeastOnce, packetID: session.nextPacketID())), at: due)
@@ -321,8 +328,11 @@ public final class DPSEmulator: TLSServerHandler {
         }
     }
 
-    private func errorBody(_ code: Int, _ message: String) -> [String: Any] {
-        ["errorCode": code, "trackingId": UUID().uuidString.lowercased(), "message": message, "timestampUtc": Self.timestamp()]
+    private func errorBody(_ code: Int, _ message: String) -> JSONValue {
+        .object([
+            JSONMember("errorCode", .int(code)), JSONMember("trackingId", .string(RandomIdentifiers.uuid())),
+            JSONMember("message", .string(message)), JSONMember("timestampUtc", .string(WallClock.timestamp())),
+        ])
     }
 
     // MARK: Helpers
@@ -340,25 +350,18 @@ public final class DPSEmulator: TLSServerHandler {
         var query: [String: String] = [:]
         for pair in topic[topic.index(after: mark)...].split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-            let value = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+            let key = String(kv[0]).percentDecoded ?? String(kv[0])
+            let value = kv.count > 1 ? (String(kv[1]).percentDecoded ?? String(kv[1])) : ""
             query[key] = value
         }
         return (String(topic[..<mark]), query)
     }
 
     static func newOperationID() -> String {
-        let hex = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        return "4.\(hex).\(UUID().uuidString.lowercased())"
+        "4.\(RandomIdentifiers.hex(byteCount: 8)).\(RandomIdentifiers.uuid())"
     }
 
-    static func etag() -> String { "\"\(UUID().uuidString.lowercased().prefix(8))-0000-0000-0000-000000000000\"" }
-
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
-    }
+    static func etag() -> String { "\"\(RandomIdentifiers.hex(byteCount: 4))-0000-0000-0000-000000000000\"" }
 }
 
 extension ByteView {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The DPS stand-in's configuration: one JSON file, written by hand or by `make demo`.
 ///
@@ -121,8 +121,8 @@ public struct StandInConfig: Codable, Sendable, Equatable {
     /// `path` resolved against the directory of `configPath` when relative.
     public static func resolve(_ path: String, relativeTo configPath: String) -> String {
         if path.hasPrefix("/") { return path }
-        let directory = (configPath as NSString).deletingLastPathComponent
-        return directory.isEmpty ? path : directory + "/" + path
+        guard let slash = configPath.lastIndex(of: "/") else { return path }
+        return configPath[...slash] + path
     }
 
     /// Where the stand-in remembers its registrations.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CertificateTool
-import Foundation
 
 /// `dps-device certs …`: make and inspect the walkthrough's certificates (and the local
 /// stand-ins' server certificates) with mbedTLS. The work is in the CertificateTool module;
@@ -47,13 +46,9 @@ private func reportingCertificateErrors(_ body: () throws(CertificateToolError) 
     do {
         try body()
     } catch {
-        FileHandle.standardError.write(Data(("error: " + error.description + "\n").utf8))
+        Output.error(error.description)
         throw ExitCode(1)
     }
-}
-
-private func say(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
 
 /// Writes `name.key` and `name.pem` and says what they are.
@@ -67,16 +62,16 @@ private func writeKeyAndCertificate(_ issued: IssuedCertificate, name: String, o
     }
     try files.write(items)
     if writeKey {
-        say("Wrote \(keyPath): \(issued.key.summary) private key, PKCS#8 PEM (BEGIN PRIVATE KEY), mode 0600")
+        Output.line("Wrote \(keyPath): \(issued.key.summary) private key, PKCS#8 PEM (BEGIN PRIVATE KEY), mode 0600")
     }
-    say("Wrote \(certificatePath): \(what) \(issued.subject)")
-    say("  Issuer:     \(issued.issuer)")
-    say("  Serial:     \(issued.serial)")
-    say("  Valid:      \(issued.notBefore) to \(issued.notAfter)")
+    Output.line("Wrote \(certificatePath): \(what) \(issued.subject)")
+    Output.line("  Issuer:     \(issued.issuer)")
+    Output.line("  Serial:     \(issued.serial)")
+    Output.line("  Valid:      \(issued.notBefore) to \(issued.notAfter)")
     if !issued.chainSubjects.isEmpty {
-        say("  Chain:      the file holds \(issued.subject), then \(issued.chainSubjects.joined(separator: ", then ")): the chain a device presents for a group enrollment on an intermediate CA")
+        Output.line("  Chain:      the file holds \(issued.subject), then \(issued.chainSubjects.joined(separator: ", then ")): the chain a device presents for a group enrollment on an intermediate CA")
     }
-    for note in issued.notes { say("  Note:       \(note)") }
+    for note in issued.notes { Output.line("  Note:       \(note)") }
 }
 
 extension CertsCommand {
@@ -105,8 +100,8 @@ extension CertsCommand {
                 try files.checkFree([files.path(name + ".key"), files.path(name + ".pem")])
                 let issued = try CertificateRequest.rootCA(commonName: commonName, days: days).selfSigned(keyType: keyType)
                 try writeKeyAndCertificate(issued, name: name, output: output, what: "self-signed root CA")
-                say("Next: upload \(files.path(name + ".pem")) to DPS (Certificates > Add), generate its verification code, then run")
-                say("  dps-device certs verification --ca \(files.path(name + ".pem")) --ca-key \(files.path(name + ".key")) --code <code>")
+                Output.line("Next: upload \(files.path(name + ".pem")) to DPS (Certificates > Add), generate its verification code, then run")
+                Output.line("  dps-device certs verification --ca \(files.path(name + ".pem")) --ca-key \(files.path(name + ".key")) --code <code>")
             }
         }
     }
@@ -138,7 +133,7 @@ extension CertsCommand {
                 let ca = try signer.load()
                 let issued = try ca.issue(.device(registrationID: commonName, days: days), keyType: keyType)
                 try writeKeyAndCertificate(issued, name: commonName, output: output, what: "device certificate")
-                say("Registration id: \(commonName) (DPS requires it to equal the CN)")
+                Output.line("Registration id: \(commonName) (DPS requires it to equal the CN)")
             }
         }
     }
@@ -171,7 +166,7 @@ extension CertsCommand {
                 let ca = try signer.load()
                 let issued = try ca.issue(.intermediateCA(commonName: commonName, days: days), keyType: keyType)
                 try writeKeyAndCertificate(issued, name: name, output: output, what: "intermediate CA")
-                say("Sign devices with it: dps-device certs device --ca \(files.path(name + ".pem")) --ca-key \(files.path(name + ".key")) --cn <registration id>")
+                Output.line("Sign devices with it: dps-device certs device --ca \(files.path(name + ".pem")) --ca-key \(files.path(name + ".key")) --cn <registration id>")
             }
         }
     }
@@ -209,8 +204,8 @@ extension CertsCommand {
                 let ca = try signer.load()
                 let issued = try ca.issue(.verification(code: code, days: days), keyType: keyType)
                 try writeKeyAndCertificate(issued, name: name, output: output, what: "verification certificate", writeKey: writeKey)
-                if !writeKey { say("  Key:        thrown away (pass --write-key to keep it)") }
-                say("Next: upload \(files.path(name + ".pem")) on the CA's page in DPS; the CA becomes \"Verified\".")
+                if !writeKey { Output.line("  Key:        thrown away (pass --write-key to keep it)") }
+                Output.line("Next: upload \(files.path(name + ".pem")) on the CA's page in DPS; the CA becomes \"Verified\".")
             }
         }
     }
@@ -240,7 +235,7 @@ extension CertsCommand {
                 try files.checkFree([files.path(name + ".key"), files.path(name + ".pem")])
                 let issued = try CertificateRequest.serverCA(commonName: commonName, days: days).selfSigned(keyType: keyType)
                 try writeKeyAndCertificate(issued, name: name, output: output, what: "self-signed server CA")
-                say("Devices trust the stand-ins with: --ca \(files.path(name + ".pem"))")
+                Output.line("Devices trust the stand-ins with: --ca \(files.path(name + ".pem"))")
             }
         }
     }
@@ -285,7 +280,7 @@ extension CertsCommand {
                 let ca = try signer.load()
                 let issued = try ca.issue(request, keyType: keyType)
                 try writeKeyAndCertificate(issued, name: name, output: output, what: "server certificate")
-                say("  Names:      " + (dnsNames.map { "DNS:" + $0 } + addresses.map { "IP:" + $0 }).joined(separator: ", "))
+                Output.line("  Names:      " + (dnsNames.map { "DNS:" + $0 } + addresses.map { "IP:" + $0 }).joined(separator: ", "))
             }
         }
     }
@@ -311,7 +306,7 @@ extension CertsCommand {
                 inspection = try Inspection(certificateFile: file, keyFile: key, passphrase: passphrase)
             }
             guard let inspection else { return }
-            FileHandle.standardOutput.write(Data(inspection.render().utf8))
+            Output.raw(inspection.render())
             if !inspection.allGood { throw ExitCode(2) }
         }
     }

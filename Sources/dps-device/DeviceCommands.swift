@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeviceCore
-import Foundation
+import HostJSON
+import LinuxBoard
 
 /// Runs `body`, turning a `CLIError` into `error: …` on standard error and its exit status.
 func reportingErrors(_ body: () throws -> Void) throws {
@@ -8,7 +9,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
         try body()
     } catch let error as CLIError {
         Output.error(error.description)
-        throw ExitCode(stopRequested.load(ordering: .relaxed) ? ExitStatus.interrupted.rawValue : error.status.rawValue)
+        throw ExitCode(StopSignals.isRequested ? ExitStatus.interrupted.rawValue : error.status.rawValue)
     }
 }
 
@@ -22,7 +23,7 @@ struct ProvisionCommand: ParsableCommand {
 
     func run() throws {
         let options = try device.resolved()
-        Signals.install()
+        StopSignals.install()
         try reportingErrors {
             let runner = try DeviceRunner(options: options)
             let assignment = try runner.provision()
@@ -62,7 +63,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let options = try device.resolved()
-        Signals.install()
+        StopSignals.install()
         try reportingErrors {
             let runner = try DeviceRunner(options: options)
             let assignment = try runner.provision()
@@ -73,7 +74,7 @@ struct RunCommand: ParsableCommand {
             try runner.sendTelemetry(
                 hub: assignment.hub, port: hubPort, deviceID: assignment.deviceID, count: messages,
                 interval: gap, body: body, deadline: deadline)
-            runner.reporter.step("done", ["messages": messages], "Done: \(messages) message\(messages == 1 ? "" : "s") sent and acknowledged.")
+            runner.reporter.step("done", ["messages": .int(messages)], "Done: \(messages) message\(messages == 1 ? "" : "s") sent and acknowledged.")
         }
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import DeviceCore
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LinuxBoard
 
 /// What `provision` and `run` need to reach DPS: flags, each with the environment variable
@@ -39,7 +41,7 @@ struct DeviceOptions: ParsableArguments {
     /// A value from the flag, else the environment variable, else `nil`.
     static func resolve(_ flag: String?, _ variable: String) -> String? {
         if let flag, !flag.isEmpty { return flag }
-        if let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty { return value }
+        if let value = getenv(variable).map({ String(cString: $0) }), !value.isEmpty { return value }
         return nil
     }
 

@@ -1,20 +1,7 @@
 import DeviceCore
-import Foundation
+import HostJSON
 import LinuxBoard
 import PacketInspector
-import Synchronization
-
-/// Set by SIGINT/SIGTERM; the flow then disconnects cleanly and stops.
-let stopRequested = Atomic<Bool>(false)
-
-enum Signals {
-    /// Routes SIGINT and SIGTERM to `stopRequested`.
-    static func install() {
-        let handler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGINT, handler)
-        signal(SIGTERM, handler)
-    }
-}
 
 /// Memory for one MQTT session, allocated once for the run.
 final class SessionMemory {
@@ -66,21 +53,22 @@ struct ConsoleObserver: DeviceFlowObserver {
     typealias TransportFailure = TLSFailure
     var endpoint: String
     let reporter: Reporter
-    var sentAt = [UInt16: (index: Int, at: Date)]()
+    var sentAt = [UInt16: (index: Int, at: DeviceInstant)]()
     var total = 0
+    let clock = MonotonicClock()
 
-    var shouldStop: Bool { stopRequested.load(ordering: .relaxed) }
+    var shouldStop: Bool { StopSignals.isRequested }
 
     mutating func observe(_ event: DeviceFlowEvent<TLSFailure>) {
         switch event {
         case .connecting(let attempt):
-            reporter.step("connecting", ["endpoint": endpoint, "attempt": attempt],
+            reporter.step("connecting", ["endpoint": .string(endpoint), "attempt": .int(attempt)],
                           "Connecting to \(endpoint)\(attempt > 1 ? " (attempt \(attempt))" : "")...")
         case .connected(let present):
-            reporter.step("connected", ["endpoint": endpoint, "session_present": present],
+            reporter.step("connected", ["endpoint": .string(endpoint), "session_present": .bool(present)],
                           "Connected to \(endpoint)\(present ? " (session resumed)" : "").")
         case .connectionFailed(let failure, let wait):
-            reporter.step("connection_failed", ["endpoint": endpoint, "error": Describe.failure(failure), "retry_in_ms": wait.milliseconds],
+            reporter.step("connection_failed", ["endpoint": .string(endpoint), "error": .string(Describe.failure(failure)), "retry_in_ms": .int(wait.milliseconds)],
                           "Connection to \(endpoint) failed: \(Describe.failure(failure)). Retrying in \(Describe.seconds(wait)).")
         case .registrationProgress(let progress):
             let status = progress.registrationStatus.map { "\($0)" }
@@ -88,25 +76,25 @@ struct ConsoleObserver: DeviceFlowObserver {
                 : progress.status >= 500 ? "DPS had a server error (\(progress.status))"
                 : "DPS status \(progress.status)\(status.map { ", registration \($0)" } ?? "")"
             reporter.step("registration_progress",
-                          ["status": Int(progress.status), "registration_status": status ?? NSNull(), "next_request_in_ms": progress.nextRequestIn.milliseconds],
+                          ["status": .int(Int(progress.status)), "registration_status": status.map { .string($0) } ?? .null, "next_request_in_ms": .int(progress.nextRequestIn.milliseconds)],
                           "\(words): asking again in \(Describe.seconds(progress.nextRequestIn)).")
         case .provisioned:
             break
         case .messageSent(let index, let packetID, let body):
-            sentAt[packetID] = (index, Date())
-            reporter.step("message_sent", ["index": index, "count": total, "packet_id": Int(packetID), "body": body.string],
+            sentAt[packetID] = (index, clock.now())
+            reporter.step("message_sent", ["index": .int(index), "count": .int(total), "packet_id": .int(Int(packetID)), "body": .string(body.string)],
                           "Sending message \(index)/\(total): \(body.string)")
         case .messageAcknowledged(let packetID):
             if let sent = sentAt.removeValue(forKey: packetID) {
-                let ms = Int(Date().timeIntervalSince(sent.at) * 1000)
-                reporter.step("message_acknowledged", ["index": sent.index, "packet_id": Int(packetID), "after_ms": ms],
+                let ms = (clock.now() - sent.at).milliseconds
+                reporter.step("message_acknowledged", ["index": .int(sent.index), "packet_id": .int(Int(packetID)), "after_ms": .int(ms)],
                               "  message \(sent.index)/\(total) acknowledged by IoT Hub after \(ms) ms")
             }
         case .cloudToDevice(let message):
-            reporter.step("cloud_to_device", ["payload": message.payload.string, "properties": message.properties.string],
+            reporter.step("cloud_to_device", ["payload": .string(message.payload.string), "properties": .string(message.properties.string)],
                           "Message from the cloud: \(message.payload.string) (properties: \(message.properties.string))")
         case .disconnected:
-            reporter.step("disconnected", ["endpoint": endpoint], "Disconnected from \(endpoint).")
+            reporter.step("disconnected", ["endpoint": .string(endpoint)], "Disconnected from \(endpoint).")
         }
     }
 }
@@ -117,33 +105,21 @@ final class Reporter: @unchecked Sendable {
 
     init(json: Bool) { self.json = json }
 
-    /// Reports one step: `text` for people, `{"step": name, …fields}` in JSON mode.
-    func step(_ name: String, _ fields: [String: Any], _ text: String) {
+    /// Reports one step: `text` for people, `{"step": name, …fields}` (keys sorted) in JSON mode.
+    func step(_ name: String, _ fields: [String: JSONValue], _ text: String) {
         guard json else { return Output.line(text) }
         var object = fields
-        object["step"] = name
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
-           let line = String(data: data, encoding: .utf8) {
-            Output.line(line)
-        }
-    }
-}
-
-enum Output {
-    static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
-    }
-
-    static func error(_ text: String) {
-        FileHandle.standardError.write(Data(("error: " + text + "\n").utf8))
+        object["step"] = .string(name)
+        let members = object.keys.sorted().map { JSONMember($0, object[$0]!) }
+        Output.line(JSONValue.object(members).compactText)
     }
 }
 
 /// Words for failures, naming what to check.
 enum Describe {
     static func seconds(_ duration: DeviceDuration) -> String {
-        let ms = duration.milliseconds
-        return ms % 1000 == 0 ? "\(ms / 1000) s" : String(format: "%.1f s", Double(ms) / 1000)
+        let tenths = (duration.milliseconds + 50) / 100
+        return duration.milliseconds % 1000 == 0 ? "\(duration.milliseconds / 1000) s" : "\(tenths / 10).\(tenths % 10) s"
     }
 
     static func failure(_ failure: DeviceFlowFailure<TLSFailure>) -> String {
@@ -283,9 +259,9 @@ final class PacketTrace {
             if let objects = try? PacketInspector.decodeAll(packet), let object = objects.first {
                 text = object.compactText
             } else {
-                text = "undecodable: " + packet.map { String(format: "%02x", $0) }.joined()
+                text = "undecodable: " + Hex.string(packet)
             }
-            reporter.step("mqtt", ["direction": direction, "packet": text], "  mqtt \(direction == "sent" ? ">" : "<") \(text)")
+            reporter.step("mqtt", ["direction": .string(direction), "packet": .string(text)], "  mqtt \(direction == "sent" ? ">" : "<") \(text)")
         }
     }
 
@@ -364,7 +340,7 @@ final class DeviceRunner {
         defer { request.deallocate(); results.deallocate() }
         var registration = DPSRegistration(configuration: configuration, requestBuffer: request, resultsBuffer: results)
         var flow = makeFlow(endpoint: endpoint)
-        reporter.step("registering", ["registration_id": registrationID, "endpoint": endpoint, "id_scope": options.idScope],
+        reporter.step("registering", ["registration_id": .string(registrationID), "endpoint": .string(endpoint), "id_scope": .string(options.idScope)],
                       "Registering \(registrationID) with \(endpoint), ID scope \(options.idScope)")
         let outcome: DPSOutcome
         do {
@@ -383,7 +359,7 @@ final class DeviceRunner {
 
     /// Prints the assignment like the walkthrough's script.
     func reportAssignment(_ a: (hub: String, deviceID: String, substatus: String, payload: String?)) {
-        reporter.step("assigned", ["assigned_hub": a.hub, "device_id": a.deviceID, "substatus": a.substatus, "payload": a.payload ?? NSNull()],
+        reporter.step("assigned", ["assigned_hub": .string(a.hub), "device_id": .string(a.deviceID), "substatus": .string(a.substatus), "payload": a.payload.map { .string($0) } ?? .null],
                       "DPS registration status: assigned\nAssigned hub: \(a.hub)\nDevice ID: \(a.deviceID)"
                         + (a.substatus.isEmpty ? "" : "\nSubstatus: \(a.substatus)") + (a.payload.map { "\nReturned payload: \($0)" } ?? ""))
     }
@@ -421,11 +397,10 @@ final class DeviceRunner {
     /// A message shaped like the walkthrough's: random-ish readings, the wall-clock time.
     static func walkthroughMessage(index: Int, count: Int, deviceID: ByteView, into buffer: UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView {
         var generator = SystemRandomNumberGenerator()
-        let now = Date().timeIntervalSince1970
         return try WalkthroughTelemetry(
             temperatureTenths: Int64.random(in: 200...300, using: &generator),
             humidityTenths: Int64.random(in: 500...700, using: &generator),
-            index: index, count: count, timestampMicroseconds: Int64(now * 1_000_000), deviceID: deviceID
+            index: index, count: count, timestampMicroseconds: WallClock.epochMicroseconds(), deviceID: deviceID
         ).write(into: buffer)
     }
 }

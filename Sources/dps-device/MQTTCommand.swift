@@ -1,7 +1,6 @@
 import ArgumentParser
 import DeviceCore
 import HostJSON
-import Foundation
 import PacketInspector
 
 /// `dps-device mqtt …`: MQTT 3.1.1 packets to JSON and back.
@@ -39,7 +38,7 @@ extension MQTTCommand {
                     bytes = try Hex.bytes(segments: hex, segmentName: "argument")
                 }
                 try PacketInspector.decodeStream(bytes) { object in
-                    Console.printLine(object.compactText)
+                    Output.line(object.compactText)
                 }
             }
         }
@@ -85,7 +84,7 @@ extension MQTTCommand {
                 }
                 for (index, object) in packets.enumerated() {
                     do throws(InspectorError) {
-                        Console.printLine(Hex.string(try PacketInspector.encode(object)))
+                        Output.line(Hex.string(try PacketInspector.encode(object)))
                     } catch {
                         let type = object["type"].flatMap { value -> String? in
                             if case .string(let name) = value { return " (\(name))" }
@@ -99,25 +98,20 @@ extension MQTTCommand {
     }
 }
 
-/// Standard streams for the subcommands.
+/// Errors of the inspector subcommands.
 enum Console {
     /// Runs `body`; an `InspectorError` becomes `error: …` on standard error and exit code 1.
     static func run(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch let error as InspectorError {
-            FileHandle.standardError.write(Data(("error: " + error.message + "\n").utf8))
+            Output.error(error.message)
             throw ExitCode(1)
         }
     }
 
-    static func printLine(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
-
     static func readStandardInput() throws(InspectorError) -> String {
-        let data = FileHandle.standardInput.readDataToEndOfFile()
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: Output.readStandardInput(), as: UTF8.self) else {
             throw InspectorError("standard input is not UTF-8 text")
         }
         return text

@@ -1,6 +1,8 @@
 import ArgumentParser
 import DeviceCore
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LinuxBoard
 
 /// `dps-device modem`: the host side of the firmware's modem protocol (docs/modem-protocol.md).
@@ -45,7 +47,7 @@ struct ModemCommand: ParsableCommand {
 
     func run() throws {
         guard let certificate = identity.certificateFile, let keyFile = identity.keyFile else { return }  // validate() checked
-        Signals.install()
+        StopSignals.install()
         try reportingErrors {
             let tlsIdentity: TLSIdentity
             do throws(TLSFailure) {
@@ -60,7 +62,7 @@ struct ModemCommand: ParsableCommand {
             service.logLevel = verbose ? .requests : .connections
             Output.line("modem: ready on \(serial) as \(tlsIdentity.subjectCommonName ?? "(no CN)")")
             do throws(SerialPort.Failure) {
-                try service.serve(on: &port) { stopRequested.load(ordering: .relaxed) }
+                try service.serve(on: &port) { StopSignals.isRequested }
             } catch {
                 throw CLIError(error.description, status: .connectionFailed)
             }
@@ -71,12 +73,13 @@ struct ModemCommand: ParsableCommand {
 
     /// Opens the serial line, waiting up to --wait seconds for it to appear.
     private func openSerial() throws -> SerialPort {
-        let deadline = Date().addingTimeInterval(TimeInterval(wait))
+        let clock = MonotonicClock()
+        let deadline = clock.now() + .seconds(Int64(wait))
         while true {
             do throws(SerialPort.Failure) {
                 return try SerialPort(path: serial, baud: baud)
             } catch {
-                if Date() >= deadline || stopRequested.load(ordering: .relaxed) {
+                if clock.now() >= deadline || StopSignals.isRequested {
                     throw CLIError(error.description, status: .connectionFailed)
                 }
                 usleep(100_000)

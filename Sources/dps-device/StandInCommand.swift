@@ -1,7 +1,10 @@
 // Local stand-ins for Azure: the DPS emulator and the IoT Hub monitor.
 import ArgumentParser
 import DeviceCore
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import HostJSON
 import LinuxBoard
 import StandIn
 
@@ -82,14 +85,14 @@ extension StandInCommand {
                 let (host, port) = try Self.parseListen(listen)
                 let emulator = try DPSEmulator(config: settings, configPath: config) { Self.log($0) }
                 let server = try TLSServer(host: host, port: port, certificateFile: cert, keyFile: key, clientCAs: try emulator.clientCAs())
-                Signals.install()
+                StopSignals.install()
                 signal(SIGPIPE, SIG_IGN)
                 let groups = emulator.groups.map {
                     "\($0.settings.name) (CA \"\($0.ca.subject)\", \($0.settings.enabled ? "enabled" : "disabled"), \($0.settings.verified ? "verified" : "NOT verified"), hub \($0.settings.iotHub))"
                 }
                 Self.log("DPS stand-in listening on \(host):\(port), ID scope \(settings.idScope); groups: \(groups.joined(separator: "; "))")
                 if faults != StandInConfig.Faults() { Self.log("fault injection: \(Self.describe(faults))") }
-                server.run(emulator) { stopRequested.load(ordering: .relaxed) }
+                server.run(emulator) { StopSignals.isRequested }
                 Self.log("DPS stand-in stopped")
             } catch let error as StandInError {
                 Output.error(error.description)
@@ -116,9 +119,7 @@ extension StandInCommand {
         }
 
         static func log(_ line: String) {
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            Output.line("\(formatter.string(from: Date())) dps \(line)")
+            Output.line("\(WallClock.timestamp()) dps \(line)")
         }
     }
 
@@ -161,19 +162,19 @@ extension StandInCommand {
                 let caPath = StandInConfig.resolve(entry.caFile, relativeTo: config)
                 let ca = try X509Chain(file: caPath)
                 guard let cert else {
-                    let code = (0..<24).map { _ in String(format: "%02X", UInt8.random(in: 0...255)) }.joined()
+                    let code = RandomIdentifiers.hex(byteCount: 24, uppercase: true)
                     entry.verificationCode = code
                     settings.groups[index] = entry
                     try settings.save(config)
                     Output.line(code)
-                    FileHandle.standardError.write(Data("""
+                    Output.note("""
                         Verification code for group "\(entry.name)" (CA "\(ca.subject)"): \(code)
                         Make a certificate with CN=\(code) signed by that CA, e.g.
                           openssl req -new -newkey rsa:2048 -nodes -keyout verification.key -subj "/CN=\(code)" -out verification.csr
                           openssl x509 -req -in verification.csr -CA \(caPath) -CAkey <the CA's key> -CAcreateserial -days 30 -sha256 -out verification-cert.pem
                         then: dps-device standin verify --config \(config) --group \(entry.name) --cert verification-cert.pem
 
-                        """.utf8))
+                        """)
                     return
                 }
                 guard let code = entry.verificationCode else {
@@ -234,7 +235,7 @@ struct MonitorCommand: ParsableCommand {
     var timeout: Int?
 
     func run() throws {
-        Signals.install()
+        StopSignals.install()
         try reportingErrors {
             let identity: TLSIdentity
             do throws(TLSFailure) { identity = try TLSIdentity(caFile: caFile, certificateFile: cert, keyFile: key) } catch { throw CLIError(error.description) }
@@ -257,18 +258,18 @@ struct MonitorCommand: ParsableCommand {
                     if suback.returnCode(at: 0) == .failure {
                         problem = "the hub stand-in refused the subscription to devices/+/messages/events/#: the certificate's CN must be \"monitor\" (see the ACL in build/standins/mosquitto.acl)"
                     } else {
-                        FileHandle.standardError.write(Data("monitor: ready, listening on \(host):\(port) for devices/+/messages/events/#\n".utf8))
+                        Output.note("monitor: ready, listening on \(host):\(port) for devices/+/messages/events/#\n")
                     }
                 case .message(let publish):
                     seen += 1
-                    Output.line(MonitorEvent.line(topic: publish.topic.string, payload: Data(publish.payload.buffer)))
+                    Output.line(MonitorEvent.line(topic: publish.topic.string, payload: Array(publish.payload.buffer)))
                 default:
                     break
                 }
             }
             do {
                 try client.connect(handler)
-                while !stopRequested.load(ordering: .relaxed) && problem == nil {
+                while !StopSignals.isRequested && problem == nil {
                     if let count, seen >= count { break }
                     if let deadline, clock.now() >= deadline {
                         client.disconnect()
@@ -299,17 +300,17 @@ enum MonitorEvent {
         "$.ctime": "iothub-creation-time-utc", "$.exp": "absolute-expiry-time", "$.uid": "user_id",
     ]
 
-    static func line(topic: String, payload: Data) -> String {
+    static func line(topic: String, payload: [UInt8]) -> String {
         // devices/{deviceId}/messages/events/{property bag}
         let parts = topic.split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
-        let origin = parts.count > 1 ? (parts[1].removingPercentEncoding ?? parts[1]) : ""
+        let origin = parts.count > 1 ? (parts[1].percentDecoded ?? parts[1]) : ""
         let bag = parts.count > 4 ? parts[4] : ""
         var system: [(String, String)] = []
         var application: [(String, String)] = []
         for pair in bag.split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-            let value = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+            let key = String(kv[0]).percentDecoded ?? String(kv[0])
+            let value = kv.count > 1 ? (String(kv[1]).percentDecoded ?? String(kv[1])) : ""
             if key.hasPrefix("$.") {
                 system.append((systemNames[key] ?? key, value))
             } else {
@@ -320,10 +321,10 @@ enum MonitorEvent {
         if !system.isEmpty || !application.isEmpty {
             properties = "{\"system\": \(object(system)), \"application\": \(object(application))}"
         }
+        // A JSON payload is shown as JSON (as az does), anything else as a string.
         let payloadText: String
-        if (try? JSONSerialization.jsonObject(with: payload, options: [.fragmentsAllowed])) != nil,
-           let raw = String(data: payload, encoding: .utf8) {
-            payloadText = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let raw = String(validating: payload, as: UTF8.self), (try? JSONParser.parse(raw)) != nil {
+            payloadText = String(raw.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         } else {
             payloadText = quote(String(decoding: payload, as: UTF8.self))
         }
@@ -334,8 +335,5 @@ enum MonitorEvent {
         "{" + pairs.map { "\(quote($0.0)): \(quote($0.1))" }.joined(separator: ", ") + "}"
     }
 
-    static func quote(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("\"\"".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func quote(_ text: String) -> String { JSONValue.string(text).compactText }
 }
