@@ -28,12 +28,16 @@ let package = Package(
         .target(name: "CertificateTool", dependencies: ["CMbedTLS", "LinuxBoard"]),
         // Host-only: local stand-ins for Azure (DPS emulator, hub monitor) for demos and tests.
         .target(name: "StandIn", dependencies: ["DeviceCore", "LinuxBoard", "CMbedTLS", "HostJSON"]),
+        // Host-only: what makes `dps-device run` a gateway agent (the saved assignment, the
+        // user's shell commands for message bodies).
+        .target(name: "DeviceAgent", dependencies: ["DeviceCore", "LinuxBoard", "HostJSON"]),
         .executableTarget(
             name: "dps-device",
             dependencies: [
                 "DeviceCore",
                 "PacketInspector",
                 "HostJSON",
+                "DeviceAgent",
                 "LinuxBoard",
                 "CertificateTool",
                 "StandIn",
@@ -61,6 +65,7 @@ let package = Package(
         .testTarget(name: "FaultInjectionTests", dependencies: ["DeviceCore", "LinuxBoard", "StandIn", "CertificateTool", "TestSupport"]),
         .testTarget(name: "ModemTests", dependencies: ["DeviceCore", "LinuxBoard", "TestSupport"]),
         .testTarget(name: "CertificateToolTests", dependencies: ["CertificateTool", "LinuxBoard", "TestSupport"]),
+        .testTarget(name: "DeviceAgentTests", dependencies: ["DeviceAgent"]),
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["DeviceCore", "PacketInspector", "HostJSON"]

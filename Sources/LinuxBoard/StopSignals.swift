@@ -15,8 +15,10 @@ public enum StopSignals {
     /// Whether SIGINT or SIGTERM has arrived.
     public static var isRequested: Bool { requested.load(ordering: .relaxed) }
 
-    /// Routes SIGINT and SIGTERM to `isRequested`.
+    /// Routes SIGINT and SIGTERM to `isRequested`, and ignores SIGPIPE (a closed pipe or
+    /// socket is then an error from `write`, not the end of the process).
     public static func install() {
+        signal(SIGPIPE, SIG_IGN)
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in StopSignals.requested.store(true, ordering: .relaxed) }
         sigemptyset(&action.sa_mask)

@@ -17,7 +17,8 @@ import FoundationEssentials
 public struct StandInConfig: Codable, Sendable, Equatable {
     /// The ID scope devices must put in their user name.
     public var idScope: String
-    /// `retry-after` sent with 202 (DPS sends 3).
+    /// `retry-after` sent with 202 (DPS sends 3); 0 answers the register request with the
+    /// assignment at once (200), for measuring a device without the DPS wait.
     public var retryAfterSeconds: Int?
     public var groups: [EnrollmentGroup]
     public var faults: Faults?

@@ -40,7 +40,7 @@ extension StandInCommand {
         @Option(name: .long, help: "Server private key PEM.")
         var key: String
 
-        @Option(name: .long, help: "retry-after seconds sent with 202 (DPS sends 3).")
+        @Option(name: .long, help: "retry-after seconds sent with 202 (DPS sends 3); 0 answers the register request with the assignment at once.")
         var retryAfter: Int?
 
         @Option(name: .long, help: "Fault: answer the first N requests with 429 throttled.")
@@ -80,7 +80,10 @@ extension StandInCommand {
                 }
                 if let delay { faults.delayMilliseconds = delay }
                 settings.faults = faults
-                if let retryAfter { settings.retryAfterSeconds = retryAfter }
+                if let retryAfter {
+                    guard (0...3600).contains(retryAfter) else { throw StandInError("--retry-after must be 0…3600 seconds, got \(retryAfter)") }
+                    settings.retryAfterSeconds = retryAfter
+                }
 
                 let (host, port) = try Self.parseListen(listen)
                 let emulator = try DPSEmulator(config: settings, configPath: config) { Self.log($0) }
