@@ -209,7 +209,7 @@ struct DeviceFlowTests {
         try flow.sendTelemetry(
             &hubClient, hub: IoTHubClient(configuration: hubConfiguration, topicBuffer: topicBuffer), count: 3,
             interval: .seconds(1), bodyBuffer: bodyBuffer, deadline: time.now + .seconds(60)
-        ) { (index, buffer) throws(JSONWriteError) -> ByteView in
+        ) { (index, buffer) throws(JSONWriteError) -> ByteView? in
             try WalkthroughTelemetry(
                 temperatureTenths: 240 + Int64(index), humidityTenths: 600, index: index, count: 3,
                 timestampMicroseconds: 1_747_901_219_000_000 + Int64(index) * 1_000_000, deviceID: view("device1")

@@ -85,7 +85,7 @@ final class Device {
         try flow.sendTelemetry(
             &client, hub: hub, count: count, interval: .zero, bodyBuffer: bodyBuffer,
             deadline: client.clock.now() + .seconds(seconds)
-        ) { (index, buffer) throws(JSONWriteError) -> ByteView in
+        ) { (index, buffer) throws(JSONWriteError) -> ByteView? in
             let text = Array(payloadText(index).utf8)
             buffer.copyBytes(from: text)
             return ByteView(baseAddress: UnsafeRawPointer(buffer.baseAddress), count: text.count)

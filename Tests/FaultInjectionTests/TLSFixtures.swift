@@ -397,7 +397,7 @@ final class TLSHubDevice {
         try flow.sendTelemetry(
             &client, hub: hub, count: count, interval: interval, bodyBuffer: bodyBuffer,
             deadline: client.clock.now() + .seconds(seconds)
-        ) { (index, buffer) throws(JSONWriteError) -> ByteView in
+        ) { (index, buffer) throws(JSONWriteError) -> ByteView? in
             let text = Array(payloadText(index).utf8)
             buffer.copyBytes(from: text)
             return ByteView(baseAddress: UnsafeRawPointer(buffer.baseAddress), count: text.count)

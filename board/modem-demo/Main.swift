@@ -181,7 +181,7 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
         try flow.sendTelemetry(
             &hubClient, hub: hub, count: Settings.messages, interval: .milliseconds(Settings.intervalMilliseconds),
             bodyBuffer: pool.bytes(256), deadline: clock.now() + .seconds(120)
-        ) { (index, buffer) throws(JSONWriteError) -> ByteView in
+        ) { (index, buffer) throws(JSONWriteError) -> ByteView? in
             let i = Int64(word: index)
             let now = wallClockAtBoot &+ clock.now().milliseconds
             return try WalkthroughTelemetry(

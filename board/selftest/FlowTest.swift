@@ -137,7 +137,7 @@ func runDeviceFlow(_ checks: inout Checks, pool: inout MemoryPool) {
         try flow.sendTelemetry(
             &hubClient, hub: hub, count: 3, interval: .milliseconds(500), bodyBuffer: bodyBuffer,
             deadline: clock.now() + .seconds(60)
-        ) { (index, buffer) throws(JSONWriteError) -> ByteView in
+        ) { (index, buffer) throws(JSONWriteError) -> ByteView? in
             let i = Int64(word: index)
             return try WalkthroughTelemetry(
                 temperatureTenths: 240 &+ i, humidityTenths: 600 &+ 5 &* i, index: index, count: 3,

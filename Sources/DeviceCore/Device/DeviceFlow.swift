@@ -175,26 +175,33 @@ where Observer.TransportFailure == Transport.Failure {
 
     /// Sends `count` messages to IoT Hub over `client` (configured with
     /// `IoTHubClient.connectPacket`), `interval` apart, waits until IoT Hub has acknowledged
-    /// every one, and disconnects. `makeBody(index, buffer)` writes message `index` (from 1).
-    /// Lost connections are resumed: unacknowledged messages are re-sent with DUP.
+    /// every one, stays connected until `stayConnectedUntil` (if later; cloud-to-device
+    /// messages keep arriving), and disconnects. `makeBody(index, buffer)` writes message
+    /// `index` (from 1), or returns `nil` to send nothing this time (its source failed and said
+    /// so). Lost connections are resumed: unacknowledged messages are re-sent with DUP.
     @inline(never)
     public mutating func sendTelemetry(
         _ client: inout Client, hub: IoTHubClient, count: Int, interval: DeviceDuration,
-        bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant,
-        makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView
+        bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant, stayConnectedUntil: DeviceInstant? = nil,
+        makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
         let clock = client.clock
         var next = 1
         var nextSendAt = clock.now()
         try connect(&client, deadline: deadline)
         do throws(Failure) {
-            while next <= count || client.session.unacknowledgedCount > 0 {
+            while next <= count || client.session.unacknowledgedCount > 0 || stayConnectedUntil.map({ clock.now() < $0 }) == true {
                 if observer.shouldStop { throw .stopped }
                 if clock.now() >= deadline { throw .timedOut }
                 do throws(Failure) {
                     if next <= count && clock.now() >= nextSendAt {
-                        let body: ByteView
-                        do throws(JSONWriteError) { body = try makeBody(next, bodyBuffer) } catch { throw .body(error) }
+                        let made: ByteView?
+                        do throws(JSONWriteError) { made = try makeBody(next, bodyBuffer) } catch { throw .body(error) }
+                        guard let body = made else {
+                            next += 1
+                            nextSendAt = clock.now() + interval
+                            continue
+                        }
                         do throws(IoTHubError) {
                             let packetID = try hub.sendTelemetry(body, session: &client.session)
                             observer.observe(.messageSent(index: next, packetID: packetID, body: body))
@@ -205,7 +212,7 @@ where Observer.TransportFailure == Transport.Failure {
                             guard case .session(.backPressure) = error else { throw .hub(error) }
                         }
                     }
-                    let wake = next <= count ? nextSendAt : deadline
+                    let wake = next <= count ? nextSendAt : min(stayConnectedUntil ?? deadline, deadline)
                     do throws(Client.Failure) {
                         try client.poll(until: wake) { event, _ in
                             switch event {

@@ -1,0 +1,92 @@
+import DeviceCore
+import LinuxBoard
+
+/// Words for failures, naming what to check.
+enum Describe {
+    static func seconds(_ duration: DeviceDuration) -> String {
+        let tenths = (duration.milliseconds + 50) / 100
+        return duration.milliseconds % 1000 == 0 ? "\(duration.milliseconds / 1000) s" : "\(tenths / 10).\(tenths % 10) s"
+    }
+
+    static func failure(_ failure: DeviceFlowFailure<TLSFailure>) -> String {
+        switch failure {
+        case .transport(let error): return error.description
+        case .session(let error): return session(error)
+        case .dps(let error): return "\(error)"
+        case .hub(let error): return hub(error)
+        case .body(let error): return "the message body could not be written: \(error)"
+        case .timedOut: return "no progress before the deadline"
+        case .stopped: return "stopped"
+        }
+    }
+
+    static func session(_ error: MQTTSessionError) -> String {
+        switch error {
+        case .connectionRefused(let code):
+            switch code {
+            case .accepted: return "the connection was accepted"
+            case .unacceptableProtocolVersion: return "the server refused MQTT 3.1.1 (CONNACK 1)"
+            case .identifierRejected: return "the server rejected the client id (CONNACK 2): check the registration id / device id"
+            case .serverUnavailable: return "the server is unavailable (CONNACK 3)"
+            case .badUserNameOrPassword: return "the server refused the credentials (CONNACK 4): check the ID scope and that the certificate belongs to an enrollment"
+            case .notAuthorized: return "the server did not authorize this device (CONNACK 5): check the ID scope, the enrollment group and its CA, and that the registration id equals the certificate CN"
+            }
+        case .connackTimeout: return "no CONNACK from the server in time"
+        case .pingTimeout: return "the server stopped answering (no PINGRESP): the connection is dead"
+        case .acknowledgementTimeout(let id): return "no PUBACK for packet \(id) in time"
+        case .malformedPacket(let e): return "the server sent a malformed packet: \(e.rule.summary) at byte \(e.offset)"
+        default: return "\(error)"
+        }
+    }
+
+    static func hub(_ error: IoTHubError) -> String {
+        switch error {
+        case .messageTooLarge(let size, let limit): return "the message is \(size) bytes; IoT Hub accepts at most \(limit)"
+        case .topicBufferTooSmall(let needed, let capacity): return "the telemetry topic needs \(needed) bytes, the buffer has \(capacity)"
+        case .session(let e): return session(e)
+        }
+    }
+
+    static func outcome(_ failure: DPSFailure) -> String {
+        var words: String
+        switch failure.reason {
+        case .rejected(let status): words = "DPS rejected the registration (status \(status))"
+        case .registrationFailed: words = "DPS registration failed"
+        case .disabled: words = "the enrollment is disabled in DPS"
+        case .timedOut: words = "DPS did not finish the registration in time"
+        case .subscriptionRefused: words = "the broker refused the DPS response subscription"
+        case .malformedResponse(let reason): words = "DPS sent a response the device cannot read: \(reason)"
+        }
+        if let code = failure.errorCode { words += ", error code \(code)" }
+        if let message = failure.message { words += ": \(message.string)" }
+        if let tracking = failure.trackingID { words += " (tracking id \(tracking.string))" }
+        if let hint = hint(failure) { words += "\nHint: " + hint }
+        return words
+    }
+
+    /// What to check for a DPS failure, by its six-digit code or its status.
+    static func hint(_ failure: DPSFailure) -> String? {
+        switch failure.errorCode {
+        case 401002:
+            return "the certificate's chain is not accepted by any enrollment group: is the root (or intermediate) CA uploaded and verified, is the group enabled, and does the device certificate chain to it (send intermediates in the --cert file)?"
+        case 401000, 401001:
+            return "DPS could not authenticate the device: check the certificate and key, and that the registration id equals the certificate CN."
+        default:
+            break
+        }
+        switch failure.reason {
+        case .rejected(401), .rejected(403):
+            return "check the ID scope, that the certificate chains to the enrollment group's verified CA, and that the registration id equals the certificate CN."
+        case .rejected(404):
+            return "check the ID scope (the DPS instance's overview page) and that an enrollment exists for this device."
+        case .rejected(400):
+            return "DPS found the request invalid: check the registration id (letters, digits, . _ -, up to 128) and the --payload JSON."
+        case .disabled:
+            return "enable the enrollment (or enrollment group) in the DPS instance."
+        case .timedOut:
+            return "DPS kept answering 'assigning' or did not answer; try a longer --timeout, and check the DPS instance is linked to an IoT Hub."
+        default:
+            return nil
+        }
+    }
+}

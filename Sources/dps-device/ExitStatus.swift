@@ -1,0 +1,42 @@
+import DeviceCore
+import LinuxBoard
+
+/// The exit statuses of `provision` and `run` (also in `docs/dps-device.md`).
+enum ExitStatus: Int32 {
+    case success = 0
+    /// DPS refused or failed the registration (401, 404, failed, disabled…).
+    case provisioningFailed = 1
+    /// A connection or TLS failure that retrying did not cure, or a broker refusal.
+    case connectionFailed = 2
+    /// A step did not finish before its deadline.
+    case timedOut = 3
+    /// The certificate, key or CA files, or the registration id, need fixing.
+    case configuration = 4
+    /// Usage errors (bad flags), as ArgumentParser reports them.
+    case usage = 64
+    /// Stopped by SIGINT/SIGTERM after a clean DISCONNECT.
+    case interrupted = 130
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    let status: ExitStatus
+
+    init(_ description: String, status: ExitStatus = .configuration) {
+        self.description = description
+        self.status = status
+    }
+
+    /// The error for a failed flow step, with the exit status its kind calls for.
+    init(_ context: String, _ failure: DeviceFlowFailure<TLSFailure>) {
+        let status: ExitStatus
+        switch failure {
+        case .transport(let tls): status = tls.isRetriable ? .connectionFailed : .configuration
+        case .session: status = .connectionFailed
+        case .timedOut: status = .timedOut
+        case .stopped: status = .interrupted
+        case .dps, .hub, .body: status = .configuration
+        }
+        self.init("\(context): \(Describe.failure(failure))", status: status)
+    }
+}
