@@ -61,21 +61,23 @@ wait_for_log() {
     return 1
 }
 
-# make_certs DIR: the walkthrough's certificates, plus the stand-ins' own, made by
+# make_certs DIR [IP...]: the walkthrough's certificates, plus the stand-ins' own, made by
 # `dps-device certs` (mbedTLS; the walkthrough's nine OpenSSL commands in four lines).
 #   root-ca.{key,pem}     CN=Root CA for IoT (10 years)       — the walkthrough's CA
 #   device1.{key,pem}     CN=device1, signed by the root CA   — the walkthrough's device
 #   server-ca.{key,pem}   CN=Local stand-in server CA         — trusted by devices (--ca)
-#   server.{key,pem}      the stand-ins' TLS certificate: IP 127.0.0.1, 127.0.0.2, DNS localhost
+#   server.{key,pem}      the stand-ins' TLS certificate: the IPs (127.0.0.1, 127.0.0.2), DNS localhost
 #   monitor.{key,pem}     CN=monitor, signed by the server CA — the hub monitor's identity
 make_certs() {
-    local dir=$1
+    local dir=$1 ip ips=(); shift
+    [ $# -gt 0 ] || set -- 127.0.0.1 127.0.0.2
+    for ip in "$@"; do ips+=(--ip "$ip"); done
     mkdir -p "$dir"
     "$DPS_DEVICE" certs root-ca --out-dir "$dir" --cn "Root CA for IoT" --force >/dev/null
     make_leaf device1 root-ca "$dir"
     "$DPS_DEVICE" certs server-ca --out-dir "$dir" --cn "Local stand-in server CA" --force >/dev/null
     "$DPS_DEVICE" certs server --ca "$dir/server-ca.pem" --ca-key "$dir/server-ca.key" --out-dir "$dir" \
-        --ip 127.0.0.1 --ip 127.0.0.2 --dns localhost --force >/dev/null
+        "${ips[@]}" --dns localhost --force >/dev/null
     make_leaf monitor server-ca "$dir"
 }
 

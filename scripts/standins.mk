@@ -2,7 +2,9 @@
 # Include from the top-level Makefile:  include scripts/standins.mk
 #
 #   make demo             the walkthrough end to end on this machine (installs what is missing)
-#   make e2e-test         the demo flow, the DPS stand-in's failure paths, the Python SDK interop
+#   make e2e-test         the demo flow, the DPS stand-in's failure paths, the Python SDK interop,
+#                         then gateway-test
+#   make gateway-test     dps-device run as a gateway agent: --state, service mode, --body-command
 #   make standins-start   start the DPS stand-in and mosquitto (scripts/standins.sh)
 #   make standins-stop    stop them (by PID)
 #   make standins-status
@@ -12,7 +14,7 @@
 STANDINS_SETUP ?= setup
 export SWIFT_BUILD_FLAGS
 
-.PHONY: demo e2e-test standins-start standins-stop standins-status
+.PHONY: demo e2e-test gateway-test standins-start standins-stop standins-status
 
 ## Provision device1 through a local DPS and show its 3 messages arriving at a local IoT Hub.
 demo: | $(STANDINS_SETUP)
@@ -21,6 +23,11 @@ demo: | $(STANDINS_SETUP)
 ## End-to-end tests against the stand-ins.
 e2e-test: | $(STANDINS_SETUP)
 	@scripts/e2e-test.sh
+	@scripts/gateway-test.sh
+
+## dps-device run as a gateway agent against its own stand-ins (127.0.0.11-13).
+gateway-test: | $(STANDINS_SETUP)
+	@scripts/gateway-test.sh
 
 standins-start:
 	@scripts/standins.sh start

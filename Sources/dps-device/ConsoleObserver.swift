@@ -8,7 +8,10 @@ struct ConsoleObserver: DeviceFlowObserver {
     var endpoint: String
     let reporter: Reporter
     var sentAt = [UInt16: (index: Int, at: DeviceInstant)]()
+    /// Messages in the run; 0 for an open-ended one.
     var total = 0
+    /// Messages IoT Hub acknowledged.
+    var acknowledged = 0
     let clock = MonotonicClock()
 
     var shouldStop: Bool { StopSignals.isRequested }
@@ -37,12 +40,13 @@ struct ConsoleObserver: DeviceFlowObserver {
         case .messageSent(let index, let packetID, let body):
             sentAt[packetID] = (index, clock.now())
             reporter.step("message_sent", ["index": .int(index), "count": .int(total), "packet_id": .int(Int(packetID)), "body": .string(body.string)],
-                          "Sending message \(index)/\(total): \(body.string)")
+                          "Sending message \(index)\(total > 0 ? "/\(total)" : ""): \(body.string)")
         case .messageAcknowledged(let packetID):
             if let sent = sentAt.removeValue(forKey: packetID) {
+                acknowledged += 1
                 let ms = (clock.now() - sent.at).milliseconds
                 reporter.step("message_acknowledged", ["index": .int(sent.index), "packet_id": .int(Int(packetID)), "after_ms": .int(ms)],
-                              "  message \(sent.index)/\(total) acknowledged by IoT Hub after \(ms) ms")
+                              "  message \(sent.index)\(total > 0 ? "/\(total)" : "") acknowledged by IoT Hub after \(ms) ms")
             }
         case .cloudToDevice(let message):
             reporter.step("cloud_to_device", ["payload": .string(message.payload.string), "properties": .string(message.properties.string)],

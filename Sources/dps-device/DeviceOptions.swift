@@ -29,8 +29,14 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .long, help: "MQTT keep-alive, seconds (1-1177; IoT Hub ignores more).")
     var keepAlive: UInt16 = 60
 
-    @Flag(name: .long, help: "Print one JSON object per line for each step, for scripts.")
+    @Option(name: .long, help: "text: one line of words per event; json: one JSON object per line (step, time, fields), for scripts and log collectors.")
+    var logFormat: LogFormat?
+
+    @Flag(name: .long, help: "The same as --log-format json.")
     var json = false
+
+    @Option(name: .long, help: "File that keeps the DPS assignment across starts; the next start connects straight to the saved hub (env DPS_DEVICE_STATE).")
+    var state: String?
 
     @Flag(name: .long, help: "Print every MQTT packet, decoded, in both directions.")
     var verbose = false
@@ -75,6 +81,8 @@ struct DeviceOptions: ParsableArguments {
         if let payload, let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
         if timeout <= 0 { problems.append("--timeout must be a positive number of seconds, got \(timeout)") }
         if keepAlive == 0 || keepAlive > 1177 { problems.append("--keep-alive must be 1 to 1177 seconds (IoT Hub waits at most 1767 s), got \(keepAlive)") }
+        if json && logFormat == .text { problems.append("--json and --log-format text contradict each other: pass one") }
+        if state == "" { problems.append("--state is empty: pass the state file's path, or leave the option out") }
         guard problems.isEmpty, let scope, let certificate, let privateKey, let host else {
             throw ValidationError(problems.joined(separator: "\n"))
         }
@@ -83,7 +91,9 @@ struct DeviceOptions: ParsableArguments {
             passphrase: identity.passphrase,
             registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID"),
             dpsHost: host.host, dpsPort: host.port,
-            caFile: identity.ca, payload: payload, timeoutSeconds: timeout, keepAlive: keepAlive, json: json, verbose: verbose)
+            caFile: identity.ca, payload: payload, timeoutSeconds: timeout, keepAlive: keepAlive,
+            logFormat: json ? .json : (logFormat ?? .text), verbose: verbose,
+            statePath: Self.resolve(state, "DPS_DEVICE_STATE"))
     }
 }
 
@@ -128,8 +138,13 @@ struct ResolvedDeviceOptions {
     var payload: String?
     var timeoutSeconds: Int
     var keepAlive: UInt16
-    var json: Bool
+    var logFormat: LogFormat
     var verbose: Bool
+    /// Where the assignment is kept (`--state`), if anywhere.
+    var statePath: String?
+
+    /// DPS as `host:port`, the form the state file records.
+    var provisioningEndpoint: String { "\(dpsHost):\(dpsPort)" }
 }
 
 /// JSON checks at the edge, with the core's reader, so a bad `--payload` or `--body` is

@@ -1,7 +1,7 @@
+import DeviceAgent
 import DeviceCore
 import HostJSON
 import LinuxBoard
-import PacketInspector
 
 /// Provisioning and telemetry on the Linux board with mbedTLS.
 final class DeviceRunner {
@@ -15,7 +15,7 @@ final class DeviceRunner {
 
     init(options: ResolvedDeviceOptions) throws {
         self.options = options
-        reporter = Reporter(json: options.json)
+        reporter = Reporter(format: options.logFormat)
         do {
             identity = try TLSIdentity(caFile: options.caFile, certificateFile: options.certificateFile, keyFile: options.keyFile, passphrase: options.passphrase)
         } catch {
@@ -40,8 +40,52 @@ final class DeviceRunner {
         Flow(observer: ConsoleObserver(endpoint: endpoint, reporter: reporter), random: SplitMix64(seed: SystemEntropy.randomUInt64()))
     }
 
-    /// Registers with DPS; returns the assignment as strings.
-    func provision() throws -> (hub: String, deviceID: String, substatus: String, payload: String?) {
+    /// Where the device sends telemetry, and whether it came from the state file.
+    struct Assignment {
+        var hub: String
+        var deviceID: String
+        var substatus: String
+        var payload: String?
+        /// Read from `--state` rather than just given by DPS.
+        var fromState: Bool
+    }
+
+    /// The saved assignment when `--state` holds one for this identity (and `reprovision` is
+    /// false); otherwise a DPS registration, saved to `--state`. A state file that cannot be
+    /// used is a warning, then a registration as on a first start.
+    func assignment(reprovision: Bool) throws -> Assignment {
+        if let path = options.statePath, !reprovision {
+            do throws(AssignmentStateError) {
+                if let saved = try AssignmentState.load(from: path) {
+                    if saved.belongs(toScope: options.idScope, registrationID: registrationID, provisioningHost: options.provisioningEndpoint) {
+                        reporter.step("assignment_loaded", ["state": .string(path), "assigned_hub": .string(saved.assignedHub), "device_id": .string(saved.deviceID), "saved_at": .string(saved.savedAt)],
+                                      "Using the assignment saved in \(path) at \(saved.savedAt): hub \(saved.assignedHub), device id \(saved.deviceID) (no DPS registration)")
+                        return Assignment(hub: saved.assignedHub, deviceID: saved.deviceID, substatus: "", payload: nil, fromState: true)
+                    }
+                    reporter.warning("the state file \(path) is for registration id \(saved.registrationID) in ID scope \(saved.idScope) at \(saved.provisioningHost), not \(registrationID) in \(options.idScope) at \(options.provisioningEndpoint): registering with DPS")
+                }
+            } catch {
+                reporter.warning("the state file \(path) \(error.summary); registering with DPS")
+            }
+        }
+        let assignment = try provision()
+        reportAssignment(assignment)
+        if let path = options.statePath {
+            let state = AssignmentState(
+                idScope: options.idScope, registrationID: registrationID, provisioningHost: options.provisioningEndpoint,
+                assignedHub: assignment.hub, deviceID: assignment.deviceID, savedAt: WallClock.timestamp())
+            do throws(AssignmentStateError) {
+                try state.save(to: path)
+                reporter.step("assignment_saved", ["state": .string(path)], "Saved the assignment in \(path)")
+            } catch {
+                reporter.warning("the assignment could not be saved: the state file \(path) \(error.summary); the next start registers with DPS again")
+            }
+        }
+        return assignment
+    }
+
+    /// Registers with DPS.
+    func provision() throws -> Assignment {
         let memory = SessionMemory(receiveBytes: 8 * 1024, outboxBytes: 8 * 1024)
         var configuration = DPSConfiguration(
             idScope: text.view(options.idScope), registrationID: text.view(registrationID),
@@ -73,48 +117,87 @@ final class DeviceRunner {
         }
         switch outcome {
         case .assigned(let assignment):
-            return (assignment.assignedHub.string, assignment.deviceID.string, assignment.substatus.string, assignment.payload?.string)
+            return Assignment(hub: assignment.assignedHub.string, deviceID: assignment.deviceID.string,
+                              substatus: assignment.substatus.string, payload: assignment.payload?.string, fromState: false)
         case .failed(let failure):
             if case .timedOut = failure.reason { throw CLIError(Describe.outcome(failure), status: .timedOut) }
             throw CLIError(Describe.outcome(failure), status: .provisioningFailed)
         }
     }
 
-    /// Prints the assignment like the walkthrough's script.
-    func reportAssignment(_ a: (hub: String, deviceID: String, substatus: String, payload: String?)) {
+    /// Prints the assignment like the walkthrough's script, on one line.
+    func reportAssignment(_ a: Assignment) {
         reporter.step("assigned", ["assigned_hub": .string(a.hub), "device_id": .string(a.deviceID), "substatus": .string(a.substatus), "payload": a.payload.map { .string($0) } ?? .null],
-                      "DPS registration status: assigned\nAssigned hub: \(a.hub)\nDevice ID: \(a.deviceID)"
-                        + (a.substatus.isEmpty ? "" : "\nSubstatus: \(a.substatus)") + (a.payload.map { "\nReturned payload: \($0)" } ?? ""))
+                      "DPS registration status: assigned; Assigned hub: \(a.hub); Device ID: \(a.deviceID)"
+                        + (a.substatus.isEmpty ? "" : "; Substatus: \(a.substatus)") + (a.payload.map { "; Returned payload: \($0)" } ?? ""))
     }
 
-    /// Connects to `hub` as `deviceID` and sends `count` messages.
-    func sendTelemetry(hub: String, port: UInt16, deviceID: String, count: Int, interval: DeviceDuration, body: String?, deadline: DeviceDuration) throws {
+    /// What a telemetry step did.
+    struct TelemetryResult {
+        /// Messages IoT Hub acknowledged.
+        var acknowledged: Int
+        /// Messages with no body (`--body-command` failed).
+        var skipped: Int
+        /// Whether SIGINT/SIGTERM ended it (after a clean DISCONNECT).
+        var stopped: Bool
+    }
+
+    /// Connects to the assigned hub and carries out `plan`.
+    func sendTelemetry(to assignment: Assignment, port: UInt16, plan: TelemetryPlan) throws -> TelemetryResult {
         let memory = SessionMemory()
-        let configuration = IoTHubConfiguration(hostName: text.view(hub), deviceID: text.view(deviceID))
+        let configuration = IoTHubConfiguration(hostName: text.view(assignment.hub), deviceID: text.view(assignment.deviceID))
         let connect: MQTTConnect
         do { connect = try IoTHubClient.connectPacket(for: configuration, keepAlive: options.keepAlive, buffer: memory.connectText) }
         catch { throw CLIError("the IoT Hub user name is too long: \(error)") }
         let session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.memory)
-        let endpoint = "IoT Hub \(hub):\(port)"
-        var client = MQTTClient(session: session, transport: transport(host: hub, port: port), clock: clock)
+        let endpoint = "IoT Hub \(assignment.hub):\(port)"
+        var client = MQTTClient(session: session, transport: transport(host: assignment.hub, port: port), clock: clock)
         let topicBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
         let bodyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 300 * 1024, alignment: 8)
         defer { topicBuffer.deallocate(); bodyBuffer.deallocate() }
         var flow = makeFlow(endpoint: endpoint)
-        flow.observer.total = count
-        let fixedBody = body.map { text.view($0) }
-        let device = text.view(deviceID)
+        flow.observer.total = plan.messages ?? 0
+        let device = text.view(assignment.deviceID)
+        let fixedBody: ByteView?
+        if case .fixed(let body) = plan.body { fixedBody = text.view(body) } else { fixedBody = nil }
+        let start = clock.now()
+        // Far enough to mean "no end" and still leave room for arithmetic on it.
+        let never = DeviceInstant(milliseconds: Int64.max / 4)
+        let deadline = plan.deadline(timeoutSeconds: options.timeoutSeconds).map { start + $0 } ?? never
+        var skipped = 0
+        let reporter = self.reporter
+        if let stay = plan.stayConnected, stay > .zero {
+            reporter.step("staying", ["seconds": .int(stay.milliseconds / 1000)], "Staying connected \(Describe.seconds(stay)) after the messages (until SIGINT/SIGTERM)")
+        } else if plan.stayConnected == nil {
+            reporter.step("staying", ["seconds": .null], "Staying connected until SIGINT/SIGTERM")
+        }
         do {
             try flow.sendTelemetry(
-                &client, hub: IoTHubClient(configuration: configuration, topicBuffer: topicBuffer), count: count,
-                interval: interval, bodyBuffer: bodyBuffer, deadline: clock.now() + deadline
-            ) { (index, buffer) throws(JSONWriteError) -> ByteView in
-                if let fixedBody { return fixedBody }
-                return try Self.walkthroughMessage(index: index, count: count, deviceID: device, into: buffer)
+                &client, hub: IoTHubClient(configuration: configuration, topicBuffer: topicBuffer), count: plan.messages ?? Int.max,
+                interval: plan.interval, bodyBuffer: bodyBuffer, deadline: deadline,
+                stayConnectedUntil: plan.stayConnected.map { start + $0 } ?? never
+            ) { (index, buffer) throws(JSONWriteError) -> ByteView? in
+                switch plan.body {
+                case .fixed: return fixedBody
+                case .walkthrough:
+                    return try Self.walkthroughMessage(index: index, count: plan.messages ?? 0, deviceID: device, into: buffer)
+                case .command(let command):
+                    switch BodyCommand(command: command).body(index: index, count: plan.messages, deviceID: assignment.deviceID, into: buffer) {
+                    case .success(let body): return body
+                    case .failure(let error):
+                        skipped += 1
+                        reporter.step("body_command_failed", ["index": .int(index), "error": .string(error.summary)],
+                                      "Message \(index)\(plan.messages.map { "/\($0)" } ?? "") not sent: --body-command \(error.summary)")
+                        return nil
+                    }
+                }
             }
+        } catch .stopped {
+            return TelemetryResult(acknowledged: flow.observer.acknowledged, skipped: skipped, stopped: true)
         } catch {
             throw CLIError("sending to \(endpoint) failed", error)
         }
+        return TelemetryResult(acknowledged: flow.observer.acknowledged, skipped: skipped, stopped: false)
     }
 
     /// A message shaped like the walkthrough's: random-ish readings, the wall-clock time.

@@ -12,6 +12,9 @@ enum ExitStatus: Int32 {
     case timedOut = 3
     /// The certificate, key or CA files, or the registration id, need fixing.
     case configuration = 4
+    /// `run`: every message that had a body was sent and acknowledged, but `--body-command`
+    /// failed for at least one, which was not sent.
+    case messagesNotSent = 5
     /// Usage errors (bad flags), as ArgumentParser reports them.
     case usage = 64
     /// Stopped by SIGINT/SIGTERM after a clean DISCONNECT.
@@ -21,6 +24,10 @@ enum ExitStatus: Int32 {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     let status: ExitStatus
+    /// Whether the hub refused this device in CONNACK (2 identifier rejected, 4 bad user name
+    /// or password, 5 not authorized): it no longer knows it there, so registering again may
+    /// give it a hub that does.
+    var hubRefusedDevice = false
 
     init(_ description: String, status: ExitStatus = .configuration) {
         self.description = description
@@ -38,5 +45,8 @@ struct CLIError: Error, CustomStringConvertible {
         case .dps, .hub, .body: status = .configuration
         }
         self.init("\(context): \(Describe.failure(failure))", status: status)
+        if case .session(.connectionRefused(let code)) = failure {
+            hubRefusedDevice = code == .identifierRejected || code == .badUserNameOrPassword || code == .notAuthorized
+        }
     }
 }

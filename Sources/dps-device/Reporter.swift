@@ -1,18 +1,40 @@
+import ArgumentParser
 import HostJSON
 import LinuxBoard
 
-/// Where progress goes: plain lines for people, or one JSON object per line for scripts.
+/// How `provision` and `run` write their events (`--log-format`).
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    /// One line of words per event, like the walkthrough's script (journald adds the time).
+    case text
+    /// One JSON object per line: `step`, `time` (RFC 3339 UTC) and the event's fields.
+    case json
+}
+
+/// Where progress goes: one line per event on standard output, as words or as JSON.
 final class Reporter: @unchecked Sendable {
-    let json: Bool
+    let format: LogFormat
 
-    init(json: Bool) { self.json = json }
+    init(format: LogFormat) { self.format = format }
 
-    /// Reports one step: `text` for people, `{"step": name, …fields}` (keys sorted) in JSON mode.
+    /// Reports one step: `text` for people, `{"step": name, "time": …, …fields}` (keys
+    /// sorted) in JSON mode.
     func step(_ name: String, _ fields: [String: JSONValue], _ text: String) {
-        guard json else { return Output.line(text) }
+        guard format == .json else { return Output.line(text) }
+        Output.line(Self.jsonLine(name, fields))
+    }
+
+    /// Something the user should fix that does not stop the run: `warning: text` on standard
+    /// error, or a `"step":"warning"` line with `message` in JSON mode.
+    func warning(_ text: String) {
+        guard format == .json else { return Output.warning(text) }
+        Output.line(Self.jsonLine("warning", ["message": .string(text)]))
+    }
+
+    static func jsonLine(_ name: String, _ fields: [String: JSONValue]) -> String {
         var object = fields
         object["step"] = .string(name)
+        object["time"] = .string(WallClock.timestamp())
         let members = object.keys.sorted().map { JSONMember($0, object[$0]!) }
-        Output.line(JSONValue.object(members).compactText)
+        return JSONValue.object(members).compactText
     }
 }

@@ -7,7 +7,8 @@ public struct WalkthroughTelemetry {
     public var humidityTenths: Int64
     /// The greeting before ` (message i/N)`.
     public var greeting: ByteView
-    /// 1-based index of this message and the number of messages.
+    /// 1-based index of this message and the number of messages (0: an open-ended series,
+    /// and the message names only its index).
     public var index: Int
     public var count: Int
     /// Wall-clock time of the reading, microseconds since 1970 (UTC).
@@ -40,8 +41,10 @@ public struct WalkthroughTelemetry {
         json.stringPart(greeting)
         json.stringPart(" (message ")
         json.stringDecimal(Int64(widening: UInt(bitPattern: index)))
-        json.stringPart("/")
-        json.stringDecimal(Int64(widening: UInt(bitPattern: count)))
+        if count > 0 {
+            json.stringPart("/")
+            json.stringDecimal(Int64(widening: UInt(bitPattern: count)))
+        }
         json.stringPart(")")
         json.endString()
         json.key("timestamp")

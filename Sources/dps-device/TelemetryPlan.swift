@@ -1,0 +1,54 @@
+import ArgumentParser
+import DeviceCore
+
+/// A whole number of something, or `forever` (`--messages`, `--duration`).
+enum CountOrForever: ExpressibleByArgument, Equatable {
+    case count(Int)
+    case forever
+
+    init?(argument: String) {
+        if argument == "forever" {
+            self = .forever
+        } else if let value = Int(argument), value >= 0 {
+            self = .count(value)
+        } else {
+            return nil
+        }
+    }
+
+    var defaultValueDescription: String {
+        switch self {
+        case .count(let value): return String(value)
+        case .forever: return "forever"
+        }
+    }
+}
+
+/// What `run` sends once it is connected to its hub, and how long it stays.
+struct TelemetryPlan {
+    /// Where each message's body comes from.
+    enum Body {
+        /// The walkthrough's message: readings, the index, the wall-clock time.
+        case walkthrough
+        /// The same JSON every time (`--body`).
+        case fixed(String)
+        /// The standard output of a command run before each message (`--body-command`).
+        case command(String)
+    }
+
+    /// How many messages; `nil`: one every `interval` until stopped.
+    var messages: Int?
+    var interval: DeviceDuration
+    /// How long to stay connected after the last acknowledgement; `nil`: until stopped.
+    var stayConnected: DeviceDuration?
+    var body: Body
+
+    /// How long the whole telemetry step may take, or `nil` when it has no end: every message,
+    /// its interval, the stay, and `timeout` for the connection and the last PUBACK. (The
+    /// options are bounded so that this cannot overflow: `RunCommand.validate`.)
+    func deadline(timeoutSeconds: Int) -> DeviceDuration? {
+        guard let messages, let stayConnected else { return nil }
+        return DeviceDuration(milliseconds: interval.milliseconds * Int64(max(messages, 1)))
+            + stayConnected + .seconds(Int64(timeoutSeconds))
+    }
+}
