@@ -8,6 +8,7 @@ let package = Package(
         // For the Benchmarks/ package (`make bench`): the TLS transport and clock for Linux.
         .library(name: "LinuxBoard", targets: ["LinuxBoard"]),
         .executable(name: "dps-device", targets: ["dps-device"]),
+        .executable(name: "dps-device-agent", targets: ["dps-device-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,13 +32,18 @@ let package = Package(
         // Host-only: what makes `dps-device run` a gateway agent (the saved assignment, the
         // user's shell commands for message bodies).
         .target(name: "DeviceAgent", dependencies: ["DeviceCore", "LinuxBoard", "HostJSON"]),
+        // `dps-device provision` and `run`, with their own option parser: no ArgumentParser, no
+        // Foundation, so that the gateway binary (`make dist`) is small in memory.
+        .target(name: "DeviceCommandLine", dependencies: ["DeviceCore", "DeviceAgent", "LinuxBoard", "HostJSON", "PacketInspector"]),
+        // The gateway agent that `make dist` ships as bin/dps-device: provision and run alone.
+        .executableTarget(name: "dps-device-agent", dependencies: ["DeviceCommandLine"]),
         .executableTarget(
             name: "dps-device",
             dependencies: [
                 "DeviceCore",
+                "DeviceCommandLine",
                 "PacketInspector",
                 "HostJSON",
-                "DeviceAgent",
                 "LinuxBoard",
                 "CertificateTool",
                 "StandIn",

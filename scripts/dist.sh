@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# `make dist`: the dps-device binary and what a device owner needs, as one tarball that runs on a
-# Linux machine with no Swift installed:
+# `make dist`: the gateway agent and what a device owner needs, as one tarball that runs on a
+# Linux machine with no Swift installed. The binary is the `dps-device-agent` product: the
+# `provision` and `run` commands of `dps-device`, from the same module (DeviceCommandLine),
+# without the host tools (certificates, stand-ins, packet inspector) and so without
+# ArgumentParser and Foundation, which would triple its memory (docs/dps-device.md):
 #
 #   build/dist/dps-device-VERSION-linux-ARCH.tar.gz
 #     dps-device-VERSION-linux-ARCH/bin/dps-device                    the agent and its tools
@@ -9,9 +12,10 @@
 #     dps-device-VERSION-linux-ARCH/lib/systemd/system/dps-device.service
 #     dps-device-VERSION-linux-ARCH/etc/dps-device/dps-device.env.example
 #
-# The Swift standard library (and FoundationEssentials, which ArgumentParser uses) is linked
-# statically (--static-swift-stdlib), and so is mbedTLS (Debian's libmbedtls-dev .a files): the
-# binary needs only glibc, libstdc++ and libgcc_s, which every Debian 12 system has. VERSION is
+# The Swift standard library is linked statically (--static-swift-stdlib), and so is mbedTLS
+# (Debian's libmbedtls-dev .a files): the binary needs only glibc, libstdc++ and libgcc_s, which
+# every Debian 12 system has. It is linked as a fixed-address executable (-no-pie): a PIE binary
+# this size spends ~1 MiB of memory on the loader's relocations. VERSION is
 # the one in DeviceOptions.userAgent, ARCH is `uname -m`. The build has its own scratch path
 # (.build-dist). Prints the tarball's path last.
 set -euo pipefail
@@ -19,8 +23,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SWIFT=${SWIFT:-swift}
 cd "$ROOT"
 
-VERSION=$(sed -n 's/.*userAgent = "swift-azure-iot-device\/\([0-9][0-9.]*\)".*/\1/p' Sources/dps-device/DeviceOptions.swift)
-[ -n "$VERSION" ] || { echo "dist: no version in Sources/dps-device/DeviceOptions.swift (userAgent)" >&2; exit 1; }
+VERSION=$(sed -n 's/.*userAgent = "swift-azure-iot-device\/\([0-9][0-9.]*\)".*/\1/p' Sources/DeviceCommandLine/DeviceOptions.swift)
+[ -n "$VERSION" ] || { echo "dist: no version in Sources/DeviceCommandLine/DeviceOptions.swift (userAgent)" >&2; exit 1; }
 ARCH=$(uname -m)
 NAME=dps-device-$VERSION-linux-$ARCH
 OUT=$ROOT/build/dist
@@ -35,11 +39,13 @@ for lib in mbedtls mbedx509 mbedcrypto; do
     [ -f "$archive" ] || { echo "dist: $archive is missing: run \`make setup\` (libmbedtls-dev)" >&2; exit 1; }
     ln -sf "$archive" "$OUT/static-libs/lib$lib.a"
 done
+# libstdc++ too (the Swift runtime is C++): the shared one maps ~0.9 MiB into every process.
+ln -sf "$(g++ -print-file-name=libstdc++.a)" "$OUT/static-libs/libstdc++.a"
 
 echo "dist: building dps-device $VERSION (release, static Swift runtime and mbedTLS)"
-$SWIFT build -c release --product dps-device --static-swift-stdlib --scratch-path .build-dist \
-    -Xlinker -L"$OUT/static-libs" 2>&1 | grep -v "warning: the use of \`mktemp'" | tail -n 1
-BIN=$($SWIFT build -c release --scratch-path .build-dist --show-bin-path)/dps-device
+$SWIFT build -c release --product dps-device-agent --static-swift-stdlib --scratch-path .build-dist \
+    -Xlinker -L"$OUT/static-libs" -Xswiftc -Xclang-linker -Xswiftc -no-pie 2>&1 | tail -n 1
+BIN=$($SWIFT build -c release --scratch-path .build-dist --show-bin-path)/dps-device-agent
 
 rm -rf "$STAGE"
 mkdir -p "$STAGE/bin" "$STAGE/share/doc/dps-device" "$STAGE/lib/systemd/system" "$STAGE/etc/dps-device"
@@ -47,7 +53,7 @@ cp "$BIN" "$STAGE/bin/dps-device"
 strip "$STAGE/bin/dps-device"
 {
     echo "dps-device $VERSION: every subcommand's help (\`dps-device help SUBCOMMAND\` prints the same)."
-    for command in "" provision run certs standin monitor modem mqtt; do
+    for command in "" provision run; do
         echo
         echo "==== dps-device $command"
         # shellcheck disable=SC2086

@@ -190,6 +190,7 @@ public final class TLSTransport: DeviceTransport {
             try check(mbedtls_ssl_conf_own_cert(config, chain, key))
         }
         mbedtls_ssl_conf_rng(config, mbedtls_ctr_drbg_random, random)
+        mbedtls_ssl_conf_curves(config, TLSCurves.preferred)
         try check(mbedtls_ssl_setup(ssl, config))
         prepared = true
     }

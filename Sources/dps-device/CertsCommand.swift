@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertificateTool
+import DeviceCommandLine
 
 /// `dps-device certs …`: make and inspect the walkthrough's certificates (and the local
 /// stand-ins' server certificates) with mbedTLS. The work is in the CertificateTool module;

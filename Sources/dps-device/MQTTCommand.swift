@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeviceCore
+import DeviceCommandLine
 import HostJSON
 import PacketInspector
 

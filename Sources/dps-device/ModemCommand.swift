@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeviceCore
+import DeviceCommandLine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,7 +49,7 @@ struct ModemCommand: ParsableCommand {
     func run() throws {
         guard let certificate = identity.certificateFile, let keyFile = identity.keyFile else { return }  // validate() checked
         StopSignals.install()
-        try reportingErrors {
+        try exitingOnError {
             let tlsIdentity: TLSIdentity
             do throws(TLSFailure) {
                 tlsIdentity = try TLSIdentity(caFile: identity.ca, certificateFile: certificate, keyFile: keyFile,

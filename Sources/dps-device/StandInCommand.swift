@@ -1,6 +1,7 @@
 // Local stand-ins for Azure: the DPS emulator and the IoT Hub monitor.
 import ArgumentParser
 import DeviceCore
+import DeviceCommandLine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -239,7 +240,7 @@ struct MonitorCommand: ParsableCommand {
 
     func run() throws {
         StopSignals.install()
-        try reportingErrors {
+        try exitingOnError {
             let identity: TLSIdentity
             do throws(TLSFailure) { identity = try TLSIdentity(caFile: caFile, certificateFile: cert, keyFile: key) } catch { throw CLIError(error.description) }
             let memory = SessionMemory(receiveBytes: 300 * 1024, outboxBytes: 4 * 1024)

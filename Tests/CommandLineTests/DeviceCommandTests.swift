@@ -49,7 +49,15 @@ struct DeviceCommandTests {
         (["--provisioning-host", "dps.example:99999"], "--provisioning-host \"dps.example:99999\" is not HOST or HOST:PORT"),
         (["--provisioning-host", ":8883"], "--provisioning-host \":8883\" is not HOST or HOST:PORT"),
         (["--payload", "{\"a\":}"], "--payload is not valid JSON"),
-        (["--timeout", "0"], "--timeout must be a positive number of seconds, got 0"),
+        (["--timeout", "0"], "--timeout must be 1 to 86400 seconds, got 0"),
+        (["--timeout", "-5"], "--timeout must be 1 to 86400 seconds, got -5"),
+        (["--timeout", "86401"], "--timeout must be 1 to 86400 seconds, got 86401"),
+        (["--keep-alive", "-1"], "--keep-alive must be 1 to 1177 seconds"),
+        (["--log-format", "xml"], "The value 'xml' is invalid for '--log-format': expected text or json"),
+        (["--json", "--log-format", "text"], "--json and --log-format text contradict each other"),
+        (["--provisioning-host", ""], "--provisioning-host is empty: give a value, or leave the option out"),
+        (["--ca="], "--ca is empty: give a value, or leave the option out"),
+        (["--state", ""], "--state is empty"),
         (["--keep-alive", "0"], "--keep-alive must be 1 to 1177 seconds"),
         (["--keep-alive", "5000"], "--keep-alive must be 1 to 1177 seconds"),
     ])
@@ -60,9 +68,19 @@ struct DeviceCommandTests {
     }
 
     @Test(arguments: [
-        (["--messages=-1"], "--messages must be 0 or more, got -1"),
-        (["--interval=-0.5"], "--interval must be 0 or more seconds, got -0.5"),
-        (["--body", "{\"t\":1"], "--body is not valid JSON"),
+        (["--messages=-1"], "Error: --messages must be 0 to 1000000000, or forever; got -1"),
+        (["--messages", "-1"], "Error: --messages must be 0 to 1000000000, or forever; got -1"),
+        (["--messages", "lots"], "Error: The value 'lots' is invalid for '--messages': expected a whole number or forever"),
+        (["--interval=-0.5"], "Error: --interval must be 0 to 86400 seconds, got -0.5"),
+        (["--duration", "315360001"], "Error: --duration must be 0 to 315360000 seconds (10 years), or forever; got 315360001"),
+        (["--hub-port", "0"], "Error: The value '0' is invalid for '--hub-port': expected a port from 1 to 65535"),
+        (["--body", "{\"t\":1"], "Error: --body is not valid JSON"),
+        (["--body", "{}", "--body-command", "true"], "Error: --body and --body-command both give the message body: pass one"),
+        (["--body-command="], "Error: --body-command is empty: pass the command that prints the body"),
+        (["--nope"], "Error: Unknown option '--nope'"),
+        (["--messages"], "Error: Missing value for '--messages <messages>'"),
+        (["--reprovision=yes"], "Error: The flag '--reprovision' takes no value"),
+        (["stray"], "Error: Unexpected argument 'stray'"),
     ])
     func badRunValuesAreUsageErrors(arguments: [String], message: String) throws {
         let output = try DPSDeviceBinary.run(["run", "--id-scope", "s", "--cert", "c.pem", "--key", "k.key"] + arguments, environment: [:])
@@ -94,6 +112,24 @@ struct DeviceCommandTests {
         #expect(output.stdout.contains("Retrying in"))
         #expect(output.stderr.hasPrefix("error: registration with DPS 127.0.0.1:1 failed: "))
         #expect(output.stderr.contains("refused"))
+    }
+
+    @Test func anEmptyIDScopeIsNotTakenFromTheEnvironment() throws {
+        let output = try DPSDeviceBinary.run(["provision", "--id-scope", "", "--cert", "c.pem", "--key", "k.key"],
+                                             environment: ["PROVISIONING_IDSCOPE": "0ne00000A0A"])
+        #expect(output.status == 64)
+        #expect(output.stderr.hasPrefix("Error: --id-scope is empty: give a value, or leave the option out\nUsage: dps-device provision [<options>]\n"))
+    }
+
+    @Test(arguments: [["help", "run"], ["run", "--help"], ["run", "-h"]])
+    func runHelpListsEveryOption(arguments: [String]) throws {
+        let output = try DPSDeviceBinary.run(arguments, environment: [:])
+        #expect(output.status == 0)
+        #expect(output.stdout.hasPrefix("OVERVIEW: Provision through DPS, then send telemetry to the assigned IoT Hub.\n"))
+        for option in ["--id-scope <id-scope>", "--ca, --ca-file <ca>", "--state <state>", "--log-format <log-format>",
+                       "--messages <messages>", "--duration <duration>", "--body-command <body-command>", "--reprovision", "-h, --help"] {
+            #expect(output.stdout.contains("\n  \(option)\n"), "\(option) in \(output.stdout)")
+        }
     }
 
     @Test func jsonModeReportsStepsAsJSONLines() throws {

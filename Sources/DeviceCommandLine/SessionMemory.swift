@@ -1,16 +1,16 @@
 import DeviceCore
 
 /// Memory for one MQTT session, allocated once for the run.
-final class SessionMemory {
-    let receive: UnsafeMutableRawBufferPointer
-    let transmit = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
-    let outbox: UnsafeMutableRawBufferPointer
-    let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 8)
-    let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 2)
+public final class SessionMemory {
+    public let receive: UnsafeMutableRawBufferPointer
+    public let transmit = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
+    public let outbox: UnsafeMutableRawBufferPointer
+    public let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 8)
+    public let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 2)
     /// CONNECT text (client id, user name) and scratch for topics and bodies.
-    let connectText = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
+    public let connectText = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
 
-    init(receiveBytes: Int = 16 * 1024, outboxBytes: Int = 300 * 1024) {
+    public init(receiveBytes: Int = 16 * 1024, outboxBytes: Int = 300 * 1024) {
         receive = .allocate(byteCount: receiveBytes, alignment: 8)
         outbox = .allocate(byteCount: outboxBytes, alignment: 8)
         inflight.initialize(repeating: MQTTInflightEntry())
@@ -22,14 +22,16 @@ final class SessionMemory {
         subscriptions.deallocate()
     }
 
-    var memory: MQTTSessionMemory { MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight) }
+    public var memory: MQTTSessionMemory { MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight) }
 }
 
 /// Keeps Swift strings alive as `ByteView`s for the life of the run.
-final class TextStore {
+public final class TextStore {
+    public init() {}
+
     private var storage = [UnsafeMutableRawBufferPointer]()
 
-    func view(_ text: String) -> ByteView {
+    public func view(_ text: String) -> ByteView {
         let bytes = Array(text.utf8)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 1)
         bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
@@ -42,5 +44,5 @@ final class TextStore {
 
 extension ByteView {
     /// The bytes as a Swift string (at the edge only).
-    var string: String { String(decoding: UnsafeRawBufferPointer(start: baseAddress, count: count), as: UTF8.self) }
+    public var string: String { String(decoding: UnsafeRawBufferPointer(start: baseAddress, count: count), as: UTF8.self) }
 }

@@ -2,7 +2,7 @@ import DeviceCore
 import LinuxBoard
 
 /// Words for failures, naming what to check.
-enum Describe {
+public enum Describe {
     static func seconds(_ duration: DeviceDuration) -> String {
         let tenths = (duration.milliseconds + 50) / 100
         return duration.milliseconds % 1000 == 0 ? "\(duration.milliseconds / 1000) s" : "\(tenths / 10).\(tenths % 10) s"
@@ -20,7 +20,7 @@ enum Describe {
         }
     }
 
-    static func session(_ error: MQTTSessionError) -> String {
+    public static func session(_ error: MQTTSessionError) -> String {
         switch error {
         case .connectionRefused(let code):
             switch code {

@@ -1,25 +1,18 @@
-import ArgumentParser
 import DeviceCore
 
 /// A whole number of something, or `forever` (`--messages`, `--duration`).
-enum CountOrForever: ExpressibleByArgument, Equatable {
+/// (A negative count is read as one, so that the range check names it.)
+enum CountOrForever: Equatable {
     case count(Int)
     case forever
 
-    init?(argument: String) {
+    init?(_ argument: String) {
         if argument == "forever" {
             self = .forever
-        } else if let value = Int(argument), value >= 0 {
+        } else if let value = Int(argument) {
             self = .count(value)
         } else {
             return nil
-        }
-    }
-
-    var defaultValueDescription: String {
-        switch self {
-        case .count(let value): return String(value)
-        case .forever: return "forever"
         }
     }
 }

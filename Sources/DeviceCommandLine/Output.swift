@@ -4,29 +4,29 @@ import Glibc
 
 /// The standard streams, without Foundation: each line is one `write(2)` (so lines from a
 /// service reach journald whole and in order, and a bench can time-stamp them).
-enum Output {
+public enum Output {
     /// `text` and a newline on standard output.
-    static func line(_ text: String) {
+    public static func line(_ text: String) {
         write(text + "\n", to: STDOUT_FILENO)
     }
 
     /// `error: text` on standard error.
-    static func error(_ text: String) {
+    public static func error(_ text: String) {
         write("error: " + text + "\n", to: STDERR_FILENO)
     }
 
     /// `warning: text` on standard error.
-    static func warning(_ text: String) {
+    public static func warning(_ text: String) {
         write("warning: " + text + "\n", to: STDERR_FILENO)
     }
 
     /// `text` as it is on standard error (notes for people, not results).
-    static func note(_ text: String) {
+    public static func note(_ text: String) {
         write(text, to: STDERR_FILENO)
     }
 
     /// `text` as it is on standard output.
-    static func raw(_ text: String) {
+    public static func raw(_ text: String) {
         write(text, to: STDOUT_FILENO)
     }
 
@@ -44,7 +44,7 @@ enum Output {
     }
 
     /// All of standard input as bytes.
-    static func readStandardInput() -> [UInt8] {
+    public static func readStandardInput() -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {

@@ -2,7 +2,7 @@ import DeviceCore
 import LinuxBoard
 
 /// The exit statuses of `provision` and `run` (also in `docs/dps-device.md`).
-enum ExitStatus: Int32 {
+public enum ExitStatus: Int32 {
     case success = 0
     /// DPS refused or failed the registration (401, 404, failed, disabled…).
     case provisioningFailed = 1
@@ -21,21 +21,21 @@ enum ExitStatus: Int32 {
     case interrupted = 130
 }
 
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    let status: ExitStatus
+public struct CLIError: Error, CustomStringConvertible {
+    public let description: String
+    public let status: ExitStatus
     /// Whether the hub refused this device in CONNACK (2 identifier rejected, 4 bad user name
     /// or password, 5 not authorized): it no longer knows it there, so registering again may
     /// give it a hub that does.
     var hubRefusedDevice = false
 
-    init(_ description: String, status: ExitStatus = .configuration) {
+    public init(_ description: String, status: ExitStatus = .configuration) {
         self.description = description
         self.status = status
     }
 
     /// The error for a failed flow step, with the exit status its kind calls for.
-    init(_ context: String, _ failure: DeviceFlowFailure<TLSFailure>) {
+    public init(_ context: String, _ failure: DeviceFlowFailure<TLSFailure>) {
         let status: ExitStatus
         switch failure {
         case .transport(let tls): status = tls.isRetriable ? .connectionFailed : .configuration

@@ -1,0 +1,164 @@
+import DeviceCore
+#if canImport(Glibc)
+import Glibc
+#endif
+import LinuxBoard
+
+/// What `provision` and `run` need to reach DPS: options, each with the environment variable
+/// Azure's SDK samples use as a fallback, so that nothing has to be edited in source.
+public struct DeviceOptions {
+    static let specs: [OptionSpec] = [
+        OptionSpec("--id-scope", value: "id-scope", help: "DPS ID scope (env PROVISIONING_IDSCOPE)."),
+        OptionSpec("--cert", value: "cert", help: "Device certificate PEM: the leaf, plus any intermediates (env X509_CERT_FILE)."),
+        OptionSpec("--key", value: "key", help: "Device private key PEM, RSA or EC, any OpenSSL form (env X509_KEY_FILE)."),
+        OptionSpec("--key-passphrase", value: "key-passphrase", help: "Pass phrase of an encrypted key (env X509_PASS_PHRASE)."),
+        OptionSpec("--ca", "--ca-file", value: "ca", help: "Trust anchors PEM for the servers (DPS, IoT Hub) (default: the system bundle)."),
+        OptionSpec("--registration-id", value: "registration-id", help: "Registration id; must equal the certificate's CN (env PROVISIONING_REGISTRATION_ID; default: the CN)."),
+        OptionSpec("--provisioning-host", "--dps-host", value: "provisioning-host", help: "DPS host[:port] (env PROVISIONING_HOST; default global.azure-devices-provisioning.net:8883)."),
+        OptionSpec("--payload", value: "payload", help: "Custom allocation payload sent with the registration, as JSON."),
+        OptionSpec("--timeout", value: "timeout", help: "Seconds the registration (and, for run, the sending) may take (1-86400; default 180)."),
+        OptionSpec("--keep-alive", value: "keep-alive", help: "MQTT keep-alive, seconds (1-1177; IoT Hub ignores more; default 60)."),
+        OptionSpec("--log-format", value: "log-format", help: "text (default): one line of words per event; json: one JSON object per line (step, time, fields), for scripts and log collectors."),
+        OptionSpec("--json", help: "The same as --log-format json."),
+        OptionSpec("--state", value: "state", help: "File that keeps the DPS assignment across starts; the next start connects straight to the saved hub (env DPS_DEVICE_STATE)."),
+        OptionSpec("--verbose", help: "Print every MQTT packet, decoded, in both directions."),
+    ]
+
+    var idScope: String?
+    var cert: String?
+    var key: String?
+    var keyPassphrase: String?
+    var ca: String?
+    var registrationId: String?
+    var provisioningHost: String?
+    var payload: String?
+    var timeout: Int
+    var keepAlive: Int
+    var logFormat: LogFormat?
+    var json: Bool
+    var state: String?
+    var verbose: Bool
+
+    init(_ parsed: ParsedOptions) throws(UsageError) {
+        idScope = parsed.string("--id-scope")
+        cert = parsed.string("--cert")
+        key = parsed.string("--key")
+        keyPassphrase = parsed.string("--key-passphrase")
+        ca = parsed.string("--ca")
+        registrationId = parsed.string("--registration-id")
+        provisioningHost = parsed.string("--provisioning-host")
+        payload = parsed.string("--payload")
+        timeout = try parsed.value("--timeout", default: 180, expected: "a whole number of seconds") { Int($0) }
+        keepAlive = try parsed.value("--keep-alive", default: 60, expected: "a whole number of seconds") { Int($0) }
+        logFormat = try parsed.value("--log-format", default: nil, expected: "text or json") { LogFormat(rawValue: $0) }
+        json = parsed.flag("--json")
+        state = parsed.string("--state")
+        verbose = parsed.flag("--verbose")
+    }
+
+    static let defaultDPSHost = "global.azure-devices-provisioning.net"
+    /// The version here is the one `make dist` puts in the tarball's name.
+    static let userAgent = "swift-azure-iot-device/0.1"
+
+    /// A value from the option, else the environment variable, else `nil`. (An empty option is
+    /// refused by `resolved()` before this is asked; an empty variable counts as unset.)
+    public static func resolve(_ flag: String?, _ variable: String) -> String? {
+        if let flag, !flag.isEmpty { return flag }
+        if let value = getenv(variable).map({ String(cString: $0) }), !value.isEmpty { return value }
+        return nil
+    }
+
+    /// `host`, `host:port` or `[v6]:port`.
+    static func endpoint(_ text: String) -> (host: String, port: UInt16)? {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if rest.isEmpty { return (host, 8883) }
+            guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()), port > 0 else { return nil }
+            return (host, port)
+        }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 1 { return text.isEmpty ? nil : (text, 8883) }
+        guard parts.count == 2, !parts[0].isEmpty, let port = UInt16(parts[1]), port > 0 else { return nil }
+        return (String(parts[0]), port)
+    }
+
+    /// The settings, checked: every missing or malformed one is named with how to give it.
+    func resolved() throws(UsageError) -> ResolvedDeviceOptions {
+        var problems = [String]()
+        // An explicitly empty value is a mistake to name, never a quiet fall-back to the
+        // environment or to Azure's global endpoint.
+        let given: [(String, String?)] = [
+            ("--id-scope", idScope), ("--cert", cert), ("--key", key), ("--key-passphrase", keyPassphrase), ("--ca", ca),
+            ("--registration-id", registrationId), ("--provisioning-host", provisioningHost), ("--payload", payload),
+        ]
+        for (name, value) in given where value == "" {
+            problems.append("\(name) is empty: give a value, or leave the option out")
+        }
+        let scope = Self.resolve(idScope, "PROVISIONING_IDSCOPE")
+        if scope == nil && idScope == nil { problems.append("the ID scope is missing: pass --id-scope or set PROVISIONING_IDSCOPE (it is on the DPS instance's overview page)") }
+        let certificate = Self.resolve(cert, "X509_CERT_FILE")
+        let privateKey = Self.resolve(key, "X509_KEY_FILE")
+        if certificate == nil && cert == nil { problems.append("the device certificate is missing: pass --cert FILE or set X509_CERT_FILE") }
+        if privateKey == nil && key == nil { problems.append("the device key is missing: pass --key FILE or set X509_KEY_FILE") }
+        let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST") ?? Self.defaultDPSHost
+        let host = Self.endpoint(hostText)
+        if host == nil { problems.append("--provisioning-host \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535") }
+        if let payload, let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
+        if !(1...86_400).contains(timeout) { problems.append("--timeout must be 1 to 86400 seconds, got \(timeout)") }
+        if !(1...1177).contains(keepAlive) { problems.append("--keep-alive must be 1 to 1177 seconds (IoT Hub waits at most 1767 s), got \(keepAlive)") }
+        if json && logFormat == .text { problems.append("--json and --log-format text contradict each other: pass one") }
+        if state == "" { problems.append("--state is empty: pass the state file's path, or leave the option out") }
+        guard problems.isEmpty, let scope, let certificate, let privateKey, let host else {
+            throw UsageError(problems.joined(separator: "\n"))
+        }
+        return ResolvedDeviceOptions(
+            idScope: scope, certificateFile: certificate, keyFile: privateKey,
+            passphrase: Self.resolve(keyPassphrase, "X509_PASS_PHRASE"),
+            registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID"),
+            dpsHost: host.host, dpsPort: host.port,
+            caFile: ca, payload: payload, timeoutSeconds: timeout, keepAlive: UInt16(keepAlive),
+            logFormat: json ? .json : (logFormat ?? .text), verbose: verbose,
+            statePath: Self.resolve(state, "DPS_DEVICE_STATE"))
+    }
+}
+
+struct ResolvedDeviceOptions {
+    var idScope: String
+    var certificateFile: String
+    var keyFile: String
+    var passphrase: String?
+    var registrationID: String?
+    var dpsHost: String
+    var dpsPort: UInt16
+    var caFile: String?
+    var payload: String?
+    var timeoutSeconds: Int
+    var keepAlive: UInt16
+    var logFormat: LogFormat
+    var verbose: Bool
+    /// Where the assignment is kept (`--state`), if anywhere.
+    var statePath: String?
+
+    /// DPS as `host:port`, the form the state file records.
+    var provisioningEndpoint: String { "\(dpsHost):\(dpsPort)" }
+}
+
+/// JSON checks at the edge, with the core's reader, so a bad `--payload` or `--body` is
+/// refused before anything is sent.
+public enum JSONCheck {
+    /// What is wrong with `text` as JSON, or `nil`.
+    public static func problem(in text: String) -> String? {
+        var bytes = Array(text.utf8)
+        return bytes.withUnsafeMutableBytes { raw -> String? in
+            var reader = JSONReader(ByteView(UnsafeRawBufferPointer(raw)))
+            do throws(JSONError) {
+                while try reader.next() != nil {}
+                return nil
+            } catch {
+                return "\(String(describing: error.summary)) at byte \(error.offset)"
+            }
+        }
+    }
+}

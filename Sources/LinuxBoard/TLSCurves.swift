@@ -1,0 +1,23 @@
+import CMbedTLS
+
+/// The elliptic curves offered and accepted for ECDHE and EC certificates, fastest first.
+///
+/// mbedTLS's default list starts with secp521r1, and an mbedTLS server takes the first curve of
+/// its own list that the client offers: a handshake between two mbedTLS peers then spent ~20 ms
+/// of each side's CPU in P-521 arithmetic (measured: 57 ms against the DPS stand-in, 7 ms
+/// against mosquitto, which picks P-256). P-256 and X25519 give the same 128-bit security at a
+/// fraction of the cost, and are what Azure's endpoints and every common stack negotiate;
+/// P-384 and P-521 stay for servers and certificates that need them.
+public enum TLSCurves {
+    /// Terminated by `MBEDTLS_ECP_DP_NONE`, alive for the life of the process (mbedTLS keeps the
+    /// pointer), never written after it is made.
+    nonisolated(unsafe) public static let preferred: UnsafePointer<mbedtls_ecp_group_id> = {
+        let curves: [mbedtls_ecp_group_id] = [
+            MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_SECP521R1,
+            MBEDTLS_ECP_DP_NONE,
+        ]
+        let list = UnsafeMutablePointer<mbedtls_ecp_group_id>.allocate(capacity: curves.count)
+        list.initialize(from: curves, count: curves.count)
+        return UnsafePointer(list)
+    }()
+}
