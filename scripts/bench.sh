@@ -8,17 +8,20 @@
 #    TLSTransport, mosquitto_pub (libmosquitto, C) and paho-mqtt (Python), in the same run:
 #    wall time, messages/s and peak RSS (/usr/bin/time -v), the median of BENCH_ROUNDS rounds;
 # 4. end to end against the local stand-ins (DPS stand-in + mosquitto as IoT Hub, on
-#    127.0.0.6:8883 and 127.0.0.7:8883, so as not to meet `make demo`/`make e2e-test`):
+#    127.0.0.6:8883 and 127.0.0.7:8883, so as not to meet `make demo`/`make e2e-test`), DPS
+#    answering the register request at once (retry-after 0): the `make dist` binary's
 #    `dps-device run --messages 3 --interval 0` and the official Python SDK azure-iot-device
-#    2.14 (scripts/python-sdk-device.py --interval 0) provision and send 3 messages each,
-#    interleaved, BENCH_E2E_ROUNDS rounds: wall time and peak RSS (/usr/bin/time -v), the DPS
-#    wait (202 -> poll, from the stand-in's log) and the phases (scripts/bench-stamp.py).
+#    2.14 (scripts/python-sdk-device.py --interval 0) provision and send 3 messages each, and the
+#    same binary with a saved assignment (--state: no DPS connection), interleaved,
+#    BENCH_E2E_ROUNDS rounds: wall time and peak RSS (/usr/bin/time -v), the DPS wait if any
+#    (202 -> poll, from the stand-in's log) and the phases (scripts/bench-stamp.py).
 #
 # Installs what it lacks (Debian packages as root, paho-mqtt into build/bench/venv,
 # azure-iot-device into build/bench/venv-azure-iot). Outputs go to build/bench/; the last thing
 # printed is the table. Knobs: BENCH_MESSAGES (10000), BENCH_ROUNDS (3), BENCH_E2E_ROUNDS (5),
-# BENCH_RETRY_AFTER (2), BENCH_DPS_ADDRESS (127.0.0.6), BENCH_HUB_ADDRESS (127.0.0.7),
-# BENCH_SKIP_MICRO=1 (no ordo-one run), BENCH_SKIP_E2E=1 (no end-to-end runs); SWIFT_BUILD_FLAGS
+# BENCH_RETRY_AFTER (0), BENCH_DPS_ADDRESS (127.0.0.6), BENCH_HUB_ADDRESS (127.0.0.7),
+# BENCH_SKIP_MICRO=1 (no ordo-one run), BENCH_SKIP_TLS=1 (no throughput rounds), BENCH_SKIP_E2E=1
+# (no end-to-end runs); SWIFT_BUILD_FLAGS
 # and DPS_DEVICE as for `make demo` (how dps-device is built, or which binary to use).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,11 +29,13 @@ source "$ROOT/scripts/standins-lib.sh"
 OUT=$ROOT/build/bench
 MESSAGES=${BENCH_MESSAGES:-10000}
 ROUNDS=${BENCH_ROUNDS:-3}
+[ "${BENCH_SKIP_TLS:-0}" = 1 ] && ROUNDS=0   # no TLS throughput rounds
 E2E_ROUNDS=${BENCH_E2E_ROUNDS:-5}
-# The DPS stand-in's retry-after. 2 is the least both clients obey: DPSRegistration clamps
-# retry-after to at least 2 s (DPSConfiguration.minimumRetryAfter), and azure-iot-device 2.14
-# polls DEFAULT_POLLING_INTERVAL = 2 s after the register request's 202 whatever retry-after says.
-RETRY_AFTER=${BENCH_RETRY_AFTER:-2}
+# The DPS stand-in's retry-after. 0 (the default): the register request is answered with the
+# assignment at once, so the runs measure the clients, not a wait. Otherwise 2 is the least both
+# clients obey: DPSRegistration clamps retry-after to at least 2 s, and azure-iot-device 2.14
+# polls DEFAULT_POLLING_INTERVAL = 2 s after the register request's 202 whatever it says.
+RETRY_AFTER=${BENCH_RETRY_AFTER:-0}
 E2E_DPS=${BENCH_DPS_ADDRESS:-127.0.0.6}
 E2E_HUB=${BENCH_HUB_ADDRESS:-127.0.0.7}
 PAYLOAD_SIZE=256
@@ -79,6 +84,13 @@ if [ "${BENCH_SKIP_E2E:-0}" != 1 ] && [ -z "${DPS_DEVICE:-}" ]; then
     echo "bench: building dps-device (release)"
     # shellcheck disable=SC2086
     $SWIFT build -c release --product dps-device $SWIFT_BUILD_FLAGS 2>&1 | tail -1
+fi
+if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
+    echo "bench: make dist (the gateway agent measured end to end)"
+    DIST_TARBALL=$("$ROOT/scripts/dist.sh" | tail -n 1)
+    rm -rf "$OUT/dist" && mkdir -p "$OUT/dist" && tar -C "$OUT/dist" -xzf "$DIST_TARBALL"
+    AGENT=$(echo "$OUT"/dist/*/bin/dps-device)
+    stat -c %s "$AGENT" > "$OUT/agent-size.txt"
 fi
 
 # --- 1. ordo-one/benchmark ----------------------------------------------------------------------
@@ -221,8 +233,13 @@ if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
         HUB_ADDRESS=$E2E_HUB HUB_PORT=8883 DPS_FLAGS="--retry-after $RETRY_AFTER" "$ROOT/scripts/standins.sh" start | sed 's/^/bench: /'
 
     e2e_swift() {
-        "$DPS_DEVICE" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" --ca "$CERTS/server-ca.pem" \
+        "$AGENT" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" --ca "$CERTS/server-ca.pem" \
             --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 0 --timeout 60
+    }
+    # The same with the assignment saved by the warm-up: no DPS connection at all.
+    e2e_state() {
+        "$AGENT" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" --ca "$CERTS/server-ca.pem" \
+            --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 0 --timeout 60 --state "$E2E/state.json"
     }
     e2e_python() {
         "$SDK_VENV/bin/python" "$ROOT/scripts/python-sdk-device.py" --id-scope "$SCOPE" --host "$E2E_DPS" \
@@ -234,7 +251,7 @@ if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
         local client=$1 name=$2 before
         before=$(wc -l < "$E2E/run/dps.log")
         if ! python3 "$ROOT/scripts/bench-stamp.py" "$E2E/stamps.$name" -- /usr/bin/time -v -o "$E2E/time.$name" \
-            bash -c "$(declare -f "e2e_$client"); $(declare -p DPS_DEVICE SCOPE E2E_DPS CERTS SDK_VENV ROOT); e2e_$client" \
+            bash -c "$(declare -f "e2e_$client"); $(declare -p AGENT SCOPE E2E_DPS CERTS SDK_VENV ROOT E2E); e2e_$client" \
             > "$E2E/out.$name" 2>&1; then
             cat "$E2E/out.$name"; echo "bench: $client failed ($name); logs in $E2E/run" >&2; exit 1
         fi
@@ -243,8 +260,9 @@ if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
     echo "bench: end to end (DPS stand-in $E2E_DPS:8883 with retry-after $RETRY_AFTER, hub $E2E_HUB:8883): one untimed run each, then $E2E_ROUNDS rounds, interleaved"
     e2e_once swift warmup.swift
     e2e_once python warmup.python
+    e2e_once state warmup.state
     for round in $(seq "$E2E_ROUNDS"); do
-        for client in swift python; do
+        for client in swift python state; do
             e2e_once "$client" "$client.$round"
             wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$E2E/time.$client.$round")
             rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$E2E/time.$client.$round")
