@@ -189,7 +189,7 @@ def e2e():
         dps = dps_times(os.path.join(out, "e2e", f"dps.{name}.log"))
         if client == "state":
             assert not dps, f"the run with a saved state reached DPS: {dps}"
-        # With retry-after 0 the register request is answered with the assignment: no poll.
+        # Assigned at once (--assign-at-once): the register request's answer is the 200, no poll.
         wait = dps["POLL"] - dps["REGISTER"] if "POLL" in dps else 0.0
         # The wall time from the stamps (start to exit, microseconds) rather than /usr/bin/time's
         # two decimals: the runs take tens of milliseconds.
@@ -209,7 +209,7 @@ def e2e():
 
     print(f"### End to end: provision through the DPS stand-in + 3 messages (whole process, median of {rounds} rounds)\n")
     if float(retry_after) == 0:
-        print("DPS stand-in `retry-after`: 0, so it answers the register request with the assignment at once (no wait).\n")
+        print("The DPS stand-in answers the register request with the assignment at once (`--assign-at-once`: no 202, no wait).\n")
     else:
         print(f"DPS stand-in `retry-after`: {retry_after} s (ours clamps it to at least 2 s; azure-iot-device polls")
         print("2 s after the register's 202 whatever it says). The wait is measured at the stand-in and shown apart.\n")

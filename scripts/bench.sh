@@ -9,7 +9,8 @@
 #    wall time, messages/s and peak RSS (/usr/bin/time -v), the median of BENCH_ROUNDS rounds;
 # 4. end to end against the local stand-ins (DPS stand-in + mosquitto as IoT Hub, on
 #    127.0.0.6:8883 and 127.0.0.7:8883, so as not to meet `make demo`/`make e2e-test`), DPS
-#    answering the register request at once (retry-after 0): the `make dist` binary's
+#    answering the register request at once (--assign-at-once; BENCH_RETRY_AFTER=N for a 202
+#    and a poll after N s instead): the `make dist` binary's
 #    `dps-device run --messages 3 --interval 0` and the official Python SDK azure-iot-device
 #    2.14 (scripts/python-sdk-device.py --interval 0) provision and send 3 messages each, and the
 #    same binary with a saved assignment (--state: no DPS connection), interleaved,
@@ -19,7 +20,7 @@
 # Installs what it lacks (Debian packages as root, paho-mqtt into build/bench/venv,
 # azure-iot-device into build/bench/venv-azure-iot). Outputs go to build/bench/; the last thing
 # printed is the table. Knobs: BENCH_MESSAGES (10000), BENCH_ROUNDS (3), BENCH_E2E_ROUNDS (5),
-# BENCH_RETRY_AFTER (0), BENCH_DPS_ADDRESS (127.0.0.6), BENCH_HUB_ADDRESS (127.0.0.7),
+# BENCH_RETRY_AFTER (unset: assigned at once), BENCH_DPS_ADDRESS (127.0.0.6), BENCH_HUB_ADDRESS (127.0.0.7),
 # BENCH_SKIP_MICRO=1 (no ordo-one run), BENCH_SKIP_TLS=1 (no throughput rounds), BENCH_SKIP_E2E=1
 # (no end-to-end runs); SWIFT_BUILD_FLAGS
 # and DPS_DEVICE as for `make demo` (how dps-device is built, or which binary to use).
@@ -31,11 +32,14 @@ MESSAGES=${BENCH_MESSAGES:-10000}
 ROUNDS=${BENCH_ROUNDS:-3}
 [ "${BENCH_SKIP_TLS:-0}" = 1 ] && ROUNDS=0   # no TLS throughput rounds
 E2E_ROUNDS=${BENCH_E2E_ROUNDS:-5}
-# The DPS stand-in's retry-after. 0 (the default): the register request is answered with the
-# assignment at once, so the runs measure the clients, not a wait. Otherwise 2 is the least both
-# clients obey: DPSRegistration clamps retry-after to at least 2 s, and azure-iot-device 2.14
-# polls DEFAULT_POLLING_INTERVAL = 2 s after the register request's 202 whatever it says.
+# Unset (the default): the DPS stand-in answers the register request with the assignment at
+# once, so the runs measure the clients, not a wait (RETRY_AFTER 0 in the report). Set, the
+# stand-in answers 202 with that retry-after; 2 is the least both clients obey: DPSRegistration
+# clamps retry-after to at least 2 s, and azure-iot-device 2.14 polls DEFAULT_POLLING_INTERVAL =
+# 2 s after the register request's 202 whatever it says.
 RETRY_AFTER=${BENCH_RETRY_AFTER:-0}
+DPS_MODE="--retry-after $RETRY_AFTER"
+[ -z "${BENCH_RETRY_AFTER:-}" ] && DPS_MODE="--assign-at-once"
 E2E_DPS=${BENCH_DPS_ADDRESS:-127.0.0.6}
 E2E_HUB=${BENCH_HUB_ADDRESS:-127.0.0.7}
 PAYLOAD_SIZE=256
@@ -230,7 +234,7 @@ if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
         --ip "$E2E_DPS" --ip "$E2E_HUB" --dns localhost --force > /dev/null
     write_config "$E2E/standin.json" "$SCOPE" certs/root-ca.pem "$E2E_HUB" true true
     STANDIN_CERTS=$CERTS STANDIN_CONFIG=$E2E/standin.json STANDIN_RUN_DIR=$E2E/run DPS_LISTEN=$E2E_DPS:8883 \
-        HUB_ADDRESS=$E2E_HUB HUB_PORT=8883 DPS_FLAGS="--retry-after $RETRY_AFTER" "$ROOT/scripts/standins.sh" start | sed 's/^/bench: /'
+        HUB_ADDRESS=$E2E_HUB HUB_PORT=8883 DPS_FLAGS="$DPS_MODE" "$ROOT/scripts/standins.sh" start | sed 's/^/bench: /'
 
     e2e_swift() {
         "$AGENT" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" --ca "$CERTS/server-ca.pem" \
@@ -257,7 +261,7 @@ if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
         fi
         tail -n +"$((before + 1))" "$E2E/run/dps.log" > "$E2E/dps.$name.log"
     }
-    echo "bench: end to end (DPS stand-in $E2E_DPS:8883 with retry-after $RETRY_AFTER, hub $E2E_HUB:8883): one untimed run each, then $E2E_ROUNDS rounds, interleaved"
+    echo "bench: end to end (DPS stand-in $E2E_DPS:8883 ($DPS_MODE), hub $E2E_HUB:8883): one untimed run each, then $E2E_ROUNDS rounds, interleaved"
     e2e_once swift warmup.swift
     e2e_once python warmup.python
     e2e_once state warmup.state

@@ -63,7 +63,7 @@ write_config "$GW/standin.json" "$SCOPE" certs/root-ca.pem "$HUB_ADDRESS" true t
 # The refusing "hub": a DPS stand-in that answers every CONNECT with CONNACK 5.
 write_config "$GW/refuser.json" "$SCOPE" certs/root-ca.pem "$HUB_ADDRESS" true true
 export STANDIN_CERTS=$CERTS STANDIN_CONFIG=$GW/standin.json STANDIN_RUN_DIR=$RUN
-DPS_LISTEN=$DPS_ADDRESS:8883 HUB_ADDRESS=$HUB_ADDRESS DPS_FLAGS="--retry-after 0" "$ROOT/scripts/standins.sh" start > /dev/null
+DPS_LISTEN=$DPS_ADDRESS:8883 HUB_ADDRESS=$HUB_ADDRESS DPS_FLAGS="--assign-at-once" "$ROOT/scripts/standins.sh" start > /dev/null
 start_bg "$RUN/refuser.pid" "$RUN/refuser.log" "$TOOLS" standin dps --listen "$REFUSER_ADDRESS:8883" \
     --config "$GW/refuser.json" --cert "$CERTS/server.pem" --key "$CERTS/server.key" --refuse-connect 5
 wait_for_log "$RUN/refuser.log" "listening on" 10 "$RUN/refuser.pid" "dps-device standin"

@@ -15,7 +15,7 @@ import LinuxBoard
 /// - register: the chain must lead to an enrollment group's CA that passed proof of
 ///   possession, else 401 with `{"errorCode":401002,…}`; a disabled group ends as `disabled`;
 ///   otherwise 202 `assigning` with `retry-after`, and the poll gets 200 `assigned` (with
-///   `retryAfterSeconds` 0 the register request itself gets the 200 `assigned`: DPS at once).
+///   `assignAtOnce` the register request itself gets the 200 `assigned`).
 public final class DPSEmulator: TLSServerHandler {
     public struct Group {
         public var settings: StandInConfig.EnrollmentGroup
@@ -282,12 +282,12 @@ public final class DPSEmulator: TLSServerHandler {
                 JSONMember("operationId", .string(operationID)), JSONMember("status", .string(status)),
                 JSONMember("registrationState", .object(registrationState)),
             ])
-            let after = config.retryAfterSeconds ?? 3
-            if after == 0 {
+            if config.assignAtOnce == true {
                 respond(200, rid: rid, retryAfter: nil, body: resultBody, on: connection, session: session)
-                log("\(head) group \(group.settings.name) -> 200 \(summary) (at once: retry-after 0)")
+                log("\(head) group \(group.settings.name) -> 200 \(summary) (assigned at once)")
                 return
             }
+            let after = config.retryAfterSeconds ?? 3
             operations[operationID] = Operation(registrationID: registrationID, body: resultBody, summary: summary)
             respond(202, rid: rid, retryAfter: after, body: .object([JSONMember("operationId", .string(operationID)), JSONMember("status", .string("assigning"))]), on: connection, session: session)
             log("\(head) group \(group.settings.name) -> 202 assigning, operation \(operationID), retry-after \(after)")

@@ -17,9 +17,11 @@ import FoundationEssentials
 public struct StandInConfig: Codable, Sendable, Equatable {
     /// The ID scope devices must put in their user name.
     public var idScope: String
-    /// `retry-after` sent with 202 (DPS sends 3); 0 answers the register request with the
-    /// assignment at once (200), for measuring a device without the DPS wait.
+    /// `retry-after` sent with 202 (DPS sends 3).
     public var retryAfterSeconds: Int?
+    /// Answer the register request with the assignment (200) instead of 202 and a poll, for
+    /// measuring a device without the DPS wait.
+    public var assignAtOnce: Bool?
     public var groups: [EnrollmentGroup]
     public var faults: Faults?
 

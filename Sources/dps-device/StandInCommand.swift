@@ -41,8 +41,11 @@ extension StandInCommand {
         @Option(name: .long, help: "Server private key PEM.")
         var key: String
 
-        @Option(name: .long, help: "retry-after seconds sent with 202 (DPS sends 3); 0 answers the register request with the assignment at once.")
+        @Option(name: .long, help: "retry-after seconds sent with 202 (DPS sends 3).")
         var retryAfter: Int?
+
+        @Flag(name: .long, help: "Answer the register request with the assignment (200) at once, with no 202 and poll.")
+        var assignAtOnce = false
 
         @Option(name: .long, help: "Fault: answer the first N requests with 429 throttled.")
         var throttle: Int?
@@ -85,6 +88,7 @@ extension StandInCommand {
                     guard (0...3600).contains(retryAfter) else { throw StandInError("--retry-after must be 0…3600 seconds, got \(retryAfter)") }
                     settings.retryAfterSeconds = retryAfter
                 }
+                if assignAtOnce { settings.assignAtOnce = true }
 
                 let (host, port) = try Self.parseListen(listen)
                 let emulator = try DPSEmulator(config: settings, configPath: config) { Self.log($0) }
