@@ -23,9 +23,6 @@ CASE_PORT=${E2E_DPS_PORT:-18884}
 SCOPE=0ne00000DEMO
 FAILURES=0
 
-pass() { printf '  \033[32mok\033[0m   %s\n' "$*"; }
-fail() { printf '  \033[31mFAIL\033[0m %s\n' "$*"; FAILURES=$((FAILURES + 1)); }
-section() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
 cleanup() {
     local code=$?
@@ -38,11 +35,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Build once (unless DPS_DEVICE names a binary); the demo's own build step is then a no-op.
-if [ -z "${DPS_DEVICE:-}" ]; then
-    # shellcheck disable=SC2086
-    (cd "$ROOT" && $SWIFT build -c release --product dps-device $SWIFT_BUILD_FLAGS 2>&1 | tail -n 1)
-fi
+# Build once; the demo's own build step is then a no-op.
+build_release
 DPS_DEVICE=$(dps_device_path)
 export DPS_DEVICE
 

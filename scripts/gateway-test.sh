@@ -29,9 +29,6 @@ FAILURES=0
 ENV_FLAGS=()
 [ "${DIST_CLEAN_ENV:-0}" = 1 ] && ENV_FLAGS=(-i)
 
-pass() { printf '  \033[32mok\033[0m   %s\n' "$*"; }
-fail() { printf '  \033[31mFAIL\033[0m %s\n' "$*"; FAILURES=$((FAILURES + 1)); }
-section() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
 cleanup() {
     local code=$?
@@ -45,10 +42,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ -z "${DPS_DEVICE:-}" ]; then
-    # shellcheck disable=SC2086
-    (cd "$ROOT" && $SWIFT build -c release --product dps-device $SWIFT_BUILD_FLAGS 2>&1 | tail -n 1)
-fi
+build_release
 DPS_DEVICE=$(dps_device_path)
 # The tools that make certificates and run the stand-ins are the developer build's when the
 # agent under test is another binary (the dist tarball's has them too, but need not).

@@ -15,6 +15,18 @@ dps_device_path() {
     echo "$(cd "$ROOT" && $SWIFT build -c release $SWIFT_BUILD_FLAGS --show-bin-path)/dps-device"
 }
 
+# build_release: the release dps-device, unless DPS_DEVICE names a binary.
+build_release() {
+    [ -n "${DPS_DEVICE:-}" ] && return 0
+    # shellcheck disable=SC2086
+    (cd "$ROOT" && $SWIFT build -c release --product dps-device $SWIFT_BUILD_FLAGS 2>&1 | tail -n 1)
+}
+
+# The end-to-end scripts' report: pass NAME, fail NAME (counts in $FAILURES), section TITLE.
+pass() { printf '  \033[32mok\033[0m   %s\n' "$*"; }
+fail() { printf '  \033[31mFAIL\033[0m %s\n' "$*"; FAILURES=$((FAILURES + 1)); }
+section() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
 # pid_alive PIDFILE NAME: true when PIDFILE names a live process whose command is NAME.
 pid_alive() {
     local file=$1 name=$2 pid
