@@ -2,10 +2,12 @@
 // busy machine) and perf. scripts/bench.sh runs it twice per operation (N and 2N iterations)
 // under callgrind and reports the difference / N as instructions per operation.
 //
-//   codec-profile encode-publish|decode-publish|frame-publish [iterations]
+//   codec-profile encode-publish|decode-publish|frame-publish|encode-connect [iterations]
 //   (also encode-publish-direct and encode-publish-topicname: MQTTPublish's own entry points)
 //
-// The PUBLISH is the reference packet: QoS 1, 40-byte topic, 256-byte payload.
+// The PUBLISH is the reference packet: QoS 1, 40-byte topic, 256-byte payload. The
+// CONNECT is the one of the CONNECT benchmark in Benchmarks/DeviceCoreBenchmarks: client id
+// `device1`, the 57-byte IoT Hub user name, a 256-byte password, CleanSession 0, keep-alive 240.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +21,7 @@ enum CodecProfile {
     static func main() {
         let arguments = CommandLine.arguments
         guard arguments.count >= 2 else {
-            print("usage: codec-profile encode-publish|decode-publish|frame-publish [iterations]")
+            print("usage: codec-profile encode-publish|decode-publish|frame-publish|encode-connect [iterations]")
             exit(2)
         }
         let iterations = arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000
@@ -35,6 +37,13 @@ enum CodecProfile {
         let size = try! packet.encode(into: output)
         let wire = ByteView(baseAddress: UnsafeRawPointer(output.baseAddress!), count: size)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
+
+        let passwordStorage = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
+        for index in 0..<256 { passwordStorage[index] = UInt8(ascii: "a") + UInt8((index &* 7 &+ 2) % 26) }
+        let connect = MQTTConnect(
+            clientID: ByteView("device1"), cleanSession: false, keepAlive: 240,
+            userName: ByteView("contoso.azure-devices.net/device1/?api-version=2021-04-12"),
+            password: ByteView(baseAddress: UnsafeRawPointer(passwordStorage.baseAddress!), count: 256))
 
         switch arguments[1] {
         case "encode-publish":
@@ -57,6 +66,9 @@ enum CodecProfile {
                 consume(try! reader.nextFrame()!.decode())
                 precondition(try! reader.nextFrame() == nil)
             }
+        case "encode-connect":
+            let packet = MQTTPacket.connect(connect)
+            for _ in 0..<iterations { consume(try! packet.encode(into: scratch)) }
         default:
             print("codec-profile: unknown operation \(arguments[1])")
             exit(2)
