@@ -67,7 +67,8 @@ public struct MQTTSession {
     /// The transport is connected: queues CONNECT and starts the CONNACK timer.
     public mutating func connectionOpened(now: DeviceInstant) throws(MQTTSessionError) {
         resetConnection()
-        try appendControl(.connect(configuration.connect))
+        let connect = configuration.connect
+        try appendControl { (space) throws(MQTTEncodeError) in try connect.encode(into: space) }
         state = .connecting(deadline: now + configuration.connackTimeout)
     }
 
@@ -82,7 +83,7 @@ public struct MQTTSession {
     /// kept: a later `connectionOpened(now:)` resumes it.
     public mutating func disconnect() throws(MQTTSessionError) {
         guard state == .connected else { throw .notConnected }
-        try appendControl(.disconnect)
+        try appendControl { (space) throws(MQTTEncodeError) in try MQTTShortPacket.encode(.disconnect, into: space) }
         state = .closing
     }
 
@@ -118,7 +119,8 @@ public struct MQTTSession {
         switch qos {
         case .atMostOnce:
             guard state == .connected else { throw .notConnected }
-            try appendControl(.publish(MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain)))
+            let publish = MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain)
+            try appendControl { (space) throws(MQTTEncodeError) in try publish.encode(into: space) }
             return 0
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
@@ -140,7 +142,8 @@ public struct MQTTSession {
             // The generic path, which checks the topic again (QoS 0 is rare here: IoT Hub
             // telemetry is QoS 1).
             guard state == .connected else { throw .notConnected }
-            try appendControl(.publish(MQTTPublish(topic: topic.bytes, payload: payload, qos: .atMostOnce, retain: retain)))
+            let publish = MQTTPublish(topic: topic.bytes, payload: payload, qos: .atMostOnce, retain: retain)
+            try appendControl { (space) throws(MQTTEncodeError) in try publish.encode(into: space) }
             return 0
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
@@ -148,16 +151,18 @@ public struct MQTTSession {
             // Size with a stand-in id first (the id does not change the size), so a refused
             // publish uses up no packet id; then write without checking again.
             var publish = MQTTPublish(topic: topic.bytes, payload: payload, qos: .atLeastOnce, packetID: 1, retain: retain)
-            let sizes: (remaining: Int, total: Int)
-            do throws(MQTTEncodeError) { sizes = try publish.sizes(topicChecked: true) } catch { throw .encoding(error) }
+            let total: Int
+            do throws(MQTTEncodeError) { total = try publish.encodedSize(topicChecked: true) } catch { throw .encoding(error) }
             let offset: Int
-            switch outbox.placement(for: sizes.total) {
+            switch outbox.placement(for: total) {
             case .success(let at): offset = at
             case .failure(let reason): throw .backPressure(reason)
             }
             publish.packetID = allocatePacketID()
-            _ = publish.write(to: outbox.bytes.baseAddress.unsafelyUnwrapped + offset, remainingLength: sizes.remaining)
-            outbox.append(packetID: publish.packetID, offset: offset, length: sizes.total)
+            let space = UnsafeMutableRawBufferPointer(start: outbox.bytes.baseAddress.unsafelyUnwrapped + offset, count: total)
+            // Sized above: it fits, and only the id (not 0) changed.
+            do throws(MQTTEncodeError) { _ = try publish.encode(topicChecked: true, into: space) } catch { throw .encoding(error) }
+            outbox.append(packetID: publish.packetID, offset: offset, length: total)
             return publish.packetID
         }
     }
@@ -180,9 +185,13 @@ public struct MQTTSession {
         guard state == .connected else { throw .notConnected }
         guard let slot = pendingSlot(0, isSubscribe: nil) else { throw .tooManyPendingRequests }
         let packetID = allocatePacketID()
-        try appendControl(isSubscribe
-            ? .subscribe(MQTTSubscribe(packetID: packetID, subscriptions: list))
-            : .unsubscribe(MQTTUnsubscribe(packetID: packetID, filters: list)))
+        if isSubscribe {
+            let subscribe = MQTTSubscribe(packetID: packetID, subscriptions: list)
+            try appendControl { (space) throws(MQTTEncodeError) in try subscribe.encode(into: space) }
+        } else {
+            let unsubscribe = MQTTUnsubscribe(packetID: packetID, filters: list)
+            try appendControl { (space) throws(MQTTEncodeError) in try unsubscribe.encode(into: space) }
+        }
         pending[slot] = PendingRequest(packetID: packetID, filterCount: list.count, isSubscribe: isSubscribe)
         return packetID
     }
@@ -235,8 +244,11 @@ public struct MQTTSession {
         }
     }
 
-    /// Encodes a control packet at the end of the transmit buffer.
-    private mutating func appendControl(_ packet: MQTTPacket) throws(MQTTSessionError) {
+    /// Encodes a control packet at the end of the transmit buffer: `encode` writes it into the
+    /// space it is given and returns its length.
+    private mutating func appendControl(
+        _ encode: (UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int
+    ) throws(MQTTSessionError) {
         if transmitStart > 0 {
             let pendingCount = transmitEnd - transmitStart
             if pendingCount > 0 {
@@ -247,7 +259,7 @@ public struct MQTTSession {
         }
         let space = UnsafeMutableRawBufferPointer(rebasing: transmit[transmitEnd...])
         do throws(MQTTEncodeError) {
-            transmitEnd += try packet.encode(into: space)
+            transmitEnd += try encode(space)
         } catch {
             if case .bufferTooSmall(let needed, let available) = error {
                 throw .transmitBufferFull(needed: needed, available: available)
@@ -257,9 +269,11 @@ public struct MQTTSession {
     }
 
     /// `appendControl`, except that a full transmit buffer answers `false` instead of failing.
-    private mutating func appendIfRoom(_ packet: MQTTPacket) throws(MQTTSessionError) -> Bool {
+    private mutating func appendIfRoom(
+        _ encode: (UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int
+    ) throws(MQTTSessionError) -> Bool {
         do throws(MQTTSessionError) {
-            try appendControl(packet)
+            try appendControl(encode)
             return true
         } catch {
             if case .transmitBufferFull = error { return false }
@@ -292,7 +306,10 @@ public struct MQTTSession {
                 if owedPubAck != 0 {
                     // Acknowledge the message the application took on the previous call. With
                     // no room for the PUBACK, stop here: the driver sends, then asks again.
-                    guard try appendIfRoom(.puback(packetID: owedPubAck)) else { return nil }
+                    let id = owedPubAck
+                    guard try appendIfRoom({ (space) throws(MQTTEncodeError) in
+                        try MQTTShortPacket.encode(.puback, packetID: id, into: space)
+                    }) else { return nil }
                     owedPubAck = 0
                 }
                 let frame: MQTTFrame?
@@ -309,8 +326,8 @@ public struct MQTTSession {
     }
 
     private mutating func handle(_ frame: MQTTFrame) throws(MQTTSessionError) -> MQTTSessionEvent? {
-        let decoded: MQTTPacket?
-        do throws(MQTTDecodeError) { decoded = try frame.decodeFromServer() } catch { throw .malformedPacket(error) }
+        let decoded: MQTTServerPacket?
+        do throws(MQTTDecodeError) { decoded = try MQTTServerPacket.decode(frame) } catch { throw .malformedPacket(error) }
         // A packet only clients send (CONNECT, SUBSCRIBE…) is a violation whatever its body.
         guard let packet = decoded else { throw .unexpectedPacket(frame.header.type) }
         pingDeadline = nil  // any packet shows the connection is alive
@@ -331,7 +348,7 @@ public struct MQTTSession {
             case .exactlyOnce: throw .unsolicitedQoS2Publish(packetID: publish.packetID)
             }
             return .message(publish)
-        case .puback(let packetID):
+        case .acknowledgement(.puback, let packetID):
             return outbox.acknowledge(packetID)
                 ? .published(packetID: packetID)
                 : .unknownAcknowledgement(.puback, packetID: packetID)
@@ -345,7 +362,7 @@ public struct MQTTSession {
             }
             pending[slot] = PendingRequest()
             return .subscribed(suback)
-        case .unsuback(let packetID):
+        case .acknowledgement(.unsuback, let packetID):
             guard let slot = pendingSlot(packetID, isSubscribe: false) else {
                 return .unknownAcknowledgement(.unsuback, packetID: packetID)
             }
@@ -409,7 +426,9 @@ public struct MQTTSession {
                 if now >= deadline { throw .pingTimeout }
             } else if let interval = keepAliveInterval, now >= lastSend + interval {
                 // Output already waiting counts as activity once sent; the ping can wait for room.
-                if try appendIfRoom(.pingreq) { pingDeadline = now + configuration.pingTimeout }
+                if try appendIfRoom({ (space) throws(MQTTEncodeError) in try MQTTShortPacket.encode(.pingreq, into: space) }) {
+                    pingDeadline = now + configuration.pingTimeout
+                }
             }
             if let timeout = configuration.acknowledgementTimeout, let oldest = outbox.oldestUnacknowledgedSend(),
                 now >= oldest.sentAt + timeout
