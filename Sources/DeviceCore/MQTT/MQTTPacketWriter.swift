@@ -79,7 +79,6 @@ enum MQTTFieldLength {
     }
 
     /// Bytes a UTF-8 string field takes, after its length and UTF-8 checks.
-    @inline(__always)
     static func string(_ value: ByteView) throws(MQTTEncodeError) -> Int {
         let length = try binary(value)
         if let failure = MQTTValidation.checkUTF8(value) { throw .invalid(failure.rule) }
@@ -87,7 +86,6 @@ enum MQTTFieldLength {
     }
 
     /// Bytes a topic name field takes, after its length and topic checks.
-    @inline(__always)
     static func topicName(_ value: ByteView) throws(MQTTEncodeError) -> Int {
         let length = try binary(value)
         if let failure = MQTTValidation.checkTopicName(value) { throw .invalid(failure.rule) }

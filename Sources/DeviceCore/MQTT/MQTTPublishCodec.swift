@@ -40,7 +40,6 @@ extension MQTTPublish {
 
     /// Validates the packet (the topic too unless `topicChecked`) and returns the length of
     /// everything after the fixed header.
-    @inline(__always)
     func remainingLength(topicChecked: Bool) throws(MQTTEncodeError) -> Int {
         if qos == .atMostOnce {
             if dup { throw .invalid(.dupWithQoS0) }

@@ -9,7 +9,6 @@ enum MQTTValidation {
     /// Checks that `bytes` is well-formed UTF-8 (Unicode table 3-7, via `UTF8Scan`) without
     /// U+0000. On failure, `index` is the offset of the first offending byte within `bytes`;
     /// a surrogate is reported at its lead byte.
-    @inline(__always)
     static func checkUTF8(_ bytes: ByteView) -> (rule: MQTTRule, index: Int)? {
         if isPlain(bytes, wildcardsAllowed: true) { return nil }
         return checkUTF8Bytewise(bytes)
@@ -43,7 +42,6 @@ enum MQTTValidation {
     }
 
     /// Checks a topic name: a non-empty UTF-8 string without wildcards.
-    @inline(__always)
     static func checkTopicName(_ topic: ByteView) -> (rule: MQTTRule, index: Int)? {
         if isPlain(topic, wildcardsAllowed: false) { return nil }
         return checkTopicNameBytewise(topic)

@@ -67,8 +67,8 @@ public struct MQTTSession {
     /// The transport is connected: queues CONNECT and starts the CONNACK timer.
     public mutating func connectionOpened(now: DeviceInstant) throws(MQTTSessionError) {
         resetConnection()
-        let connect = configuration.connect
-        try appendControl { (space) throws(MQTTEncodeError) in try connect.encode(into: space) }
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) { didAppend(try configuration.connect.encode(into: space)) } catch { throw Self.appendError(error) }
         state = .connecting(deadline: now + configuration.connackTimeout)
     }
 
@@ -83,7 +83,8 @@ public struct MQTTSession {
     /// kept: a later `connectionOpened(now:)` resumes it.
     public mutating func disconnect() throws(MQTTSessionError) {
         guard state == .connected else { throw .notConnected }
-        try appendControl { (space) throws(MQTTEncodeError) in try MQTTShortPacket.encode(.disconnect, into: space) }
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) { didAppend(try MQTTShortPacket.encode(.disconnect, into: space)) } catch { throw Self.appendError(error) }
         state = .closing
     }
 
@@ -119,8 +120,7 @@ public struct MQTTSession {
         switch qos {
         case .atMostOnce:
             guard state == .connected else { throw .notConnected }
-            let publish = MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain)
-            try appendControl { (space) throws(MQTTEncodeError) in try publish.encode(into: space) }
+            try appendQoS0(MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain))
             return 0
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
@@ -142,8 +142,7 @@ public struct MQTTSession {
             // The generic path, which checks the topic again (QoS 0 is rare here: IoT Hub
             // telemetry is QoS 1).
             guard state == .connected else { throw .notConnected }
-            let publish = MQTTPublish(topic: topic.bytes, payload: payload, qos: .atMostOnce, retain: retain)
-            try appendControl { (space) throws(MQTTEncodeError) in try publish.encode(into: space) }
+            try appendQoS0(MQTTPublish(topic: topic.bytes, payload: payload, qos: .atMostOnce, retain: retain))
             return 0
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
@@ -185,12 +184,11 @@ public struct MQTTSession {
         guard state == .connected else { throw .notConnected }
         guard let slot = pendingSlot(0, isSubscribe: nil) else { throw .tooManyPendingRequests }
         let packetID = allocatePacketID()
-        if isSubscribe {
-            let subscribe = MQTTSubscribe(packetID: packetID, subscriptions: list)
-            try appendControl { (space) throws(MQTTEncodeError) in try subscribe.encode(into: space) }
-        } else {
-            let unsubscribe = MQTTUnsubscribe(packetID: packetID, filters: list)
-            try appendControl { (space) throws(MQTTEncodeError) in try unsubscribe.encode(into: space) }
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) {
+            didAppend(try list.encode(packetID: packetID, withQoS: isSubscribe, into: space))
+        } catch {
+            throw Self.appendError(error)
         }
         pending[slot] = PendingRequest(packetID: packetID, filterCount: list.count, isSubscribe: isSubscribe)
         return packetID
@@ -244,11 +242,9 @@ public struct MQTTSession {
         }
     }
 
-    /// Encodes a control packet at the end of the transmit buffer: `encode` writes it into the
-    /// space it is given and returns its length.
-    private mutating func appendControl(
-        _ encode: (UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int
-    ) throws(MQTTSessionError) {
+    /// The free space at the end of the transmit buffer, for the next control packet (what
+    /// was sent already is dropped first). Report what was written with `didAppend(_:)`.
+    private mutating func transmitSpace() -> UnsafeMutableRawBufferPointer {
         if transmitStart > 0 {
             let pendingCount = transmitEnd - transmitStart
             if pendingCount > 0 {
@@ -257,27 +253,37 @@ public struct MQTTSession {
             transmitStart = 0
             transmitEnd = pendingCount
         }
-        let space = UnsafeMutableRawBufferPointer(rebasing: transmit[transmitEnd...])
-        do throws(MQTTEncodeError) {
-            transmitEnd += try encode(space)
-        } catch {
-            if case .bufferTooSmall(let needed, let available) = error {
-                throw .transmitBufferFull(needed: needed, available: available)
-            }
-            throw .encoding(error)
-        }
+        return UnsafeMutableRawBufferPointer(rebasing: transmit[transmitEnd...])
     }
 
-    /// `appendControl`, except that a full transmit buffer answers `false` instead of failing.
-    private mutating func appendIfRoom(
-        _ encode: (UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int
-    ) throws(MQTTSessionError) -> Bool {
-        do throws(MQTTSessionError) {
-            try appendControl(encode)
+    /// Records a control packet of `count` bytes written at the start of `transmitSpace()`.
+    private mutating func didAppend(_ count: Int) { transmitEnd += count }
+
+    /// The session's error for a control packet that could not be encoded.
+    private static func appendError(_ error: MQTTEncodeError) -> MQTTSessionError {
+        if case .bufferTooSmall(let needed, let available) = error {
+            return .transmitBufferFull(needed: needed, available: available)
+        }
+        return .encoding(error)
+    }
+
+    /// Queues a QoS 0 PUBLISH in the transmit buffer (it is not kept for resending).
+    private mutating func appendQoS0(_ publish: MQTTPublish) throws(MQTTSessionError) {
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) { didAppend(try publish.encode(into: space)) } catch { throw Self.appendError(error) }
+    }
+
+    /// Queues PUBACK (`packetID` not 0) or PINGREQ (`packetID` 0) if the transmit buffer has
+    /// room; `false` if it has not.
+    private mutating func appendIfRoom(packetID: UInt16) -> Bool {
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) {
+            didAppend(packetID == 0
+                ? try MQTTShortPacket.encode(.pingreq, into: space)
+                : try MQTTShortPacket.encode(.puback, packetID: packetID, into: space))
             return true
         } catch {
-            if case .transmitBufferFull = error { return false }
-            throw error
+            return false  // only `.bufferTooSmall`: both packets are valid
         }
     }
 
@@ -306,10 +312,7 @@ public struct MQTTSession {
                 if owedPubAck != 0 {
                     // Acknowledge the message the application took on the previous call. With
                     // no room for the PUBACK, stop here: the driver sends, then asks again.
-                    let id = owedPubAck
-                    guard try appendIfRoom({ (space) throws(MQTTEncodeError) in
-                        try MQTTShortPacket.encode(.puback, packetID: id, into: space)
-                    }) else { return nil }
+                    guard appendIfRoom(packetID: owedPubAck) else { return nil }
                     owedPubAck = 0
                 }
                 let frame: MQTTFrame?
@@ -426,9 +429,7 @@ public struct MQTTSession {
                 if now >= deadline { throw .pingTimeout }
             } else if let interval = keepAliveInterval, now >= lastSend + interval {
                 // Output already waiting counts as activity once sent; the ping can wait for room.
-                if try appendIfRoom({ (space) throws(MQTTEncodeError) in try MQTTShortPacket.encode(.pingreq, into: space) }) {
-                    pingDeadline = now + configuration.pingTimeout
-                }
+                if appendIfRoom(packetID: 0) { pingDeadline = now + configuration.pingTimeout }
             }
             if let timeout = configuration.acknowledgementTimeout, let oldest = outbox.oldestUnacknowledgedSend(),
                 now >= oldest.sentAt + timeout
