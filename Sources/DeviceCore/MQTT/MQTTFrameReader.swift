@@ -84,7 +84,8 @@ public struct MQTTFrameReader {
     /// packet as soon as its length is known. Offsets in errors count from the packet's start.
     public mutating func nextFrame() throws(MQTTDecodeError) -> MQTTFrame? {
         releaseHandedOut()
-        let pending = ByteView(baseAddress: storage.baseAddress.map { UnsafeRawPointer($0 + start) }, count: end &- start)
+        if start == end { return nil }  // nothing buffered (bufferedCount is 0)
+        let pending = ByteView(baseAddress: UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped + start), count: end &- start)
         guard case .complete(let header) = try MQTTFixedHeader.parse(pending) else {
             // A header still open with the limit already reached belongs to a packet over it;
             // waiting would hang, as no more bytes fit.
@@ -104,7 +105,7 @@ public struct MQTTFrameReader {
     }
 
     private mutating func releaseHandedOut() {
-        start += handedOut
+        start &+= handedOut  // within the storage
         handedOut = 0
         if start == end {
             start = 0

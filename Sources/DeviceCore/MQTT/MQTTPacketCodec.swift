@@ -76,19 +76,23 @@ extension MQTTPacket {
 
 extension MQTTFrame {
     /// Decodes the packet, checking every rule of the standard a receiver can check.
+    @inline(__always)  // into `MQTTPacket.decode(_:)`: one dispatch, and PUBLISH's body inline
     public func decode() throws(MQTTDecodeError) -> MQTTPacket {
         switch header.type {
+        case .publish: return .publish(try MQTTPublish.decode(self))
+        case .puback: return .puback(packetID: try MQTTShortPacket.decodePacketID(self))
+        case .pubrec: return .pubrec(packetID: try MQTTShortPacket.decodePacketID(self))
+        case .pubrel: return .pubrel(packetID: try MQTTShortPacket.decodePacketID(self))
+        case .pubcomp: return .pubcomp(packetID: try MQTTShortPacket.decodePacketID(self))
+        case .unsuback: return .unsuback(packetID: try MQTTShortPacket.decodePacketID(self))
+        case .connack: return .connack(try MQTTConnAck.decode(self))
+        case .suback: return .suback(try MQTTSubAck.decode(self))
         case .connect: return .connect(try MQTTConnect.decode(self))
         case .subscribe: return .subscribe(try MQTTSubscribe.decode(self))
         case .unsubscribe: return .unsubscribe(try MQTTUnsubscribe.decode(self))
-        case .pingreq:
+        case .pingreq, .pingresp, .disconnect:
             try MQTTShortPacket.decodeEmpty(self)
-            return .pingreq
-        case .disconnect:
-            try MQTTShortPacket.decodeEmpty(self)
-            return .disconnect
-        default:
-            return MQTTPacket(try MQTTServerPacket.decode(self).unsafelyUnwrapped)
+            return header.type == .pingreq ? .pingreq : header.type == .pingresp ? .pingresp : .disconnect
         }
     }
 

@@ -28,7 +28,9 @@ extension MQTTPublish {
         try UncheckedWriter.packetLength(remainingLength: try remainingLength(topicChecked: topicChecked))
     }
 
-    /// `encode(into:)`, checking the topic too unless `topicChecked`.
+    /// `encode(into:)`, checking the topic too unless `topicChecked`. Inlined: the session's
+    /// QoS 0 path (`encode(into:)`) and QoS 1 path each get the variant they use.
+    @inline(__always)
     func encode(topicChecked: Bool, into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
         var writer = try UncheckedWriter(
             firstByte: firstByte, remainingLength: try remainingLength(topicChecked: topicChecked), into: buffer)
@@ -58,15 +60,34 @@ extension MQTTPublish {
     }
 
     /// Decodes the PUBLISH in `frame` (whose fixed header, flags included, the reader checked).
+    /// Inlined into the one dispatch of a client's receive path (`MQTTServerPacket.decode`).
     @inline(__always)
     static func decode(_ frame: MQTTFrame) throws(MQTTDecodeError) -> MQTTPublish {
-        var cursor = PacketCursor(frame)
+        let count = frame.bytes.count
+        let base = frame.bytes.baseAddress.unsafelyUnwrapped  // a frame has at least 2 bytes
         let flags = frame.header.flags
-        let qos = QoS(rawValue: flags &>> 1 & 0x03).unsafelyUnwrapped  // checked with the header
-        let topic = try cursor.topicName()
-        let packetID = qos == .atMostOnce ? 0 : try cursor.packetID()
+        // Offsets are within the frame, so plain (wrapping) arithmetic cannot overflow.
+        var position = frame.header.length
+        guard count &- position >= 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
+        let topicLength = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: position, as: UInt16.self)))
+        guard topicLength <= count &- position &- 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
+        position &+= 2
+        let topic = ByteView(baseAddress: base + position, count: topicLength)
+        if let failure = MQTTValidation.checkTopicName(topic) {
+            throw MQTTDecodeError(failure.rule, at: position &+ failure.index)
+        }
+        position &+= topicLength
+        let qosBits = flags &>> 1 & 0x03  // not 3: checked with the header
+        var packetID: UInt16 = 0
+        if qosBits != 0 {
+            guard count &- position >= 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
+            packetID = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: position, as: UInt16.self))
+            if packetID == 0 { throw MQTTDecodeError(.zeroPacketIdentifier, at: position) }
+            position &+= 2
+        }
         return MQTTPublish(
-            topic: topic, payload: cursor.rest, qos: qos, packetID: packetID,
+            topic: topic, payload: ByteView(baseAddress: base + position, count: count &- position),
+            qos: QoS(rawValue: qosBits).unsafelyUnwrapped, packetID: packetID,
             retain: flags & 0x01 != 0, dup: flags & 0x08 != 0)
     }
 }

@@ -83,30 +83,28 @@ enum MQTTValidation {
         return nil
     }
 
-    /// `true` when `bytes` is not empty and every byte is plain ASCII other than U+0000 (and,
-    /// unless `wildcardsAllowed`, other than `+` and `#`): a valid string, or topic name,
-    /// decided without the byte-by-byte rules. `false` means "look closer", not "invalid".
+    /// `true` when `bytes` is not empty and every byte is plain ASCII other than U+0000 and,
+    /// unless `wildcardsAllowed`, also not `+`, `#` or one of the few other bytes whose bits are
+    /// a subset of 0x2B's (controls 01–03 and 08–0B, space, `! " ( ) *`): a valid string, or
+    /// topic name, decided without the byte-by-byte rules. `false` means "look closer", not
+    /// "invalid": those bytes are valid in a topic name, and the byte-wise check says so.
     ///
-    /// Reads a machine word at a time, two per loop, the last word overlapping the one before
-    /// it, without early exit (strings here are short). A view shorter than a word is tested
-    /// as one word built from overlapping loads.
+    /// Reads a machine word at a time, four per loop, the last word overlapping the one
+    /// before it, without early exit (strings here are short). A view shorter than a word is
+    /// tested as one word built from overlapping loads.
     @inline(__always)
     static func isPlain(_ bytes: ByteView, wildcardsAllowed: Bool) -> Bool {
         let count = bytes.count
         guard count > 0, let base = bytes.baseAddress else { return false }
         let width = MemoryLayout<UInt>.size
         let ones = UInt.max / 0xFF  // 0x0101…01
-        // Per byte, the high bit of the result is set by a byte >= 0x80 (`| w`), a zero byte
-        // (`w - 1` borrows) or, for topic names, a `+`/`#` (`y - 1` borrows, where
-        // y = (w | 8) ^ 0x2B: `+` (0x2B) and `#` (0x23) differ only in bit 3). A borrow
-        // carried into the next byte starts only at a byte that is flagged itself, so the test
-        // is exact as to whether any byte is one of these.
-        @inline(__always) func flags(_ w: UInt) -> UInt {
-            let plain = (w &- ones) | w
-            if wildcardsAllowed { return plain }
-            let y = (w | ones &* 0x08) ^ (ones &* 0x2B)
-            return plain | (y &- ones)
-        }
+        // Per byte, the high bit of `(t - 1) | w` is set by a byte >= 0x80 (`| w`) or a zero
+        // byte of t (the subtraction borrows). For topic names t = w & ~0x2B, which is zero
+        // for `+` (0x2B), `#` (0x23) and U+0000 alike. A borrow carried into the next byte
+        // starts only at a byte that is flagged itself, so the test is exact as to whether any
+        // byte is flagged.
+        let keep = wildcardsAllowed ? UInt.max : ~(ones &* 0x2B)
+        @inline(__always) func flags(_ w: UInt) -> UInt { ((w & keep) &- ones) | w }
         @inline(__always) func flags(at offset: Int) -> UInt {
             flags(base.loadUnaligned(fromByteOffset: offset, as: UInt.self))
         }
@@ -127,11 +125,14 @@ enum MQTTValidation {
         } else {
             any = flags(at: count &- width)
             var i = 0
-            while i &+ 2 &* width < count {
-                any |= flags(at: i) | flags(at: i &+ width)
-                i &+= 2 &* width
+            while i &+ 4 &* width < count {
+                any |= flags(at: i) | flags(at: i &+ width) | flags(at: i &+ 2 &* width) | flags(at: i &+ 3 &* width)
+                i &+= 4 &* width
             }
+            // Up to three words left before the last one.
             if i &+ width < count { any |= flags(at: i) }
+            if i &+ 2 &* width < count { any |= flags(at: i &+ width) }
+            if i &+ 3 &* width < count { any |= flags(at: i &+ 2 &* width) }
         }
         return any & (ones &* 0x80) == 0
     }
