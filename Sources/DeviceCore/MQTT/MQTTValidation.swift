@@ -89,7 +89,7 @@ enum MQTTValidation {
     /// topic name, decided without the byte-by-byte rules. `false` means "look closer", not
     /// "invalid": those bytes are valid in a topic name, and the byte-wise check says so.
     ///
-    /// Reads a machine word at a time, four per loop, the last word overlapping the one
+    /// Reads a machine word at a time, two per loop, the last word overlapping the one
     /// before it, without early exit (strings here are short). A view shorter than a word is
     /// tested as one word built from overlapping loads.
     @inline(__always)
@@ -125,14 +125,11 @@ enum MQTTValidation {
         } else {
             any = flags(at: count &- width)
             var i = 0
-            while i &+ 4 &* width < count {
-                any |= flags(at: i) | flags(at: i &+ width) | flags(at: i &+ 2 &* width) | flags(at: i &+ 3 &* width)
-                i &+= 4 &* width
+            while i &+ 2 &* width < count {
+                any |= flags(at: i) | flags(at: i &+ width)
+                i &+= 2 &* width
             }
-            // Up to three words left before the last one.
             if i &+ width < count { any |= flags(at: i) }
-            if i &+ 2 &* width < count { any |= flags(at: i &+ width) }
-            if i &+ 3 &* width < count { any |= flags(at: i &+ 2 &* width) }
         }
         return any & (ones &* 0x80) == 0
     }
