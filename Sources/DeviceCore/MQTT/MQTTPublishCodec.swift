@@ -41,7 +41,9 @@ extension MQTTPublish {
     }
 
     /// Validates the packet (the topic too unless `topicChecked`) and returns the length of
-    /// everything after the fixed header.
+    /// everything after the fixed header. Inlined: a few compares and additions around the one
+    /// out-of-line topic check.
+    @inline(__always)
     func remainingLength(topicChecked: Bool) throws(MQTTEncodeError) -> Int {
         if qos == .atMostOnce {
             if dup { throw .invalid(.dupWithQoS0) }
