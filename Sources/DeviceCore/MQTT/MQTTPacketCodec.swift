@@ -51,7 +51,10 @@ extension MQTTPacket {
                     .remainingLengthMismatch(expected: bytes.count - header.length, actual: header.remainingLength),
                     at: 1)
             }
-            return try MQTTFrame(header: header, bytes: bytes).decode()
+            let frame = MQTTFrame(header: header, bytes: bytes)
+            // PUBLISH, the common case, without the call to the general dispatch.
+            if header.type == .publish { return .publish(try MQTTPublish.decode(frame)) }
+            return try frame.decode()
         }
     }
 
@@ -76,7 +79,6 @@ extension MQTTPacket {
 
 extension MQTTFrame {
     /// Decodes the packet, checking every rule of the standard a receiver can check.
-    @inline(__always)  // into `MQTTPacket.decode(_:)`: one dispatch, and PUBLISH's body inline
     public func decode() throws(MQTTDecodeError) -> MQTTPacket {
         switch header.type {
         case .publish: return .publish(try MQTTPublish.decode(self))
