@@ -2,10 +2,16 @@
 // busy machine) and perf. scripts/bench.sh runs it twice per operation (N and 2N iterations)
 // under callgrind and reports the difference / N as instructions per operation.
 //
-//   codec-profile encode-publish|decode-publish|frame-publish [iterations]
-//   (also encode-publish-direct and encode-publish-topicname: MQTTPublish's own entry points)
+//   codec-profile encode-publish|decode-publish|frame-publish|encode-connect [iterations]
+//   (also encode-publish-packet: through MQTTPacket's dispatch, and encode-publish-topicname:
+//   the topic validated once, as the session's QoS 1 publish)
 //
-// The PUBLISH is the reference packet: QoS 1, 40-byte topic, 256-byte payload.
+// encode-publish is `MQTTPublish.encode(into:)`, the function the session's publish calls (the
+// topic checked on every call); the codec is the same code on hosts and on Cortex-M.
+//
+// The PUBLISH is the reference packet: QoS 1, 40-byte topic, 256-byte payload. The
+// CONNECT is the one of the CONNECT benchmark in Benchmarks/DeviceCoreBenchmarks: client id
+// `device1`, the 57-byte IoT Hub user name, a 256-byte password, CleanSession 0, keep-alive 240.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +25,7 @@ enum CodecProfile {
     static func main() {
         let arguments = CommandLine.arguments
         guard arguments.count >= 2 else {
-            print("usage: codec-profile encode-publish|decode-publish|frame-publish [iterations]")
+            print("usage: codec-profile encode-publish|decode-publish|frame-publish|encode-connect [iterations]")
             exit(2)
         }
         let iterations = arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000
@@ -36,12 +42,19 @@ enum CodecProfile {
         let wire = ByteView(baseAddress: UnsafeRawPointer(output.baseAddress!), count: size)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
 
+        let passwordStorage = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
+        for index in 0..<256 { passwordStorage[index] = UInt8(ascii: "a") + UInt8((index &* 7 &+ 2) % 26) }
+        let connect = MQTTConnect(
+            clientID: ByteView("device1"), cleanSession: false, keepAlive: 240,
+            userName: ByteView("contoso.azure-devices.net/device1/?api-version=2021-04-12"),
+            password: ByteView(baseAddress: UnsafeRawPointer(passwordStorage.baseAddress!), count: 256))
+
         switch arguments[1] {
         case "encode-publish":
-            for _ in 0..<iterations { consume(try! packet.encode(into: scratch)) }
-        case "encode-publish-direct":  // MQTTPublish.encode(into:), no MQTTPacket enum
             guard case .publish(let publish) = packet else { exit(2) }
             for _ in 0..<iterations { consume(try! publish.encode(into: scratch)) }
+        case "encode-publish-packet":  // through MQTTPacket.encode(into:)
+            for _ in 0..<iterations { consume(try! packet.encode(into: scratch)) }
         case "encode-publish-topicname":  // topic validated once (MQTTTopicName)
             let name = try! MQTTTopicName(validating: topic)
             for _ in 0..<iterations {
@@ -57,6 +70,8 @@ enum CodecProfile {
                 consume(try! reader.nextFrame()!.decode())
                 precondition(try! reader.nextFrame() == nil)
             }
+        case "encode-connect":  // MQTTConnect.encode(into:), as the session's connectionOpened
+            for _ in 0..<iterations { consume(try! connect.encode(into: scratch)) }
         default:
             print("codec-profile: unknown operation \(arguments[1])")
             exit(2)

@@ -23,69 +23,59 @@ public struct MQTTFixedHeader: Equatable, Sendable {
 
     /// Parses the fixed header at the start of `bytes`, checking packet type, flags and the
     /// remaining-length encoding as soon as the bytes that carry them are present.
+    ///
+    /// Inlined: the frame reader is its one caller in a firmware, and a packet of up to 16,383
+    /// bytes then costs two loads and a few compares.
+    @inline(__always)
     static func parse(_ bytes: ByteView) throws(MQTTDecodeError) -> Parse {
-        guard bytes.count >= 1 else { return .incomplete }
-        let first = bytes[0]
-        let typeBits = first >> 4
-        #if hasFeature(Embedded)
-        guard let type = MQTTPacketType(rawValue: typeBits) else {
-            throw MQTTDecodeError(.reservedPacketType(typeBits), at: 0)
-        }
-        #else
-        // Types 1…14 (0 and 15 are reserved), without a call to `init(rawValue:)` (hosts;
-        // Embedded builds keep the smaller call).
-        guard typeBits &- 1 < 14 else {
-            throw MQTTDecodeError(.reservedPacketType(typeBits), at: 0)
-        }
-        let type = MQTTPacketType(wire: typeBits)
-        #endif
-        let flags = first & 0x0F
-        if typeBits != MQTTPacketType.publish.rawValue {
-            // `requiredFlags` as a bit test: 0b0010 for PUBREL (6), SUBSCRIBE (8) and
-            // UNSUBSCRIBE (10), 0 for the rest.
-            let required = (UInt8(truncatingIfNeeded: (0x0540 as UInt16) &>> UInt16(typeBits)) & 1) &<< 1
-            if flags != required {
-                throw MQTTDecodeError(.invalidFixedHeaderFlags(type: typeBits, flags: flags), at: 0)
-            }
-        } else {
-            let qos = (flags >> 1) & 0x03
-            if qos == 3 { throw MQTTDecodeError(.invalidQoS, at: 0) }
-            if qos == 0 && flags & 0x08 != 0 { throw MQTTDecodeError(.dupWithQoS0, at: 0) }
-        }
+        let count = bytes.count
+        guard count >= 1, let base = bytes.baseAddress else { return .incomplete }
+        let first = base.load(as: UInt8.self)
+        let type = try packetType(first)
         var value = 0
         var shift = 0
         var index = 1
         while true {
             if index == 5 { throw MQTTDecodeError(.malformedRemainingLength, at: 4) }
-            guard index < bytes.count else { return .incomplete }
-            let byte = bytes[index]
+            guard index < count else { return .incomplete }
+            let byte = base.load(fromByteOffset: index, as: UInt8.self)
             // Table 2.4 gives each length one size: a last byte of 0 after the first means the
             // value fitted in fewer bytes (e.g. 80 00 for 0), which is not an encoding of it.
             if byte == 0 && index > 1 { throw MQTTDecodeError(.malformedRemainingLength, at: index) }
-            value |= Int(byte & 0x7F) << shift
-            index += 1
-            if byte & 0x80 == 0 { break }
-            shift += 7
+            value |= Int(byte & 0x7F) &<< shift
+            index &+= 1
+            if byte < 0x80 { break }
+            shift &+= 7
         }
-        return .complete(MQTTFixedHeader(type: type, flags: flags, remainingLength: value, length: index))
+        return .complete(MQTTFixedHeader(type: type, flags: first & 0x0F, remainingLength: value, length: index))
     }
 
-    /// Bytes needed to encode `value` (at most `maximumRemainingLength`) as a remaining length,
-    /// by three compares.
+    /// The type of a packet whose first byte is `first`, after the rules on that byte: types
+    /// 0 and 15 are reserved (§2.2.1); PUBREL, SUBSCRIBE and UNSUBSCRIBE carry flags 0b0010,
+    /// every other type but PUBLISH 0 (§2.2.2); a PUBLISH has no QoS 3 (MQTT-3.3.1-4) and no
+    /// DUP at QoS 0 (MQTT-3.3.1-2). The one statement of these rules, decoder and encoder alike.
     @inline(__always)
-    static func remainingLengthSizeUnchecked(_ value: Int) -> Int {
-        1 &+ (value >= 128 ? 1 : 0) &+ (value >= 16_384 ? 1 : 0) &+ (value >= 2_097_152 ? 1 : 0)
+    static func packetType(_ first: UInt8) throws(MQTTDecodeError) -> MQTTPacketType {
+        let typeBits = first &>> 4
+        guard typeBits &- 1 < 14 else { throw MQTTDecodeError(.reservedPacketType(typeBits), at: 0) }
+        let flags = first & 0x0F
+        if typeBits == MQTTPacketType.publish.rawValue {
+            let qos = flags &>> 1 & 0x03
+            if qos == 3 { throw MQTTDecodeError(.invalidQoS, at: 0) }
+            if qos == 0 && flags & 0x08 != 0 { throw MQTTDecodeError(.dupWithQoS0, at: 0) }
+        } else {
+            // `requiredFlags` as a bit test: bit 6 (PUBREL), 8 (SUBSCRIBE) and 10 (UNSUBSCRIBE).
+            let required = (UInt8(truncatingIfNeeded: (0x0540 as UInt16) &>> UInt16(typeBits)) & 1) &<< 1
+            if flags != required {
+                throw MQTTDecodeError(.invalidFixedHeaderFlags(type: typeBits, flags: flags), at: 0)
+            }
+        }
+        return MQTTPacketType(wire: typeBits)
     }
 
     /// Bytes needed to encode `value` as a remaining length, or `nil` if it is too large.
-    @inline(__always)
     static func remainingLengthSize(_ value: Int) -> Int? {
-        switch value {
-        case 0..<128: return 1
-        case 128..<16_384: return 2
-        case 16_384..<2_097_152: return 3
-        case 2_097_152...maximumRemainingLength: return 4
-        default: return nil
-        }
+        guard value >= 0 && value <= maximumRemainingLength else { return nil }
+        return 1 &+ (value >= 128 ? 1 : 0) &+ (value >= 16_384 ? 1 : 0) &+ (value >= 2_097_152 ? 1 : 0)
     }
 }

@@ -23,7 +23,7 @@ public enum MQTTPacketType: UInt8, Sendable {
     case disconnect = 14
 
     /// The type for a wire value known to be in 1…14 (a hand-written switch in wire order,
-    /// which the optimiser turns into a subtraction; `init(rawValue:)` stays a call). Hosts only.
+    /// which the optimiser turns into a subtraction; `init(rawValue:)` stays a call).
     @inline(__always)
     init(wire value: UInt8) {
         switch value {
@@ -41,15 +41,6 @@ public enum MQTTPacketType: UInt8, Sendable {
         case 12: self = .pingreq
         case 13: self = .pingresp
         default: self = .disconnect
-        }
-    }
-
-    /// The fixed-header flags this type must carry; `nil` for PUBLISH, whose flags vary.
-    var requiredFlags: UInt8? {
-        switch self {
-        case .publish: return nil
-        case .pubrel, .subscribe, .unsubscribe: return 0b0010
-        default: return 0
         }
     }
 }

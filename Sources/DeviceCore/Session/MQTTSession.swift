@@ -67,7 +67,8 @@ public struct MQTTSession {
     /// The transport is connected: queues CONNECT and starts the CONNACK timer.
     public mutating func connectionOpened(now: DeviceInstant) throws(MQTTSessionError) {
         resetConnection()
-        try appendControl(.connect(configuration.connect))
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) { didAppend(try configuration.connect.encode(into: space)) } catch { throw Self.appendError(error) }
         state = .connecting(deadline: now + configuration.connackTimeout)
     }
 
@@ -82,7 +83,8 @@ public struct MQTTSession {
     /// kept: a later `connectionOpened(now:)` resumes it.
     public mutating func disconnect() throws(MQTTSessionError) {
         guard state == .connected else { throw .notConnected }
-        try appendControl(.disconnect)
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) { didAppend(try MQTTShortPacket.encode(.disconnect, into: space)) } catch { throw Self.appendError(error) }
         state = .closing
     }
 
@@ -118,7 +120,7 @@ public struct MQTTSession {
         switch qos {
         case .atMostOnce:
             guard state == .connected else { throw .notConnected }
-            try appendControl(.publish(MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain)))
+            try appendQoS0(MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain))
             return 0
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
@@ -140,7 +142,7 @@ public struct MQTTSession {
             // The generic path, which checks the topic again (QoS 0 is rare here: IoT Hub
             // telemetry is QoS 1).
             guard state == .connected else { throw .notConnected }
-            try appendControl(.publish(MQTTPublish(topic: topic.bytes, payload: payload, qos: .atMostOnce, retain: retain)))
+            try appendQoS0(MQTTPublish(topic: topic.bytes, payload: payload, qos: .atMostOnce, retain: retain))
             return 0
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
@@ -148,16 +150,18 @@ public struct MQTTSession {
             // Size with a stand-in id first (the id does not change the size), so a refused
             // publish uses up no packet id; then write without checking again.
             var publish = MQTTPublish(topic: topic.bytes, payload: payload, qos: .atLeastOnce, packetID: 1, retain: retain)
-            let sizes: (remaining: Int, total: Int)
-            do throws(MQTTEncodeError) { sizes = try publish.sizes(topicChecked: true) } catch { throw .encoding(error) }
+            let total: Int
+            do throws(MQTTEncodeError) { total = try publish.encodedSize(topicChecked: true) } catch { throw .encoding(error) }
             let offset: Int
-            switch outbox.placement(for: sizes.total) {
+            switch outbox.placement(for: total) {
             case .success(let at): offset = at
             case .failure(let reason): throw .backPressure(reason)
             }
             publish.packetID = allocatePacketID()
-            _ = publish.write(to: outbox.bytes.baseAddress.unsafelyUnwrapped + offset, remainingLength: sizes.remaining)
-            outbox.append(packetID: publish.packetID, offset: offset, length: sizes.total)
+            let space = UnsafeMutableRawBufferPointer(start: outbox.bytes.baseAddress.unsafelyUnwrapped + offset, count: total)
+            // Sized above: it fits, and only the id (not 0) changed.
+            do throws(MQTTEncodeError) { _ = try publish.encode(topicChecked: true, into: space) } catch { throw .encoding(error) }
+            outbox.append(packetID: publish.packetID, offset: offset, length: total)
             return publish.packetID
         }
     }
@@ -180,9 +184,12 @@ public struct MQTTSession {
         guard state == .connected else { throw .notConnected }
         guard let slot = pendingSlot(0, isSubscribe: nil) else { throw .tooManyPendingRequests }
         let packetID = allocatePacketID()
-        try appendControl(isSubscribe
-            ? .subscribe(MQTTSubscribe(packetID: packetID, subscriptions: list))
-            : .unsubscribe(MQTTUnsubscribe(packetID: packetID, filters: list)))
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) {
+            didAppend(try list.encode(packetID: packetID, withQoS: isSubscribe, into: space))
+        } catch {
+            throw Self.appendError(error)
+        }
         pending[slot] = PendingRequest(packetID: packetID, filterCount: list.count, isSubscribe: isSubscribe)
         return packetID
     }
@@ -235,8 +242,9 @@ public struct MQTTSession {
         }
     }
 
-    /// Encodes a control packet at the end of the transmit buffer.
-    private mutating func appendControl(_ packet: MQTTPacket) throws(MQTTSessionError) {
+    /// The free space at the end of the transmit buffer, for the next control packet (what
+    /// was sent already is dropped first). Report what was written with `didAppend(_:)`.
+    private mutating func transmitSpace() -> UnsafeMutableRawBufferPointer {
         if transmitStart > 0 {
             let pendingCount = transmitEnd - transmitStart
             if pendingCount > 0 {
@@ -245,25 +253,37 @@ public struct MQTTSession {
             transmitStart = 0
             transmitEnd = pendingCount
         }
-        let space = UnsafeMutableRawBufferPointer(rebasing: transmit[transmitEnd...])
-        do throws(MQTTEncodeError) {
-            transmitEnd += try packet.encode(into: space)
-        } catch {
-            if case .bufferTooSmall(let needed, let available) = error {
-                throw .transmitBufferFull(needed: needed, available: available)
-            }
-            throw .encoding(error)
-        }
+        return UnsafeMutableRawBufferPointer(rebasing: transmit[transmitEnd...])
     }
 
-    /// `appendControl`, except that a full transmit buffer answers `false` instead of failing.
-    private mutating func appendIfRoom(_ packet: MQTTPacket) throws(MQTTSessionError) -> Bool {
-        do throws(MQTTSessionError) {
-            try appendControl(packet)
+    /// Records a control packet of `count` bytes written at the start of `transmitSpace()`.
+    private mutating func didAppend(_ count: Int) { transmitEnd += count }
+
+    /// The session's error for a control packet that could not be encoded.
+    private static func appendError(_ error: MQTTEncodeError) -> MQTTSessionError {
+        if case .bufferTooSmall(let needed, let available) = error {
+            return .transmitBufferFull(needed: needed, available: available)
+        }
+        return .encoding(error)
+    }
+
+    /// Queues a QoS 0 PUBLISH in the transmit buffer (it is not kept for resending).
+    private mutating func appendQoS0(_ publish: MQTTPublish) throws(MQTTSessionError) {
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) { didAppend(try publish.encode(into: space)) } catch { throw Self.appendError(error) }
+    }
+
+    /// Queues PUBACK (`packetID` not 0) or PINGREQ (`packetID` 0) if the transmit buffer has
+    /// room; `false` if it has not.
+    private mutating func appendIfRoom(packetID: UInt16) -> Bool {
+        let space = transmitSpace()
+        do throws(MQTTEncodeError) {
+            didAppend(packetID == 0
+                ? try MQTTShortPacket.encode(.pingreq, into: space)
+                : try MQTTShortPacket.encode(.puback, packetID: packetID, into: space))
             return true
         } catch {
-            if case .transmitBufferFull = error { return false }
-            throw error
+            return false  // only `.bufferTooSmall`: both packets are valid
         }
     }
 
@@ -292,7 +312,7 @@ public struct MQTTSession {
                 if owedPubAck != 0 {
                     // Acknowledge the message the application took on the previous call. With
                     // no room for the PUBACK, stop here: the driver sends, then asks again.
-                    guard try appendIfRoom(.puback(packetID: owedPubAck)) else { return nil }
+                    guard appendIfRoom(packetID: owedPubAck) else { return nil }
                     owedPubAck = 0
                 }
                 let frame: MQTTFrame?
@@ -309,8 +329,8 @@ public struct MQTTSession {
     }
 
     private mutating func handle(_ frame: MQTTFrame) throws(MQTTSessionError) -> MQTTSessionEvent? {
-        let decoded: MQTTPacket?
-        do throws(MQTTDecodeError) { decoded = try frame.decodeFromServer() } catch { throw .malformedPacket(error) }
+        let decoded: MQTTServerPacket?
+        do throws(MQTTDecodeError) { decoded = try MQTTServerPacket.decode(frame) } catch { throw .malformedPacket(error) }
         // A packet only clients send (CONNECT, SUBSCRIBE…) is a violation whatever its body.
         guard let packet = decoded else { throw .unexpectedPacket(frame.header.type) }
         pingDeadline = nil  // any packet shows the connection is alive
@@ -331,7 +351,7 @@ public struct MQTTSession {
             case .exactlyOnce: throw .unsolicitedQoS2Publish(packetID: publish.packetID)
             }
             return .message(publish)
-        case .puback(let packetID):
+        case .acknowledgement(.puback, let packetID):
             return outbox.acknowledge(packetID)
                 ? .published(packetID: packetID)
                 : .unknownAcknowledgement(.puback, packetID: packetID)
@@ -345,7 +365,7 @@ public struct MQTTSession {
             }
             pending[slot] = PendingRequest()
             return .subscribed(suback)
-        case .unsuback(let packetID):
+        case .acknowledgement(.unsuback, let packetID):
             guard let slot = pendingSlot(packetID, isSubscribe: false) else {
                 return .unknownAcknowledgement(.unsuback, packetID: packetID)
             }
@@ -409,7 +429,7 @@ public struct MQTTSession {
                 if now >= deadline { throw .pingTimeout }
             } else if let interval = keepAliveInterval, now >= lastSend + interval {
                 // Output already waiting counts as activity once sent; the ping can wait for room.
-                if try appendIfRoom(.pingreq) { pingDeadline = now + configuration.pingTimeout }
+                if appendIfRoom(packetID: 0) { pingDeadline = now + configuration.pingTimeout }
             }
             if let timeout = configuration.acknowledgementTimeout, let oldest = outbox.oldestUnacknowledgedSend(),
                 now >= oldest.sentAt + timeout
