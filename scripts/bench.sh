@@ -107,7 +107,7 @@ fi
 # --- 2. callgrind: instructions per operation ---------------------------------------------------
 echo "bench: callgrind instruction counts"
 : > "$OUT/instructions.tsv"
-for op in encode-publish decode-publish frame-publish; do
+for op in encode-publish decode-publish frame-publish encode-connect; do
     counts=()
     for n in 20000 40000; do
         counts+=("$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN/codec-profile" "$op" "$n" 2>&1 \
