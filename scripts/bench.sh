@@ -236,27 +236,25 @@ if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
     STANDIN_CERTS=$CERTS STANDIN_CONFIG=$E2E/standin.json STANDIN_RUN_DIR=$E2E/run DPS_LISTEN=$E2E_DPS:8883 \
         HUB_ADDRESS=$E2E_HUB HUB_PORT=8883 DPS_FLAGS="$DPS_MODE" "$ROOT/scripts/standins.sh" start | sed 's/^/bench: /'
 
-    e2e_swift() {
-        "$AGENT" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" --ca "$CERTS/server-ca.pem" \
-            --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 0 --timeout 60
+    # e2e_command CLIENT: the client's command line, in COMMAND. `state` is ours with the
+    # assignment the warm-up saved: no DPS connection at all.
+    e2e_command() {
+        local device=(--ca "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 0)
+        case $1 in
+            swift) COMMAND=("$AGENT" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" "${device[@]}" --timeout 60) ;;
+            state) COMMAND=("$AGENT" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" "${device[@]}" --timeout 60 --state "$E2E/state.json") ;;
+            python) COMMAND=("$SDK_VENV/bin/python" "$ROOT/scripts/python-sdk-device.py" --id-scope "$SCOPE" --host "$E2E_DPS" "${device[@]}") ;;
+        esac
     }
-    # The same with the assignment saved by the warm-up: no DPS connection at all.
-    e2e_state() {
-        "$AGENT" run --id-scope "$SCOPE" --provisioning-host "$E2E_DPS" --ca "$CERTS/server-ca.pem" \
-            --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 0 --timeout 60 --state "$E2E/state.json"
-    }
-    e2e_python() {
-        "$SDK_VENV/bin/python" "$ROOT/scripts/python-sdk-device.py" --id-scope "$SCOPE" --host "$E2E_DPS" \
-            --ca "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 3 --interval 0
-    }
-    # e2e_once CLIENT NAME: one run under /usr/bin/time -v, its lines time-stamped; the DPS
-    # stand-in's log lines of the run go to dps.NAME.log.
+    # e2e_once CLIENT NAME: one run directly under /usr/bin/time -v (no shell around it, so the
+    # wall time and peak RSS are the client's own), its lines time-stamped; the DPS stand-in's
+    # log lines of the run go to dps.NAME.log.
     e2e_once() {
         local client=$1 name=$2 before
         before=$(wc -l < "$E2E/run/dps.log")
+        e2e_command "$client"
         if ! python3 "$ROOT/scripts/bench-stamp.py" "$E2E/stamps.$name" -- /usr/bin/time -v -o "$E2E/time.$name" \
-            bash -c "$(declare -f "e2e_$client"); $(declare -p AGENT SCOPE E2E_DPS CERTS SDK_VENV ROOT E2E); e2e_$client" \
-            > "$E2E/out.$name" 2>&1; then
+            "${COMMAND[@]}" > "$E2E/out.$name" 2>&1; then
             cat "$E2E/out.$name"; echo "bench: $client failed ($name); logs in $E2E/run" >&2; exit 1
         fi
         tail -n +"$((before + 1))" "$E2E/run/dps.log" > "$E2E/dps.$name.log"
