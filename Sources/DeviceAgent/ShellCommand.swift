@@ -144,9 +144,18 @@ public struct ShellCommand: Sendable {
             }
         }
         Self.close(readEnds.filter { $0 >= 0 } + (writeEnd >= 0 ? [writeEnd] : []))
-        if killedFor != nil { kill(-pid, SIGKILL) }
+        // A command that closed its output may still be running: its time and a stop request
+        // bound this wait too.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while killedFor == nil {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid || (reaped < 0 && errno != EINTR) { break }
+            if StopSignals.isRequested { killedFor = .stopped } else if clock.now() >= deadline { killedFor = .timedOut } else { usleep(5_000) }
+        }
+        if killedFor != nil {
+            kill(-pid, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
         if let killedFor {
             outcome.ending = killedFor
         } else if status & 0x7F == 0 {

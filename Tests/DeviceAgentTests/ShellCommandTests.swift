@@ -32,6 +32,11 @@ struct ShellCommandTests {
         #expect(outcome.ending == .timedOut)
     }
 
+    @Test func aCommandThatClosesItsOutputAndRunsOnIsStillKilledInTime() {
+        let outcome = ShellCommand("exec >&- 2>&-; sleep 30", timeoutMilliseconds: 300, outputLimit: 100).run()
+        #expect(outcome.ending == .timedOut)
+    }
+
     @Test func outputPastTheLimitIsCutAndMarked() {
         let outcome = ShellCommand("head -c 5000 /dev/zero | tr '\\0' a", timeoutMilliseconds: 5000, outputLimit: 100).run()
         #expect(outcome.outputTruncated)
