@@ -114,6 +114,30 @@ struct DeviceCommandTests {
         #expect(output.stderr.contains("refused"))
     }
 
+    /// Only a regular file of bounded size is read as a certificate, key or CA: a FIFO would
+    /// block, `/dev/zero` would never end.
+    @Test func certificateFilesMustBeRegularFilesOfBoundedSize() throws {
+        let device = try TestDeviceCertificate()
+        let fifo = device.directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let huge = device.directory.appendingPathComponent("huge.pem").path
+        #expect(FileManager.default.createFile(atPath: huge, contents: Data(count: 4 * 1024 * 1024 + 1)))
+        let cases: [(String, String)] = [
+            ("--cert=/dev/zero", "error: cannot read the device certificate file \"/dev/zero\": it is a device, not a regular file."),
+            ("--cert=\(device.directory.path)", "error: cannot read the device certificate file \"\(device.directory.path)\": it is a directory, not a file."),
+            ("--key=\(fifo)", "error: cannot read the private key file \"\(fifo)\": it is a FIFO (named pipe), not a regular file."),
+            ("--ca=\(huge)", "error: cannot read the trusted CA certificates file \"\(huge)\": it is 4194305 bytes; PEM certificates and keys are at most 4194304."),
+        ]
+        for (option, message) in cases {
+            var arguments = ["provision", "--id-scope", "0ne00000A0A", "--cert", device.certificate, "--key", device.key,
+                             "--provisioning-host", "127.0.0.1:1", "--timeout", "1"]
+            arguments.append(option)
+            let output = try DPSDeviceBinary.run(arguments, environment: [:])
+            #expect(output.status == 4, "\(option): \(output.stderr)")
+            #expect(output.stderr.hasPrefix(message), "\(option): \(output.stderr)")
+        }
+    }
+
     @Test func anEmptyIDScopeIsNotTakenFromTheEnvironment() throws {
         let output = try DPSDeviceBinary.run(["provision", "--id-scope", "", "--cert", "c.pem", "--key", "k.key"],
                                              environment: ["PROVISIONING_IDSCOPE": "0ne00000A0A"])

@@ -146,7 +146,7 @@ struct TLSFailureTests {
         #expect(identityFailure(certificate: cert, key: missing) == .fileMissing(path: missing, role: .privateKey))
         // A directory: open works, read does not.
         let directory = pki.directory
-        #expect(identityFailure(ca: directory) == .fileUnreadable(path: directory, role: .trustAnchors, reason: "Is a directory"))
+        #expect(identityFailure(ca: directory) == .fileUnreadable(path: directory, role: .trustAnchors, reason: "it is a directory, not a file"))
         #expect(identityFailure(certificate: pki.path("device-ec.der"), key: key) == .notPEM(path: pki.path("device-ec.der"), role: .certificate))
         #expect(identityFailure(certificate: cert, key: pki.path("device-ec.key.der")) == .notPEM(path: pki.path("device-ec.key.der"), role: .privateKey))
         #expect(identityFailure(ca: pki.path("ca.cnf")) == .notPEM(path: pki.path("ca.cnf"), role: .trustAnchors))
@@ -167,7 +167,7 @@ struct TLSFailureTests {
         #expect(identityFailure(certificate: cert) == .incompleteIdentity(certificateFile: cert, keyFile: nil))
         #expect(identityFailure(key: key) == .incompleteIdentity(certificateFile: nil, keyFile: key))
 
-        for failure in [TLSFailure.fileMissing(path: missing, role: .privateKey), .fileUnreadable(path: directory, role: .trustAnchors, reason: "Is a directory"),
+        for failure in [TLSFailure.fileMissing(path: missing, role: .privateKey), .fileUnreadable(path: directory, role: .trustAnchors, reason: "it is a directory, not a file"),
                         .notPEM(path: pki.path("device-ec.der"), role: .certificate)] {
             #expect(failure.description.contains("\"\(failure.path)\""), "\(failure)")
             #expect(!TLSTransport.isRetriable(failure))
