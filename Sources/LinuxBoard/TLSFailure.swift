@@ -25,6 +25,9 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
     case fileUnreadable(path: String, role: FileRole, reason: String)
     /// The file holds no PEM block of the expected kind (DER, or the wrong file).
     case notPEM(path: String, role: FileRole)
+    /// The file is PEM of another kind: `holds` is its first block's label (`PRIVATE KEY`,
+    /// `CERTIFICATE`, `CERTIFICATE REQUEST`…), e.g. `--cert` and `--key` swapped.
+    case wrongKindOfPEM(path: String, role: FileRole, holds: String)
     /// The file is PEM but mbedTLS cannot use what is in it (corrupt, unsupported algorithm).
     case invalidContent(path: String, role: FileRole, detail: String)
     /// The private key is encrypted and no pass phrase was given.
@@ -91,6 +94,16 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
                 ? "openssl pkey -in \(path) -inform DER -out key.pem"
                 : "openssl x509 -in \(path) -inform DER -out cert.pem"
             return "the \(role.rawValue) file \"\(path)\" is not PEM (no \(block) block). If it is DER, convert it with `\(convert)`; otherwise check that this is the right file."
+        case .wrongKindOfPEM(let path, let role, let holds):
+            let hint: String
+            switch role {
+            case .certificate where holds.hasSuffix("PRIVATE KEY"): hint = "are --cert and --key swapped?"
+            case .privateKey where holds == "CERTIFICATE": hint = "are --cert and --key swapped?"
+            case .trustAnchors where holds.hasSuffix("PRIVATE KEY"): hint = "--ca takes the CA's certificate, never a key"
+            default: hint = "check that this is the right file"
+            }
+            let wanted = role == .privateKey ? "a private key" : role == .certificate ? "a certificate" : "CA certificates"
+            return "the \(role.rawValue) file \"\(path)\" holds a \(holds), not \(wanted): \(hint)"
         case .invalidContent(let path, let role, let detail):
             return "the \(role.rawValue) file \"\(path)\" is PEM but cannot be used: \(detail). Check that the file is complete and, for a key, that it is RSA or EC (P-256/P-384)."
         case .passphraseRequired(let keyFile):
@@ -156,7 +169,7 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
     /// a file, a certificate, a pass phrase or a name changed.
     public var isRetriable: Bool {
         switch self {
-        case .fileMissing, .fileUnreadable, .notPEM, .invalidContent, .passphraseRequired, .wrongPassphrase,
+        case .fileMissing, .fileUnreadable, .notPEM, .wrongKindOfPEM, .invalidContent, .passphraseRequired, .wrongPassphrase,
              .keyMismatch, .incompleteIdentity, .serverCertificateNotTrusted, .hostNameMismatch,
              .serverCertificateExpired, .serverCertificateNotYetValid, .serverCertificateInvalid, .certificateRejected,
              .deviceCertificateExpired, .deviceCertificateNotYetValid:

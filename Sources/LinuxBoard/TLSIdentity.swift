@@ -112,7 +112,10 @@ public final class TLSIdentity: @unchecked Sendable {
     private static func loadCertificates(_ path: String, role: TLSFailure.FileRole) throws(TLSFailure) -> UnsafeMutablePointer<mbedtls_x509_crt> {
         var text = try readFile(path, role: role)
         defer { zeroize(&text) }
-        guard contains(text, "-----BEGIN CERTIFICATE-----") else { throw .notPEM(path: path, role: role) }
+        guard contains(text, "-----BEGIN CERTIFICATE-----") else {
+            if let label = firstPEMLabel(text) { throw .wrongKindOfPEM(path: path, role: role, holds: label) }
+            throw .notPEM(path: path, role: role)
+        }
         let crt = UnsafeMutablePointer<mbedtls_x509_crt>.allocate(capacity: 1)
         mbedtls_x509_crt_init(crt)
         // PEM input must include its terminating NUL in the length.
@@ -133,6 +136,7 @@ public final class TLSIdentity: @unchecked Sendable {
         var text = try readFile(path, role: .privateKey)
         defer { zeroize(&text) }
         guard contains(text, "-----BEGIN "), contains(text, "PRIVATE KEY-----") else {
+            if let label = firstPEMLabel(text) { throw .wrongKindOfPEM(path: path, role: .privateKey, holds: label) }
             throw .notPEM(path: path, role: .privateKey)
         }
         let pk = UnsafeMutablePointer<mbedtls_pk_context>.allocate(capacity: 1)
@@ -216,6 +220,24 @@ public final class TLSIdentity: @unchecked Sendable {
         if bytes.isEmpty { throw .notPEM(path: path, role: role) }
         bytes.append(0)
         return bytes
+    }
+
+    /// The label of the first `-----BEGIN LABEL-----` line, if the text has one (at most 64
+    /// characters, so a binary file is not quoted back).
+    static func firstPEMLabel(_ bytes: [UInt8]) -> String? {
+        let begin = Array("-----BEGIN ".utf8)
+        var index = 0
+        while index + begin.count <= bytes.count {
+            if bytes[index..<index + begin.count].elementsEqual(begin) {
+                let start = index + begin.count
+                var end = start
+                while end < bytes.count, end - start <= 64, bytes[end] != UInt8(ascii: "-"), bytes[end] >= 0x20, bytes[end] < 0x7F { end += 1 }
+                guard end < bytes.count, bytes[end] == UInt8(ascii: "-"), end > start else { return nil }
+                return String(decoding: bytes[start..<end], as: UTF8.self)
+            }
+            index += 1
+        }
+        return nil
     }
 
     private static func contains(_ bytes: [UInt8], _ needle: StaticString) -> Bool {

@@ -138,6 +138,17 @@ struct DeviceCommandTests {
         }
     }
 
+    @Test func swappedCertificateAndKeyAreNamed() throws {
+        let device = try TestDeviceCertificate()
+        let base = ["provision", "--id-scope", "0ne00000A0A", "--provisioning-host", "127.0.0.1:1", "--timeout", "1"]
+        let swapped = try DPSDeviceBinary.run(base + ["--cert", device.key, "--key", device.certificate], environment: [:])
+        #expect(swapped.status == 4)
+        #expect(swapped.stderr == "error: the device certificate file \"\(device.key)\" holds a PRIVATE KEY, not a certificate: are --cert and --key swapped?\n")
+        let keyAsCA = try DPSDeviceBinary.run(base + ["--cert", device.certificate, "--key", device.key, "--ca", device.key], environment: [:])
+        #expect(keyAsCA.status == 4)
+        #expect(keyAsCA.stderr == "error: the trusted CA certificates file \"\(device.key)\" holds a PRIVATE KEY, not CA certificates: --ca takes the CA's certificate, never a key\n")
+    }
+
     @Test func anEmptyIDScopeIsNotTakenFromTheEnvironment() throws {
         let output = try DPSDeviceBinary.run(["provision", "--id-scope", "", "--cert", "c.pem", "--key", "k.key"],
                                              environment: ["PROVISIONING_IDSCOPE": "0ne00000A0A"])

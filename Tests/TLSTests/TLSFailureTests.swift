@@ -150,8 +150,8 @@ struct TLSFailureTests {
         #expect(identityFailure(certificate: pki.path("device-ec.der"), key: key) == .notPEM(path: pki.path("device-ec.der"), role: .certificate))
         #expect(identityFailure(certificate: cert, key: pki.path("device-ec.key.der")) == .notPEM(path: pki.path("device-ec.key.der"), role: .privateKey))
         #expect(identityFailure(ca: pki.path("ca.cnf")) == .notPEM(path: pki.path("ca.cnf"), role: .trustAnchors))
-        // A key where the certificate belongs: PEM, but no certificate in it.
-        #expect(identityFailure(certificate: key, key: key) == .notPEM(path: key, role: .certificate))
+        // A key where the certificate belongs: PEM of another kind, named.
+        #expect(identityFailure(certificate: key, key: key) == .wrongKindOfPEM(path: key, role: .certificate, holds: "PRIVATE KEY"))
         // A damaged certificate.
         let damaged = pki.path("damaged.pem")
         let text = try String(contentsOfFile: cert, encoding: .utf8)
