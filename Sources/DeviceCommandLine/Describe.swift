@@ -12,9 +12,9 @@ public enum Describe {
         switch failure {
         case .transport(let error): return error.description
         case .session(let error): return session(error)
-        case .dps(let error): return "\(error)"
+        case .dps(let error): return dps(error)
         case .hub(let error): return hub(error)
-        case .body(let error): return "the message body could not be written: \(error)"
+        case .body(let error): return "the message body could not be written: \(json(error))"
         case .timedOut: return "no progress before the deadline"
         case .stopped: return "stopped"
         }
@@ -35,8 +35,70 @@ public enum Describe {
         case .pingTimeout: return "the server stopped answering (no PINGRESP): the connection is dead"
         case .acknowledgementTimeout(let id): return "no PUBACK for packet \(id) in time"
         case .malformedPacket(let e): return "the server sent a malformed packet: \(e.rule.summary) at byte \(e.offset)"
-        default: return "\(error)"
+        case .unexpectedPacket(let type): return "the server sent a \(packetName(type)) packet, which a client never receives here: the connection was closed"
+        case .unsolicitedQoS2Publish(let id): return "the server sent a QoS 2 PUBLISH (packet \(id)) although the device never subscribed at QoS 2"
+        case .subackCountMismatch(let expected, let actual): return "the server's SUBACK has \(actual) return codes for \(expected) topic filters"
+        case .notConnected: return "the MQTT session is not connected"
+        case .transmitBufferFull(let needed, let available): return "the transmit buffer holds \(available) bytes; the packet needs \(needed)"
+        case .backPressure(let pressure): return backPressure(pressure)
+        case .encoding(let e): return encode(e)
+        case .tooManyPendingRequests: return "too many SUBSCRIBE/UNSUBSCRIBE requests are waiting for the server's answer"
         }
+    }
+
+    static func packetName(_ type: MQTTPacketType) -> String {
+        switch type {
+        case .connect: return "CONNECT"
+        case .connack: return "CONNACK"
+        case .publish: return "PUBLISH"
+        case .puback: return "PUBACK"
+        case .pubrec: return "PUBREC"
+        case .pubrel: return "PUBREL"
+        case .pubcomp: return "PUBCOMP"
+        case .subscribe: return "SUBSCRIBE"
+        case .suback: return "SUBACK"
+        case .unsubscribe: return "UNSUBSCRIBE"
+        case .unsuback: return "UNSUBACK"
+        case .pingreq: return "PINGREQ"
+        case .pingresp: return "PINGRESP"
+        case .disconnect: return "DISCONNECT"
+        }
+    }
+
+    static func backPressure(_ pressure: MQTTBackPressure) -> String {
+        switch pressure {
+        case .windowFull(let capacity): return "all \(capacity) in-flight slots hold unacknowledged messages"
+        case .outboxFull(let needed, let available): return "the outbox has \(available) bytes free; the message needs \(needed)"
+        case .tooLargeForOutbox(let needed, let capacity): return "the message needs \(needed) bytes of outbox; the whole outbox is \(capacity)"
+        }
+    }
+
+    static func encode(_ error: MQTTEncodeError) -> String {
+        switch error {
+        case .bufferTooSmall(let needed, let available): return "the packet needs \(needed) bytes; the buffer holds \(available)"
+        case .packetTooLarge(let length): return "the packet would be \(length) bytes long; MQTT allows at most 268,435,455"
+        case .invalid(let rule): return "the packet would break MQTT 3.1.1: \(rule.summary)"
+        }
+    }
+
+    static func json(_ error: JSONWriteError) -> String {
+        switch error {
+        case .overflow(let overflow): return "it needs \(overflow.needed) bytes; the buffer holds \(overflow.capacity)"
+        case .invalidUTF8(let offset): return "a string is not UTF-8 at byte \(offset)"
+        case .unbalanced: return "the JSON writer's calls did not make one JSON value"
+        }
+    }
+
+    static func dps(_ error: DPSError) -> String {
+        switch error {
+        case .requestBufferTooSmall(let needed, let capacity): return "the DPS request needs \(needed) bytes; its buffer holds \(capacity)"
+        case .session(let e): return session(e)
+        }
+    }
+
+    /// A user name that does not fit its buffer.
+    static func overflow(_ error: TextOverflow) -> String {
+        "it needs \(error.needed) bytes; the buffer holds \(error.capacity)"
     }
 
     static func hub(_ error: IoTHubError) -> String {

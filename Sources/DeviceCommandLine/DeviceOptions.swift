@@ -157,7 +157,7 @@ public enum JSONCheck {
                 while try reader.next() != nil {}
                 return nil
             } catch {
-                return "\(String(describing: error.summary)) at byte \(error.offset)"
+                return "\(error.summary) at byte \(error.offset)"
             }
         }
     }

@@ -96,7 +96,7 @@ final class DeviceRunner {
         memory.subscriptions[0] = DPSRegistration.subscription
         let connect: MQTTConnect
         do { connect = try DPSRegistration.connectPacket(for: configuration, keepAlive: options.keepAlive, userNameBuffer: memory.connectText) }
-        catch { throw CLIError("the DPS user name is too long: \(error)") }
+        catch { throw CLIError("the DPS user name is too long: \(Describe.overflow(error))") }
         let session = MQTTSession(
             configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(rebasing: memory.subscriptions[0..<1]))),
             memory: memory.memory)
@@ -148,7 +148,7 @@ final class DeviceRunner {
         let configuration = IoTHubConfiguration(hostName: text.view(assignment.hub), deviceID: text.view(assignment.deviceID))
         let connect: MQTTConnect
         do { connect = try IoTHubClient.connectPacket(for: configuration, keepAlive: options.keepAlive, buffer: memory.connectText) }
-        catch { throw CLIError("the IoT Hub user name is too long: \(error)") }
+        catch { throw CLIError("the IoT Hub user name is too long: \(Describe.overflow(error))") }
         let session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.memory)
         let endpoint = "IoT Hub \(assignment.hub):\(port)"
         var client = MQTTClient(session: session, transport: transport(host: assignment.hub, port: port), clock: clock)
