@@ -35,7 +35,7 @@ public enum Describe {
         case .pingTimeout: return "the server stopped answering (no PINGRESP): the connection is dead"
         case .acknowledgementTimeout(let id): return "no PUBACK for packet \(id) in time"
         case .malformedPacket(let e): return "the server sent a malformed packet: \(e.rule.summary) at byte \(e.offset)"
-        case .unexpectedPacket(let type): return "the server sent a \(packetName(type)) packet, which a client never receives here: the connection was closed"
+        case .unexpectedPacket(let type): return "the server sent a \(type.name) packet, which a client never receives here: the connection was closed"
         case .unsolicitedQoS2Publish(let id): return "the server sent a QoS 2 PUBLISH (packet \(id)) although the device never subscribed at QoS 2"
         case .subackCountMismatch(let expected, let actual): return "the server's SUBACK has \(actual) return codes for \(expected) topic filters"
         case .notConnected: return "the MQTT session is not connected"
@@ -43,25 +43,6 @@ public enum Describe {
         case .backPressure(let pressure): return backPressure(pressure)
         case .encoding(let e): return encode(e)
         case .tooManyPendingRequests: return "too many SUBSCRIBE/UNSUBSCRIBE requests are waiting for the server's answer"
-        }
-    }
-
-    static func packetName(_ type: MQTTPacketType) -> String {
-        switch type {
-        case .connect: return "CONNECT"
-        case .connack: return "CONNACK"
-        case .publish: return "PUBLISH"
-        case .puback: return "PUBACK"
-        case .pubrec: return "PUBREC"
-        case .pubrel: return "PUBREL"
-        case .pubcomp: return "PUBCOMP"
-        case .subscribe: return "SUBSCRIBE"
-        case .suback: return "SUBACK"
-        case .unsubscribe: return "UNSUBSCRIBE"
-        case .unsuback: return "UNSUBACK"
-        case .pingreq: return "PINGREQ"
-        case .pingresp: return "PINGRESP"
-        case .disconnect: return "DISCONNECT"
         }
     }
 

@@ -119,28 +119,9 @@ private func serverPacketRemainingLength(_ packet: [UInt8]) -> (value: Int, byte
     return nil
 }
 
-private func serverPacketTypeName(of type: MQTTPacketType) -> String {
-    switch type {
-    case .connect: return "CONNECT"
-    case .connack: return "CONNACK"
-    case .publish: return "PUBLISH"
-    case .puback: return "PUBACK"
-    case .pubrec: return "PUBREC"
-    case .pubrel: return "PUBREL"
-    case .pubcomp: return "PUBCOMP"
-    case .subscribe: return "SUBSCRIBE"
-    case .suback: return "SUBACK"
-    case .unsubscribe: return "UNSUBSCRIBE"
-    case .unsuback: return "UNSUBACK"
-    case .pingreq: return "PINGREQ"
-    case .pingresp: return "PINGRESP"
-    case .disconnect: return "DISCONNECT"
-    }
-}
-
 /// A decoded packet in the fixture's field names (views copied out while they are valid).
 private func serverPacketFields(of packet: MQTTPacket) -> [String: Any] {
-    var fields: [String: Any] = ["type": serverPacketTypeName(of: packet.type)]
+    var fields: [String: Any] = ["type": "\(packet.type.name)"]
     switch packet {
     case .connack(let connack):
         fields["session_present"] = connack.sessionPresent

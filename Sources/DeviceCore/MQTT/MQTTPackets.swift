@@ -22,6 +22,27 @@ public enum MQTTPacketType: UInt8, Sendable {
     case pingresp = 13
     case disconnect = 14
 
+    /// The standard's name, `CONNECT` … `DISCONNECT`, for messages (a firmware that never
+    /// prints one does not link the texts).
+    public var name: StaticString {
+        switch self {
+        case .connect: return "CONNECT"
+        case .connack: return "CONNACK"
+        case .publish: return "PUBLISH"
+        case .puback: return "PUBACK"
+        case .pubrec: return "PUBREC"
+        case .pubrel: return "PUBREL"
+        case .pubcomp: return "PUBCOMP"
+        case .subscribe: return "SUBSCRIBE"
+        case .suback: return "SUBACK"
+        case .unsubscribe: return "UNSUBSCRIBE"
+        case .unsuback: return "UNSUBACK"
+        case .pingreq: return "PINGREQ"
+        case .pingresp: return "PINGRESP"
+        case .disconnect: return "DISCONNECT"
+        }
+    }
+
     /// The type for a wire value known to be in 1…14 (a hand-written switch in wire order,
     /// which the optimiser turns into a subtraction; `init(rawValue:)` stays a call).
     @inline(__always)
