@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HostJSON
+import LinuxBoard
 
 /// Where DPS put this device, kept in a file (`--state`) so that the next start connects
 /// straight to its hub: DPS is rate-limited, and Azure's guidance is to register again only
@@ -82,28 +83,18 @@ public struct AssignmentState: Equatable, Sendable {
 
     /// The state in `path`; `nil` when there is no such file (a first start).
     public static func load(from path: String) throws(AssignmentStateError) -> AssignmentState? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        if descriptor < 0 {
-            if errno == ENOENT { return nil }
-            throw .unreadable(String(cString: strerror(errno)))
+        let bytes: [UInt8]
+        do throws(RegularFile.Failure) {
+            bytes = try RegularFile.read(path, limit: maximumFileSize)
+        } catch {
+            switch error {
+            case .missing: return nil
+            case .notRegular: throw .unreadable("it is not a regular file")
+            case .tooLarge(let size, let limit): throw .corrupt("it is \(size) bytes; a state file is at most \(limit)")
+            case .unreadable(let reason): throw .unreadable(reason)
+            }
         }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw .unreadable(String(cString: strerror(errno))) }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable("it is not a regular file") }
-        guard info.st_size <= maximumFileSize else {
-            throw .corrupt("it is \(info.st_size) bytes; a state file is at most \(maximumFileSize)")
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var filled = 0
-        while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 { throw .unreadable(String(cString: strerror(errno))) }
-            if count == 0 { break }
-            filled += count
-        }
-        guard let text = String(validating: bytes[..<filled], as: UTF8.self) else { throw .corrupt("it is not UTF-8 text") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .corrupt("it is not UTF-8 text") }
         return try AssignmentState(fileText: text)
     }
 

@@ -178,45 +178,22 @@ public final class TLSIdentity: @unchecked Sendable {
     /// The most a certificate, key or CA file may hold: the system's CA bundle is ~220 KB.
     static let maximumFileSize = 4 * 1024 * 1024
 
-    /// The file's bytes followed by a NUL (what mbedTLS's PEM parsers want). Only a regular file
-    /// of at most `maximumFileSize` is read: a FIFO would block the open, `/dev/zero` would
-    /// never end, and a directory or a huge file is a mistake to name, not to wait on.
+    /// The file's bytes followed by a NUL (what mbedTLS's PEM parsers want); only a regular
+    /// file of at most `maximumFileSize` (`RegularFile`).
     private static func readFile(_ path: String, role: TLSFailure.FileRole) throws(TLSFailure) -> [UInt8] {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT { throw .fileMissing(path: path, role: role) }
-            throw .fileUnreadable(path: path, role: role, reason: String(cString: strerror(code)))
-        }
-        defer { _ = Glibc.close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw .fileUnreadable(path: path, role: role, reason: String(cString: strerror(errno)))
-        }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR: throw .fileUnreadable(path: path, role: role, reason: "it is a directory, not a file")
-        case S_IFIFO: throw .fileUnreadable(path: path, role: role, reason: "it is a FIFO (named pipe), not a regular file")
-        case S_IFCHR, S_IFBLK: throw .fileUnreadable(path: path, role: role, reason: "it is a device, not a regular file")
-        case S_IFSOCK: throw .fileUnreadable(path: path, role: role, reason: "it is a socket, not a regular file")
-        default: throw .fileUnreadable(path: path, role: role, reason: "it is not a regular file")
-        }
-        guard info.st_size <= maximumFileSize else {
-            throw .fileUnreadable(path: path, role: role, reason: "it is \(info.st_size) bytes; PEM certificates and keys are at most \(maximumFileSize)")
-        }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while bytes.count <= maximumFileSize {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count == 0 { break }
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw .fileUnreadable(path: path, role: role, reason: String(cString: strerror(code)))
+        var bytes: [UInt8]
+        do throws(RegularFile.Failure) {
+            bytes = try RegularFile.read(path, limit: maximumFileSize)
+        } catch {
+            switch error {
+            case .missing: throw .fileMissing(path: path, role: role)
+            case .notRegular(let kind):
+                throw .fileUnreadable(path: path, role: role, reason: kind == "a directory" ? "it is a directory, not a file" : "it is \(kind), not a regular file")
+            case .tooLarge(let size, let limit):
+                throw .fileUnreadable(path: path, role: role, reason: "it is \(size) bytes; PEM certificates and keys are at most \(limit)")
+            case .unreadable(let reason): throw .fileUnreadable(path: path, role: role, reason: reason)
             }
-            bytes.append(contentsOf: chunk[0..<count])
         }
-        zeroize(&chunk)
         if bytes.isEmpty { throw .notPEM(path: path, role: role) }
         bytes.append(0)
         return bytes
