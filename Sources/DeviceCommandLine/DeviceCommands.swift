@@ -20,7 +20,14 @@ public enum DeviceCommandLine {
     /// Runs `provision` or `run` with `arguments` (after the command's name); returns the exit
     /// status (docs/dps-device.md lists them).
     public static func main(command: String, arguments: ArraySlice<String>) -> Int32 {
-        let help = command == "provision" ? provisionHelp : runHelp
+        let help: CommandHelp
+        switch command {
+        case "provision": help = provisionHelp
+        case "run": help = runHelp
+        default:
+            Output.note("Error: unknown subcommand '\(command)'; this has provision and run\n")
+            return ExitStatus.usage.rawValue
+        }
         do throws(UsageError) {
             let parsed = try ParsedOptions(arguments, specs: help.specs)
             if parsed.wantsHelp {

@@ -15,7 +15,7 @@ public enum ExitStatus: Int32 {
     /// `run`: every message that had a body was sent and acknowledged, but `--body-command`
     /// failed for at least one, which was not sent.
     case messagesNotSent = 5
-    /// Usage errors (bad flags), as ArgumentParser reports them.
+    /// Usage errors: a missing, malformed or out-of-range option (`Error: …` and the usage line).
     case usage = 64
     /// Stopped by SIGINT/SIGTERM after a clean DISCONNECT.
     case interrupted = 130

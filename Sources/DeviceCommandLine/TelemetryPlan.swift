@@ -38,7 +38,7 @@ struct TelemetryPlan {
 
     /// How long the whole telemetry step may take, or `nil` when it has no end: every message,
     /// its interval, the stay, and `timeout` for the connection and the last PUBACK. (The
-    /// options are bounded so that this cannot overflow: `RunCommand.validate`.)
+    /// options are bounded so that this cannot overflow: `RunOptions.validate`.)
     func deadline(timeoutSeconds: Int) -> DeviceDuration? {
         guard let messages, let stayConnected else { return nil }
         return DeviceDuration(milliseconds: interval.milliseconds * Int64(max(messages, 1)))
