@@ -44,9 +44,7 @@ struct BodyCommand {
             return .failure(BodyCommandError("printed \(value.kindName), not a JSON object"))
         }
         // The bytes as printed, less the whitespace around them (a trailing newline).
-        let trimmed = text.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 })
-        let end = trimmed.lastIndex(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }).map { trimmed.index(after: $0) } ?? trimmed.startIndex
-        let bytes = Array(trimmed[..<end])
+        let bytes = Array(text.trimmingJSONWhitespace.utf8)
         guard bytes.count <= buffer.count else {
             return .failure(BodyCommandError("printed \(bytes.count) bytes; the body buffer holds \(buffer.count)"))
         }

@@ -274,3 +274,13 @@ extension JSONSyntaxError {
         return (line, column)
     }
 }
+
+extension String {
+    /// The text without the JSON whitespace (space, tab, line feed, carriage return) around it:
+    /// a JSON text exactly as it was written, less a trailing newline.
+    public var trimmingJSONWhitespace: Substring {
+        func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\r\n" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return self[endIndex...] }
+        return self[first...last]
+    }
+}

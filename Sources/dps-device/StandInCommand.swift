@@ -332,7 +332,7 @@ enum MonitorEvent {
         // A JSON payload is shown as JSON (as az does), anything else as a string.
         let payloadText: String
         if let raw = String(validating: payload, as: UTF8.self), (try? JSONParser.parse(raw)) != nil {
-            payloadText = String(raw.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+            payloadText = String(raw.trimmingJSONWhitespace)
         } else {
             payloadText = quote(String(decoding: payload, as: UTF8.self))
         }
