@@ -40,4 +40,19 @@ static inline int cmbedtls_handshake_state(const mbedtls_ssl_context *ssl) {
     return ssl->state;
 }
 
+/// The minor version the server's hello offered (1 = TLS 1.0, 2 = TLS 1.1, 3 = TLS 1.2), valid
+/// after the handshake failed with MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION.
+static inline int cmbedtls_peer_minor_version(const mbedtls_ssl_context *ssl) {
+    return ssl->minor_ver;
+}
+
+/// Copies up to `capacity` bytes of the record being read (its header onwards, as received so
+/// far) into `out`; returns how many. Shows what a server that does not speak TLS sent.
+static inline size_t cmbedtls_received_record(const mbedtls_ssl_context *ssl, unsigned char *out, size_t capacity) {
+    if (ssl->in_hdr == 0) return 0;
+    size_t count = ssl->in_left < capacity ? ssl->in_left : capacity;
+    for (size_t i = 0; i < count; i++) out[i] = ssl->in_hdr[i];
+    return count;
+}
+
 #endif

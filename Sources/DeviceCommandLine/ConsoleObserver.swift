@@ -12,6 +12,11 @@ struct ConsoleObserver: DeviceFlowObserver {
     var total = 0
     /// Messages IoT Hub acknowledged.
     var acknowledged = 0
+    /// Connection attempts, and how many of them got a CONNACK.
+    var attempts = 0
+    var connections = 0
+    /// DPS answers that did not end the registration (assigning, throttled, server errors).
+    var registrationAnswers = 0
     let clock = MonotonicClock()
 
     var shouldStop: Bool { StopSignals.isRequested }
@@ -19,15 +24,19 @@ struct ConsoleObserver: DeviceFlowObserver {
     mutating func observe(_ event: DeviceFlowEvent<TLSFailure>) {
         switch event {
         case .connecting(let attempt):
+            attempts += 1
             reporter.step("connecting", ["endpoint": .string(endpoint), "attempt": .int(attempt)],
                           "Connecting to \(endpoint)\(attempt > 1 ? " (attempt \(attempt))" : "")...")
         case .connected(let present):
+            connections += 1
             reporter.step("connected", ["endpoint": .string(endpoint), "session_present": .bool(present)],
                           "Connected to \(endpoint)\(present ? " (session resumed)" : "").")
         case .connectionFailed(let failure, let wait):
-            reporter.step("connection_failed", ["endpoint": .string(endpoint), "error": .string(Describe.failure(failure)), "retry_in_ms": .int(wait.milliseconds)],
-                          "Connection to \(endpoint) failed: \(Describe.failure(failure)). Retrying in \(Describe.seconds(wait)).")
+            let words = Describe.failure(failure)
+            reporter.step("connection_failed", ["endpoint": .string(endpoint), "error": .string(words), "retry_in_ms": .int(wait.milliseconds)],
+                          "Connection to \(endpoint) failed: \(words.hasSuffix(".") ? String(words.dropLast()) : words). Retrying in \(Describe.seconds(wait)).")
         case .registrationProgress(let progress):
+            registrationAnswers += 1
             let status = progress.registrationStatus.map { "\($0)" }
             let words = progress.status == 429 ? "DPS is throttling (429)"
                 : progress.status >= 500 ? "DPS had a server error (\(progress.status))"
@@ -54,5 +63,12 @@ struct ConsoleObserver: DeviceFlowObserver {
         case .disconnected:
             reporter.step("disconnected", ["endpoint": .string(endpoint)], "Disconnected from \(endpoint).")
         }
+    }
+
+    /// How far the connecting got, for a step the deadline ended: "no connection in 3
+    /// attempts", "connected once".
+    var connectionProgress: String {
+        if connections == 0 { return "no connection to \(endpoint) succeeded in \(Describe.count(attempts, "attempt"))" }
+        return "connected to \(endpoint) \(connections == 1 ? "once" : "\(connections) times")"
     }
 }

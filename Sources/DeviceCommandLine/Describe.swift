@@ -8,6 +8,11 @@ public enum Describe {
         return duration.milliseconds % 1000 == 0 ? "\(duration.milliseconds / 1000) s" : "\(tenths / 10).\(tenths % 10) s"
     }
 
+    /// "1 attempt", "3 attempts".
+    static func count(_ value: Int, _ noun: String) -> String {
+        "\(value) \(noun)\(value == 1 ? "" : "s")"
+    }
+
     static func failure(_ failure: DeviceFlowFailure<TLSFailure>) -> String {
         switch failure {
         case .transport(let error): return error.description
@@ -15,7 +20,7 @@ public enum Describe {
         case .dps(let error): return dps(error)
         case .hub(let error): return hub(error)
         case .body(let error): return "the message body could not be written: \(json(error))"
-        case .timedOut: return "no progress before the deadline"
+        case .timedOut: return "the connection stalled: the server took no bytes or sent no acknowledgement in time"
         case .stopped: return "stopped"
         }
     }

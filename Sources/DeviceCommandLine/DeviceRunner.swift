@@ -110,19 +110,44 @@ final class DeviceRunner {
         reporter.step("registering", ["registration_id": .string(registrationID), "endpoint": .string(endpoint), "id_scope": .string(options.idScope)],
                       "Registering \(registrationID) with \(endpoint), ID scope \(options.idScope)")
         let outcome: DPSOutcome
+        let start = clock.now()
         do {
             outcome = try flow.provision(&client, &registration)
         } catch {
-            throw CLIError("registration with \(endpoint) failed", error)
+            throw stepError("registration with \(endpoint)", error, since: start, observer: flow.observer, progress: registrationProgress(flow.observer))
         }
         switch outcome {
         case .assigned(let assignment):
             return Assignment(hub: assignment.assignedHub.string, deviceID: assignment.deviceID.string,
                               substatus: assignment.substatus.string, payload: assignment.payload?.string, fromState: false)
         case .failed(let failure):
-            if case .timedOut = failure.reason { throw CLIError(Describe.outcome(failure), status: .timedOut) }
+            if case .timedOut = failure.reason {
+                throw CLIError("\(Describe.outcome(failure)) (\(Describe.seconds(clock.now() - start)), --timeout \(options.timeoutSeconds)): \(registrationProgress(flow.observer))", status: .timedOut)
+            }
             throw CLIError(Describe.outcome(failure), status: .provisioningFailed)
         }
+    }
+
+    /// How far a registration got: the connections, then DPS's answers.
+    func registrationProgress(_ observer: ConsoleObserver) -> String {
+        if observer.connections == 0 { return observer.connectionProgress }
+        if observer.registrationAnswers == 0 { return "\(observer.connectionProgress), and DPS did not answer the register request" }
+        return "\(observer.connectionProgress), and DPS answered \(Describe.count(observer.registrationAnswers, "time")) without assigning the device"
+    }
+
+    /// The error for a failed step. A failure the flow would have retried ended the step only
+    /// because its deadline came (or would pass before the next attempt): that is told with the
+    /// time taken, how far the step got and what its last attempt was waiting for. The status
+    /// is a connection failure when no connection ever came up, else a timeout.
+    func stepError(_ step: String, _ failure: Flow.Failure, since start: DeviceInstant, observer: ConsoleObserver, progress: String) -> CLIError {
+        guard Flow.isRetriable(failure), !StopSignals.isRequested else { return CLIError("\(step) failed", failure) }
+        let elapsed = clock.now() - start
+        let limit = "--timeout \(options.timeoutSeconds)"
+        let when = elapsed.milliseconds + 100 >= Int64(options.timeoutSeconds) * 1000
+            ? "did not finish in \(Describe.seconds(elapsed)) (\(limit))"
+            : "gave up after \(Describe.seconds(elapsed)), as another attempt would end after \(limit)"
+        return CLIError("\(step) \(when): \(progress); the last attempt: \(Describe.failure(failure))",
+                        status: observer.connections == 0 ? .connectionFailed : .timedOut)
     }
 
     /// Prints the assignment like the walkthrough's script, on one line.
@@ -161,8 +186,7 @@ final class DeviceRunner {
         let fixedBody: ByteView?
         if case .fixed(let body) = plan.body { fixedBody = text.view(body) } else { fixedBody = nil }
         let start = clock.now()
-        // Far enough to mean "no end" and still leave room for arithmetic on it.
-        let never = DeviceInstant(milliseconds: Int64.max / 4)
+        let never = start + .forever
         let deadline = plan.deadline(timeoutSeconds: options.timeoutSeconds).map { start + $0 } ?? never
         var skipped = 0
         let reporter = self.reporter
@@ -195,7 +219,12 @@ final class DeviceRunner {
         } catch .stopped {
             return TelemetryResult(acknowledged: flow.observer.acknowledged, skipped: skipped, stopped: true)
         } catch {
-            throw CLIError("sending to \(endpoint) failed", error)
+            let observer = flow.observer
+            var progress = observer.connectionProgress
+            if observer.connections > 0 {
+                progress = "IoT Hub acknowledged \(observer.acknowledged)\(plan.messages.map { " of \($0)" } ?? "") message\((plan.messages ?? observer.acknowledged) == 1 ? "" : "s")"
+            }
+            throw stepError("sending to \(endpoint)", error, since: start, observer: observer, progress: progress)
         }
         return TelemetryResult(acknowledged: flow.observer.acknowledged, skipped: skipped, stopped: false)
     }

@@ -17,10 +17,10 @@ struct TracingTransport: DeviceTransport {
 
     static func isRetriable(_ failure: TLSFailure) -> Bool { TLSTransport.isRetriable(failure) }
 
-    mutating func open() throws(TLSFailure) {
+    mutating func open(timeout: DeviceDuration) throws(TLSFailure) {
         outbound.reset()
         inbound.reset()
-        try inner.open()
+        try inner.open(timeout: timeout)
     }
 
     mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(TLSFailure) -> Int {

@@ -66,10 +66,12 @@ public struct TCPTransport: DeviceTransport {
 
     // MARK: Open and close
 
-    public mutating func open() throws(Failure) {
+    /// Resolves the host and connects, giving up after `connectTimeout` or `timeout`,
+    /// whichever is shorter.
+    public mutating func open(timeout: DeviceDuration = .forever) throws(Failure) {
         close()
         let clock = MonotonicClock()
-        let deadline = clock.now() + connectTimeout
+        let deadline = clock.now() + min(connectTimeout, timeout)
 
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC

@@ -50,7 +50,10 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
     case serverCertificateExpired(host: String, subject: String, notBefore: String, notAfter: String, deviceTime: String)
     /// A certificate of the server's chain is not valid yet at the device's current time.
     case serverCertificateNotYetValid(host: String, subject: String, notBefore: String, notAfter: String, deviceTime: String)
-    /// The server's certificate fails another check (key usage, weak signature or key).
+    /// The server's certificate is not for TLS servers: its key usage or extended key usage
+    /// (no serverAuth) says so.
+    case serverCertificateUsage(host: String, detail: String)
+    /// The server's certificate fails another check (weak signature or key).
     case serverCertificateInvalid(host: String, detail: String)
 
     // MARK: Our certificate
@@ -62,6 +65,13 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
     case deviceCertificateExpired(host: String, certificateFile: String, subject: String, notBefore: String, notAfter: String, deviceTime: String)
     /// The server refused our certificate, and by the device clock it is not valid yet.
     case deviceCertificateNotYetValid(host: String, certificateFile: String, subject: String, notBefore: String, notAfter: String, deviceTime: String)
+    /// The server refused our certificate, which is not for TLS clients: its extended key
+    /// usage lacks clientAuth, or its key usage lacks digitalSignature.
+    case deviceCertificateUsage(host: String, certificateFile: String, subject: String)
+    /// The server hung up (or reset) right after it received our certificate, without an
+    /// alert, on `attempts` handshakes in a row: it does not accept this device. `issuer` is
+    /// the CA it would have to trust. (Once may be a dropped connection; see `isRetriable`.)
+    case closedAfterDeviceCertificate(host: String, certificateFile: String, subject: String, issuer: String, attempts: Int)
 
     // MARK: Network and protocol
 
@@ -73,6 +83,15 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
     case timedOut(Step, host: String, port: UInt16)
     /// The server closed the connection (or reset it).
     case closedByPeer(host: String, port: UInt16)
+    /// The server hung up on the TLS ClientHello without answering: the port does not speak
+    /// TLS (a plain MQTT port does this), or the server takes nothing this client offers.
+    /// `attempts` counts the handshakes in a row that ended so.
+    case closedAtClientHello(host: String, port: UInt16, attempts: Int)
+    /// The server answered the ClientHello with bytes that are not TLS; `received` is their start.
+    case notTLS(host: String, port: UInt16, received: [UInt8])
+    /// The server does not speak TLS 1.2, the only version this client speaks: it offered an
+    /// older one (`serverVersion`, e.g. "TLS 1.1"), or (nil) refused 1.2 with protocol_version.
+    case protocolVersion(host: String, serverVersion: String?)
     /// The server sent a fatal alert that is not about our certificate.
     case alertReceived(host: String, alert: UInt8, step: Step)
     /// A system call failed.
@@ -126,6 +145,8 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
             return "the certificate \"\(subject)\" of \(host) expired: it is valid from \(notBefore) to \(notAfter), and the device clock says \(deviceTime). If the device clock is wrong, set it (NTP); otherwise the server must renew its certificate."
         case .serverCertificateNotYetValid(let host, let subject, let notBefore, let notAfter, let deviceTime):
             return "the certificate \"\(subject)\" of \(host) is not valid yet: it is valid from \(notBefore) to \(notAfter), and the device clock says \(deviceTime). The device clock is probably wrong (no real-time clock, NTP not synchronised yet): set it and try again."
+        case .serverCertificateUsage(let host, let detail):
+            return "the certificate of \(host) is not for TLS servers: \(detail). The server's certificate must be issued for server authentication (extendedKeyUsage serverAuth, keyUsage digitalSignature/keyEncipherment)."
         case .serverCertificateInvalid(let host, let detail):
             return "the certificate of \(host) is not acceptable: \(detail). The server's certificate must be fixed."
         case .certificateRejected(let host, let alert, let sentCertificate):
@@ -138,6 +159,10 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(host) refused the device certificate \"\(subject)\" (\(file)) because it expired: it is valid from \(notBefore) to \(notAfter), and the device clock says \(deviceTime). Renew the device certificate (and its enrollment); if the device clock is wrong, set it (NTP)."
         case .deviceCertificateNotYetValid(let host, let file, let subject, let notBefore, let notAfter, let deviceTime):
             return "\(host) refused the device certificate \"\(subject)\" (\(file)) because it is not valid yet: it is valid from \(notBefore) to \(notAfter), and the device clock says \(deviceTime). The device clock is probably wrong (no real-time clock, NTP not synchronised yet): set it and try again."
+        case .deviceCertificateUsage(let host, let file, let subject):
+            return "\(host) refused the device certificate \"\(subject)\" (\(file)): it is not for TLS clients (its extendedKeyUsage lacks clientAuth, or its keyUsage lacks digitalSignature). Issue the device certificate with extendedKeyUsage = clientAuth and keyUsage = digitalSignature."
+        case .closedAfterDeviceCertificate(let host, let file, let subject, let issuer, let attempts):
+            return "\(host) hung up\(TLSFailure.inARow(attempts)) right after receiving the device certificate \"\(subject)\" (\(file)), without saying why: it does not accept this device. It must trust the CA that issued it, \"\(issuer)\": for DPS, upload and verify that CA in the enrollment group (put any intermediates in the --cert file after the device's own)."
         case .dnsFailure(let host, let message):
             return "cannot resolve host \"\(host)\": \(message). Check the host name and the DNS configuration (/etc/resolv.conf, /etc/hosts)."
         case .connectionRefused(let host, let port):
@@ -153,6 +178,15 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
             }
         case .closedByPeer(let host, let port):
             return "\(host):\(port) closed the connection. Its log says why: refused credentials, another client with the same client id, a protocol error, or keep-alive expiry."
+        case .closedAtClientHello(let host, let port, let attempts):
+            return "\(host):\(port) hung up\(TLSFailure.inARow(attempts)) on the TLS ClientHello without answering: the port does not speak TLS (a plain MQTT port, such as 1883, does this; MQTT over TLS is 8883), or the server accepts nothing this client offers (TLS 1.2 with ECDHE or RSA key exchange)."
+        case .notTLS(let host, let port, let received):
+            return "\(host):\(port) does not speak TLS: it answered the ClientHello with \(TLSFailure.guessProtocol(received)). Check the port (MQTT over TLS is 8883)."
+        case .protocolVersion(let host, let serverVersion):
+            if let serverVersion {
+                return "\(host) speaks only \(serverVersion), which this client does not accept: it speaks TLS 1.2 only (IoT Hub and DPS require TLS 1.2). Enable TLS 1.2 on the server."
+            }
+            return "\(host) does not accept TLS 1.2 (alert 70, protocol_version), the only version this client speaks; it probably wants TLS 1.3 only. Enable TLS 1.2 on the server."
         case .alertReceived(let host, let alert, let step):
             return "\(host) ended the TLS connection during \(step.rawValue) with alert \(alert) (\(TLSFailure.alertName(alert))). This client speaks TLS 1.2 only; check that the server accepts TLS 1.2."
         case .io(let step, let code):
@@ -171,15 +205,39 @@ public enum TLSFailure: Error, CustomStringConvertible, Equatable, Sendable {
         switch self {
         case .fileMissing, .fileUnreadable, .notPEM, .wrongKindOfPEM, .invalidContent, .passphraseRequired, .wrongPassphrase,
              .keyMismatch, .incompleteIdentity, .serverCertificateNotTrusted, .hostNameMismatch,
-             .serverCertificateExpired, .serverCertificateNotYetValid, .serverCertificateInvalid, .certificateRejected,
-             .deviceCertificateExpired, .deviceCertificateNotYetValid:
+             .serverCertificateExpired, .serverCertificateNotYetValid, .serverCertificateUsage, .serverCertificateInvalid, .certificateRejected,
+             .deviceCertificateExpired, .deviceCertificateNotYetValid, .deviceCertificateUsage, .notTLS, .protocolVersion:
             return false
+        case .closedAtClientHello(_, _, let attempts), .closedAfterDeviceCertificate(_, _, _, _, let attempts):
+            // A dropped connection looks the same once; the same hang-up again and again is
+            // the server's answer.
+            return attempts < TLSFailure.hangUpsBeforeGivingUp
         case .alertReceived(_, let alert, _):
             // No common version or cipher suite: retrying the same offer cannot help.
             return !(alert == 40 || alert == 70 || alert == 71)
         case .dnsFailure, .connectionRefused, .timedOut, .closedByPeer, .io, .notConnected, .mbedTLS:
             return true
         }
+    }
+
+    /// Handshakes in a row that end in the same hang-up before it counts as the server's
+    /// answer rather than a dropped connection.
+    public static let hangUpsBeforeGivingUp = 3
+
+    static func inARow(_ attempts: Int) -> String { attempts > 1 ? " on \(attempts) handshakes in a row" : "" }
+
+    /// What a non-TLS answer looks like: an MQTT packet, HTTP, SSH, text, or just its bytes.
+    static func guessProtocol(_ bytes: [UInt8]) -> String {
+        let hex = bytes.prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+        let shown = bytes.isEmpty ? "nothing" : "the bytes \(hex)\(bytes.count > 8 ? " …" : "")"
+        func starts(_ text: String) -> Bool { bytes.starts(with: Array(text.utf8)) }
+        if starts("HTTP/") { return "\(shown) (HTTP: a web server)" }
+        if starts("SSH-") { return "\(shown) (SSH)" }
+        if bytes.starts(with: [0x20, 0x02]) { return "\(shown) (an MQTT CONNACK: a plain MQTT port, without TLS)" }
+        if !bytes.isEmpty && bytes.allSatisfy({ $0 == 9 || $0 == 10 || $0 == 13 || (32...126).contains($0) }) {
+            return "\(shown) (text: \"\(String(decoding: bytes.prefix(40), as: UTF8.self))\")"
+        }
+        return shown
     }
 
     /// The TLS alert's name (RFC 5246 §7.2).

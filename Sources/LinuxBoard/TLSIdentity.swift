@@ -278,10 +278,14 @@ public enum CertificateInfo {
         return found
     }
 
-    static func subject(_ crt: UnsafePointer<mbedtls_x509_crt>) -> String {
+    static func subject(_ crt: UnsafePointer<mbedtls_x509_crt>) -> String { text(of: crt.pointer(to: \.subject)) }
+
+    static func issuer(_ crt: UnsafePointer<mbedtls_x509_crt>) -> String { text(of: crt.pointer(to: \.issuer)) }
+
+    /// A distinguished name as `CN=…, O=…`.
+    private static func text(of name: UnsafePointer<mbedtls_x509_name>?) -> String {
         var buffer = [CChar](repeating: 0, count: 512)
-        let written = mbedtls_x509_dn_gets(&buffer, buffer.count, crt.pointer(to: \.subject))
-        if written < 0 { return "?" }
+        if mbedtls_x509_dn_gets(&buffer, buffer.count, name) < 0 { return "?" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 

@@ -56,6 +56,10 @@ public final class TLSTransport: DeviceTransport {
     private let ipAddress: [UInt8]?
     /// What the verify callback saw of the server's chain during the last handshake.
     private var check = PeerCheck()
+    /// The kind of hang-up the last handshakes ended in, and how many in a row.
+    private enum HangUp { case atClientHello, afterDeviceCertificate }
+    private var lastHangUp: HangUp?
+    private var hangUps = 0
 
     public init(host: String, port: UInt16, identity: TLSIdentity, connectTimeout: DeviceDuration = .seconds(10)) {
         self.host = host
@@ -95,7 +99,11 @@ public final class TLSTransport: DeviceTransport {
 
     // MARK: Open and close
 
-    public func open() throws(TLSFailure) {
+    /// Connects (within `connectTimeout`) and completes the TLS handshake (within
+    /// `handshakeTimeout`), all of it within `timeout`.
+    public func open(timeout: DeviceDuration = .forever) throws(TLSFailure) {
+        let clock = MonotonicClock()
+        let openDeadline = clock.now() + timeout
         close()
         if !prepared {
             try prepare()
@@ -119,7 +127,7 @@ public final class TLSTransport: DeviceTransport {
         if nameResult != 0 { throw .mbedTLS(code: nameResult, message: mbedTLSMessage(nameResult), step: .setup) }
 
         tcp = TCPTransport(host: host, port: port, connectTimeout: connectTimeout)
-        do throws(TCPTransport.Failure) { try tcp.open() } catch { throw translate(error) }
+        do throws(TCPTransport.Failure) { try tcp.open(timeout: timeout) } catch { throw translate(error) }
         socket.pointee = SocketState(fd: tcp.fileDescriptor)
         mbedtls_ssl_set_bio(ssl, socket, { context, buffer, length in
             SocketState.send(context, buffer, length)
@@ -127,8 +135,7 @@ public final class TLSTransport: DeviceTransport {
             SocketState.receive(context, buffer, length)
         }, nil)
 
-        let clock = MonotonicClock()
-        let deadline = clock.now() + handshakeTimeout
+        let deadline = min(clock.now() + handshakeTimeout, openDeadline)
         while true {
             let result = mbedtls_ssl_handshake(ssl)
             if result == 0 { break }
@@ -147,10 +154,11 @@ public final class TLSTransport: DeviceTransport {
                 }
                 continue
             }
-            let failure = classify(result, step: .handshake)
+            let failure = countingHangUps(classify(result, step: .handshake))
             tcp.close()
             throw failure
         }
+        lastHangUp = nil
         isEstablished = true
     }
 
@@ -305,24 +313,50 @@ public final class TLSTransport: DeviceTransport {
             if flags & UInt32(MBEDTLS_X509_BADCERT_CN_MISMATCH) != 0 {
                 return .hostNameMismatch(host: host, certificateNames: check.serverNames)
             }
+            if flags & UInt32(MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE) != 0 {
+                return .serverCertificateUsage(host: host, detail: Self.verifyText(flags))
+            }
             return .serverCertificateInvalid(host: host, detail: Self.verifyText(flags))
         case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
             let alert = UInt8(truncatingIfNeeded: cmbedtls_last_alert(ssl))
             // Alerts about certificates, after the server asked for ours: it refused what we
             // sent (or that we sent nothing).
             return alertFailure(alert, step: step)
+        case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+            switch cmbedtls_peer_minor_version(ssl) {
+            case 0: return .protocolVersion(host: host, serverVersion: "SSL 3.0")
+            case 1: return .protocolVersion(host: host, serverVersion: "TLS 1.0")
+            case 2: return .protocolVersion(host: host, serverVersion: "TLS 1.1")
+            default: return .protocolVersion(host: host, serverVersion: nil)
+            }
+        case MBEDTLS_ERR_SSL_INVALID_RECORD, MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE, MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO
+            where step == .handshake && awaitingServerHello:
+            return .notTLS(host: host, port: port, received: receivedRecord())
         case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY, MBEDTLS_ERR_SSL_CONN_EOF, MBEDTLS_ERR_NET_CONN_RESET:
+            guard step == .handshake else { return .closedByPeer(host: host, port: port) }
             // A server that refuses our certificate sends its alert and closes at once, often
             // while we are still writing the rest of our flight: the write then fails with a
             // reset before mbedTLS has read the alert. The alert (plaintext: the server never
             // got our ChangeCipherSpec) is still in the socket; it says why.
-            if step == .handshake, let alert = pendingPlaintextAlert() {
+            if let alert = pendingPlaintextAlert() {
                 return alertFailure(alert, step: step)
             }
-            // A server that asked for our certificate and then hung up without saying why:
-            // if the certificate is out of its validity, that is the reason, and retrying cannot help.
-            if step == .handshake && cmbedtls_server_requested_certificate(ssl) != 0, let invalid = deviceCertificateOutOfValidity() {
-                return invalid
+            // Hung up before a ServerHello: not a TLS port (what it sent, if anything, says
+            // more), or a server that takes nothing we offer.
+            if awaitingServerHello {
+                let received = receivedRecord()
+                return received.isEmpty ? .closedAtClientHello(host: host, port: port, attempts: 1) : .notTLS(host: host, port: port, received: received)
+            }
+            // Hung up without saying why after it asked for our certificate and got it: it does
+            // not accept this device (out of its validity, not for TLS clients, or from a CA
+            // it does not trust). Retrying cannot help.
+            let sentCertificate = cmbedtls_handshake_state(ssl) > Int32(MBEDTLS_SSL_CLIENT_CERTIFICATE.rawValue)
+            if cmbedtls_server_requested_certificate(ssl) != 0 && identity.hasCertificate && sentCertificate {
+                if let refusal = deviceCertificateProblem() { return refusal }
+                let leaf = identity.chain.map { UnsafePointer($0) }
+                return .closedAfterDeviceCertificate(
+                    host: host, certificateFile: identity.certificateFile ?? "",
+                    subject: leaf.map(CertificateInfo.subject) ?? "?", issuer: leaf.map(CertificateInfo.issuer) ?? "?", attempts: 1)
             }
             return .closedByPeer(host: host, port: port)
         case MBEDTLS_ERR_NET_SEND_FAILED, MBEDTLS_ERR_NET_RECV_FAILED:
@@ -341,10 +375,57 @@ public final class TLSTransport: DeviceTransport {
             // Say so when the device's own certificate is out of its validity (e.g. it expired
             // while the device ran): the server's alert alone (45, certificate_expired, or a
             // generic one) does not tell which certificate, nor that renewing it is the fix.
-            if let invalid = deviceCertificateOutOfValidity() { return invalid }
+            if identity.hasCertificate, let refusal = deviceCertificateProblem() { return refusal }
             return .certificateRejected(host: host, alert: alert, sentCertificate: identity.hasCertificate)
         }
+        if alert == 70 { return .protocolVersion(host: host, serverVersion: nil) }
         return .alertReceived(host: host, alert: alert, step: step)
+    }
+
+    /// `failure`, with the hang-ups of the same kind counted across handshakes in a row.
+    private func countingHangUps(_ failure: TLSFailure) -> TLSFailure {
+        let kind: HangUp?
+        switch failure {
+        case .closedAtClientHello: kind = .atClientHello
+        case .closedAfterDeviceCertificate: kind = .afterDeviceCertificate
+        default: kind = nil
+        }
+        hangUps = kind != nil && kind == lastHangUp ? hangUps + 1 : 1
+        lastHangUp = kind
+        switch failure {
+        case .closedAtClientHello(let host, let port, _):
+            return .closedAtClientHello(host: host, port: port, attempts: hangUps)
+        case .closedAfterDeviceCertificate(let host, let file, let subject, let issuer, _):
+            return .closedAfterDeviceCertificate(host: host, certificateFile: file, subject: subject, issuer: issuer, attempts: hangUps)
+        default:
+            return failure
+        }
+    }
+
+    /// Whether the handshake failed before the server's hello was read: the server has said
+    /// nothing in TLS yet.
+    private var awaitingServerHello: Bool {
+        cmbedtls_handshake_state(ssl) <= Int32(MBEDTLS_SSL_SERVER_HELLO.rawValue)
+    }
+
+    /// The start of the record the server was sending (what a non-TLS server said).
+    private func receivedRecord() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let count = cmbedtls_received_record(ssl, &bytes, bytes.count)
+        return Array(bytes.prefix(count))
+    }
+
+    /// Why a server would refuse the device's certificate that the device can see itself: out of
+    /// its validity by the wall clock, or not for TLS clients. `nil` when it looks fine.
+    private func deviceCertificateProblem() -> TLSFailure? {
+        if let invalid = deviceCertificateOutOfValidity() { return invalid }
+        guard let leaf = identity.chain else { return nil }
+        // id-kp-clientAuth, 1.3.6.1.5.5.7.3.2.
+        let clientAuth: [CChar] = [0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02]
+        let extendedUsage = clientAuth.withUnsafeBufferPointer { mbedtls_x509_crt_check_extended_key_usage(leaf, $0.baseAddress, $0.count) }
+        let usage = mbedtls_x509_crt_check_key_usage(leaf, UInt32(MBEDTLS_X509_KU_DIGITAL_SIGNATURE))
+        guard extendedUsage != 0 || usage != 0 else { return nil }
+        return .deviceCertificateUsage(host: host, certificateFile: identity.certificateFile ?? "", subject: CertificateInfo.subject(leaf))
     }
 
     /// `deviceCertificateExpired` / `deviceCertificateNotYetValid` when the device's leaf

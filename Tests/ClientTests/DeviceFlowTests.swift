@@ -81,7 +81,7 @@ struct ScriptedTransport: DeviceTransport {
 
     static func isRetriable(_ failure: ScriptedFailure) -> Bool { true }
 
-    mutating func open() throws(ScriptedFailure) {
+    mutating func open(timeout: DeviceDuration) throws(ScriptedFailure) {
         if peer.refuseConnections > 0 {
             peer.refuseConnections -= 1
             throw .refused

@@ -228,9 +228,9 @@ struct TappedTLS: DeviceTransport {
 
     static func isRetriable(_ failure: TLSFailure) -> Bool { TLSTransport.isRetriable(failure) }
 
-    mutating func open() throws(TLSFailure) {
+    mutating func open(timeout: DeviceDuration) throws(TLSFailure) {
         tap.opened()
-        try inner.open()
+        try inner.open(timeout: timeout)
     }
 
     mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(TLSFailure) -> Int {

@@ -148,8 +148,8 @@ struct RecordingTransport<Base: DeviceTransport>: DeviceTransport {
     var base: Base
     let log: TrafficLog
 
-    mutating func open() throws(Failure) {
-        try base.open()
+    mutating func open(timeout: DeviceDuration) throws(Failure) {
+        try base.open(timeout: timeout)
         log.connectionOpened()
     }
 

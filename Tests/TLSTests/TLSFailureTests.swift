@@ -1,6 +1,6 @@
 import DeviceCore
 import Foundation
-import LinuxBoard
+@testable import LinuxBoard
 import TestSupport
 import Testing
 
@@ -234,41 +234,51 @@ struct TLSFailureTests {
         #expect(transport.fileDescriptor == -1)
     }
 
-    @Test("A server that closes at once: closed by peer, retriable")
-    func closedByPeer() throws {
+    @Test("A server that hangs up on the ClientHello: retriable twice, then the server's answer")
+    func closedAtClientHello() throws {
         let pki = try PKI.shared()
-        let listener = try RawListener(.acceptAndClose)
+        let listener = try RawListener(.acceptAndClose, connections: 3)
         defer { listener.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: nil, keyFile: nil, passphrase: nil)
-        let failure = openFailure(TLSTransport(host: "127.0.0.1", port: listener.port, identity: identity))
-        #expect(failure == .closedByPeer(host: "127.0.0.1", port: listener.port))
-        #expect(failure.map(TLSTransport.isRetriable) == true)
+        let transport = TLSTransport(host: "127.0.0.1", port: listener.port, identity: identity)
+        let failures = (1...3).map { _ in openFailure(transport) }
+        #expect(failures == (1...3).map { .closedAtClientHello(host: "127.0.0.1", port: listener.port, attempts: $0) })
+        #expect(failures.map { $0.map(TLSTransport.isRetriable) } == [true, true, false])
+        #expect(failures[2]?.description.hasPrefix("127.0.0.1:\(listener.port) hung up on 3 handshakes in a row on the TLS ClientHello without answering: the port does not speak TLS") == true)
     }
 
-    @Test("A server that does not speak TLS: an mbedTLS error with its text and code")
+    @Test("A server that answers in HTTP: not TLS, what it sent named, not retriable")
     func notTLS() throws {
         let pki = try PKI.shared()
         let listener = try RawListener(.sendGarbage)
         defer { listener.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: nil, keyFile: nil, passphrase: nil)
         let failure = openFailure(TLSTransport(host: "127.0.0.1", port: listener.port, identity: identity))
-        guard case .mbedTLS(let code, let message, let step)? = failure else {
-            Issue.record("expected an mbedTLS error, got \(String(describing: failure))")
-            return
-        }
-        #expect(code < 0 && step == .handshake && message.contains("SSL"), "\(message)")
-        #expect(failure!.description.contains("-0x"))
+        #expect(failure == .notTLS(host: "127.0.0.1", port: listener.port, received: Array("HTTP/".utf8)))
+        #expect(failure?.description == "127.0.0.1:\(listener.port) does not speak TLS: it answered the ClientHello with the bytes 48 54 54 50 2f (HTTP: a web server). Check the port (MQTT over TLS is 8883).")
+        #expect(failure.map(TLSTransport.isRetriable) == false)
     }
 
-    @Test("A server that wants TLS 1.3 only: protocol_version alert, not retriable")
+    @Test("What a server that is not TLS sent, in words", arguments: [
+        ([UInt8](), "nothing"),
+        ([0x20, 0x02, 0x00, 0x00], "the bytes 20 02 00 00 (an MQTT CONNACK: a plain MQTT port, without TLS)"),
+        (Array("SSH-2.0-OpenSSH".utf8), "the bytes 53 53 48 2d 32 2e 30 2d … (SSH)"),
+        (Array("hello\r\n".utf8), "the bytes 68 65 6c 6c 6f 0d 0a (text: \"hello\r\n\")"),
+        ([0xff, 0x00, 0x01], "the bytes ff 00 01"),
+    ])
+    func guessProtocol(_ bytes: [UInt8], _ words: String) {
+        #expect(TLSFailure.guessProtocol(bytes) == words)
+    }
+
+    @Test("A server that wants TLS 1.3 only: a protocol version failure, not retriable")
     func tls13OnlyServer() throws {
         let pki = try PKI.shared()
         let broker = try TLSBroker(pki: pki, certificate: pki.server, key: pki.serverKey, tlsVersion: "tlsv1.3")
         defer { broker.stop() }
         let identity = try TLSIdentity(caFile: pki.root, certificateFile: pki.path("device-ec.pem"), keyFile: pki.path("device-ec.key"), passphrase: nil)
         let failure = openFailure(TLSTransport(host: "localhost", port: broker.port, identity: identity))
-        #expect(failure == .alertReceived(host: "localhost", alert: 70, step: .handshake), "broker log:\n\(broker.log)")
-        #expect(failure?.description.contains("protocol_version") == true)
+        #expect(failure == .protocolVersion(host: "localhost", serverVersion: nil), "broker log:\n\(broker.log)")
+        #expect(failure?.description.contains("does not accept TLS 1.2 (alert 70, protocol_version)") == true)
         #expect(failure.map(TLSTransport.isRetriable) == false)
     }
 

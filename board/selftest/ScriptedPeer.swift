@@ -149,7 +149,7 @@ struct ScriptedTransport: DeviceTransport {
         !failed && script.step(step) == nil && replyPosition == reply.count && !isOpen && opens == 1 && closes >= 1
     }
 
-    mutating func open() throws(PeerFailure) {
+    mutating func open(timeout: DeviceDuration) throws(PeerFailure) {
         if opens > 0 { throw fail(.openedTwice) }
         opens += 1
         isOpen = true

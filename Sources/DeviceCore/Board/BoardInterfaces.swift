@@ -4,8 +4,10 @@ public protocol DeviceTransport {
     /// The board's own error, with whatever detail it can give (errno, TLS alert, file name).
     associatedtype Failure: Error
 
-    /// Opens a new connection, closing any previous one.
-    mutating func open() throws(Failure)
+    /// Opens a new connection, closing any previous one, and gives up after `timeout` (the
+    /// caller's time left: connecting and any handshake together). A transport may give up
+    /// sooner by a limit of its own.
+    mutating func open(timeout: DeviceDuration) throws(Failure)
     /// Writes some of `bytes`, waiting at most `timeout` for room; returns how many were taken.
     mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(Failure) -> Int
     /// Reads what is available into `buffer`, waiting at most `timeout` for the first byte;

@@ -101,7 +101,8 @@ where Observer.TransportFailure == Transport.Failure {
         clock.sleep(until: now + wait)
     }
 
-    /// Connects `client`, retrying retriable failures until `deadline`.
+    /// Connects `client`, retrying retriable failures until `deadline`; no attempt (connect,
+    /// handshake, CONNACK) runs past it.
     @inline(never)
     public mutating func connect(_ client: inout Client, deadline: DeviceInstant) throws(Failure) {
         var attempt = 0
@@ -111,7 +112,7 @@ where Observer.TransportFailure == Transport.Failure {
             observer.observe(.connecting(attempt: attempt))
             do throws(Client.Failure) {
                 var sessionPresent = false
-                try client.connect { event in
+                try client.connect(until: deadline) { event in
                     if case .connected(let present) = event { sessionPresent = present }
                 }
                 backoff.reset()

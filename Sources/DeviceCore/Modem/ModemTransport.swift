@@ -273,8 +273,8 @@ public struct ModemTransport<Link: ModemLink, Clock: DeviceClock>: DeviceTranspo
         self.tls = tls
     }
 
-    public mutating func open() throws(ModemFailure) {
-        try channel.open(host: host, port: port, tls: tls, timeout: openTimeout)
+    public mutating func open(timeout: DeviceDuration) throws(ModemFailure) {
+        try channel.open(host: host, port: port, tls: tls, timeout: min(openTimeout, timeout))
     }
 
     public mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(ModemFailure) -> Int {

@@ -25,13 +25,25 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
 
     // connect, poll and flush stay out of line, for the stack and flash reasons given at DeviceFlow.
     /// Opens the transport, sends CONNECT and waits for CONNACK, handing every event (the
-    /// `.connected` one included) to `handler`.
+    /// `.connected` one included) to `handler`. Opening and the wait for CONNACK end by
+    /// `deadline` (if given) as well as by the transport's and the session's own limits; a
+    /// CONNACK still missing then is `.session(.connackTimeout)`.
     @inline(never)
-    public mutating func connect(_ handler: (MQTTSessionEvent, inout MQTTSession) -> Void) throws(Failure) {
-        do throws(Transport.Failure) { try transport.open() } catch { throw .transport(error) }
+    public mutating func connect(until deadline: DeviceInstant? = nil, _ handler: (MQTTSessionEvent, inout MQTTSession) -> Void) throws(Failure) {
+        var openTimeout = DeviceDuration.forever
+        if let deadline {
+            openTimeout = deadline - clock.now()
+            if openTimeout < .zero { openTimeout = .zero }
+        }
+        do throws(Transport.Failure) { try transport.open(timeout: openTimeout) } catch { throw .transport(error) }
         do throws(MQTTSessionError) { try session.connectionOpened(now: clock.now()) } catch { throw .session(error) }
         while session.state != .connected {
-            try poll(until: nil, handler)
+            if let deadline, clock.now() >= deadline {
+                transport.close()
+                session.connectionLost()
+                throw .session(.connackTimeout)
+            }
+            try poll(until: deadline, handler)
         }
     }
 
@@ -72,8 +84,8 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
     }
 
     /// `connect` for handlers that only look at events.
-    public mutating func connect(_ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
-        try connect { event, _ in handler(event) }
+    public mutating func connect(until deadline: DeviceInstant? = nil, _ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
+        try connect(until: deadline) { event, _ in handler(event) }
     }
 
     /// `poll` for handlers that only look at events.

@@ -29,6 +29,8 @@ public struct DeviceDuration: Comparable, Sendable {
     public static func milliseconds(_ value: Int64) -> DeviceDuration { DeviceDuration(milliseconds: value) }
     public static func seconds(_ value: Int64) -> DeviceDuration { DeviceDuration(milliseconds: value &* 1000) }
     public static let zero = DeviceDuration(milliseconds: 0)
+    /// Longer than any wait ("no limit"), and still far enough from overflow for arithmetic.
+    public static let forever = DeviceDuration(milliseconds: Int64.max / 4)
 
     public static func < (lhs: DeviceDuration, rhs: DeviceDuration) -> Bool { lhs.milliseconds < rhs.milliseconds }
     public static func + (lhs: DeviceDuration, rhs: DeviceDuration) -> DeviceDuration {

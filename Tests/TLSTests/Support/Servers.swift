@@ -22,7 +22,8 @@ final class RawListener: @unchecked Sendable {
     private var captured: [UInt8] = []
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ behaviour: Behaviour) throws {
+    /// A listener that treats the first `connections` clients so (one after the other).
+    init(_ behaviour: Behaviour, connections: Int = 1) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError(description: "socket: \(String(cString: strerror(errno)))") }
         var address = sockaddr_in()
@@ -48,7 +49,7 @@ final class RawListener: @unchecked Sendable {
         }
         let listener = fd
         Thread { [self] in
-            self.serve(listener, behaviour)
+            for _ in 0..<connections { self.serve(listener, behaviour) }
             self.done.signal()
         }.start()
     }
