@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "DeviceAgentTests", dependencies: ["DeviceAgent"]),
         .testTarget(
             name: "CommandLineTests",
-            dependencies: ["DeviceCore", "PacketInspector", "HostJSON"]
+            dependencies: ["DeviceCore", "DeviceCommandLine", "PacketInspector", "HostJSON"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -29,6 +29,7 @@ public enum DeviceCommandLine {
             return ExitStatus.usage.rawValue
         }
         do throws(UsageError) {
+            if let problem = ArgumentBytes.firstInvalidArgument() { throw UsageError(problem) }
             let parsed = try ParsedOptions(arguments, specs: help.specs)
             if parsed.wantsHelp {
                 Output.raw(help.text)

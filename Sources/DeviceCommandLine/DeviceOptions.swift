@@ -61,10 +61,75 @@ public struct DeviceOptions {
     static let userAgent = "swift-azure-iot-device/0.1"
 
     /// A value from the option, else the environment variable, else `nil`. (An empty option is
-    /// refused by `resolved()` before this is asked; an empty variable counts as unset.)
+    /// refused by `resolved()` before this is asked, as is a variable that is not UTF-8
+    /// (`environmentProblems`); an empty variable counts as unset.)
     public static func resolve(_ flag: String?, _ variable: String) -> String? {
         if let flag, !flag.isEmpty { return flag }
-        if let value = getenv(variable).map({ String(cString: $0) }), !value.isEmpty { return value }
+        if case .success(let value)? = ArgumentBytes.environment(variable) { return value }
+        return nil
+    }
+
+    /// The environment variables the device options fall back to.
+    public static let environmentVariables = [
+        "PROVISIONING_IDSCOPE", "X509_CERT_FILE", "X509_KEY_FILE", "X509_PASS_PHRASE", "PROVISIONING_HOST",
+        "PROVISIONING_REGISTRATION_ID", "DPS_DEVICE_STATE",
+    ]
+
+    /// One line for each of those variables that is set but not UTF-8.
+    public static func environmentProblems() -> [String] {
+        environmentVariables.compactMap { name in
+            if case .failure(let error)? = ArgumentBytes.environment(name) { return error.message }
+            return nil
+        }
+    }
+
+    /// What is wrong with an ID scope (DPS shows it as `0ne` and 8 hex digits), or `nil`.
+    static func idScopeProblem(_ scope: String) -> String? {
+        let allowed = scope.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }
+        guard allowed && scope.utf8.count <= 64 else {
+            let shown = scope.count > 40 ? "\(scope.prefix(40))…" : scope
+            return "the ID scope \"\(shown)\" is not one: it is letters and digits (DPS shows it as 0ne followed by 8 hex digits, e.g. 0ne00012345), at most 64; copy it from the DPS instance's overview page"
+        }
+        return nil
+    }
+
+    /// What is wrong with a registration id by DPS's rules (up to 128 of letters, digits and
+    /// `- . _ :`, ending in a letter, digit or `-`), or `nil`.
+    static func registrationIDProblem(_ id: String) -> String? {
+        let bytes = Array(id.utf8)
+        func isAlphanumeric(_ byte: UInt8) -> Bool {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+        }
+        if bytes.count > 128 { return "the registration id is \(bytes.count) characters; DPS allows at most 128" }
+        var offset = 0
+        for scalar in id.unicodeScalars {
+            let byte = UInt8(truncatingIfNeeded: scalar.value)
+            if !scalar.isASCII || !(isAlphanumeric(byte) || Array("-._:".utf8).contains(byte)) {
+                return "the registration id \"\(id)\" has \"\(scalar)\" at offset \(offset); DPS allows letters, digits and - . _ : only"
+            }
+            offset += UTF8.width(scalar)
+        }
+        if let last = bytes.last, !isAlphanumeric(last) && last != UInt8(ascii: "-") {
+            return "the registration id \"\(id)\" ends in \"\(String(decoding: [last], as: UTF8.self))\"; DPS requires it to end in a letter, a digit or -"
+        }
+        return nil
+    }
+
+    /// What is wrong with a host name or IP literal (RFC 1123: at most 253 characters, labels of
+    /// 1 to 63 letters, digits and -, not starting or ending in -; IPv6 inside [ ]), or `nil`.
+    static func hostProblem(_ host: String) -> String? {
+        if host.contains(":") { return nil }  // an IPv6 literal; getaddrinfo judges it
+        let bytes = Array(host.utf8)
+        if bytes.count > 253 { return "the host name is \(bytes.count) characters; DNS allows at most 253" }
+        for label in bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
+            let text = String(decoding: label, as: UTF8.self)
+            if label.isEmpty { return "the host name \"\(host)\" has an empty label (two dots, or a dot at an end)" }
+            if label.count > 63 { return "the host name has a label of \(label.count) characters (\"\(text.prefix(16))…\"); DNS allows at most 63" }
+            let valid = label.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || $0 == UInt8(ascii: "-") }
+            if !valid || label.first == UInt8(ascii: "-") || label.last == UInt8(ascii: "-") {
+                return "the host name \"\(host)\" has the label \"\(text)\": a label is letters, digits and - (not at its ends)"
+            }
+        }
         return nil
     }
 
@@ -96,6 +161,7 @@ public struct DeviceOptions {
         for (name, value) in given where value == "" {
             problems.append("\(name) is empty: give a value, or leave the option out")
         }
+        problems += Self.environmentProblems()
         let scope = Self.resolve(idScope, "PROVISIONING_IDSCOPE")
         if scope == nil && idScope == nil { problems.append("the ID scope is missing: pass --id-scope or set PROVISIONING_IDSCOPE (it is on the DPS instance's overview page)") }
         let certificate = Self.resolve(cert, "X509_CERT_FILE")
@@ -105,6 +171,9 @@ public struct DeviceOptions {
         let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST") ?? Self.defaultDPSHost
         let host = Self.endpoint(hostText)
         if host == nil { problems.append("--provisioning-host \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535") }
+        if let host, let problem = Self.hostProblem(host.host) { problems.append("--provisioning-host: \(problem)") }
+        if let scope, let problem = Self.idScopeProblem(scope) { problems.append(problem) }
+        if let id = Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID"), let problem = Self.registrationIDProblem(id) { problems.append(problem) }
         if let payload, let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
         if !(1...86_400).contains(timeout) { problems.append("--timeout must be 1 to 86400 seconds, got \(timeout)") }
         if !(1...1177).contains(keepAlive) { problems.append("--keep-alive must be 1 to 1177 seconds (IoT Hub waits at most 1767 s), got \(keepAlive)") }

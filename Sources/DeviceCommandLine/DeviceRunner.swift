@@ -29,6 +29,9 @@ final class DeviceRunner {
         if !commonName.isEmpty && id != commonName {
             throw CLIError("the registration id \"\(id)\" is not the certificate's CN \"\(commonName)\" (\(options.certificateFile)); DPS requires them to be equal for X.509")
         }
+        if options.registrationID == nil, let problem = DeviceOptions.registrationIDProblem(id) {
+            throw CLIError("the certificate \(options.certificateFile) cannot register: its CN is the registration id, and \(problem)")
+        }
         registrationID = id
     }
 

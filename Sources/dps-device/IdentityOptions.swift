@@ -24,7 +24,7 @@ struct IdentityOptions: ParsableArguments {
 
     /// What is missing, each with how to give it.
     func missing() -> [String] {
-        var problems = [String]()
+        var problems = DeviceOptions.environmentProblems()
         if certificateFile == nil { problems.append("the device certificate is missing: pass --cert FILE or set X509_CERT_FILE") }
         if keyFile == nil { problems.append("the device key is missing: pass --key FILE or set X509_KEY_FILE") }
         return problems
