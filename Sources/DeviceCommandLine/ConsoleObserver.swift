@@ -37,7 +37,7 @@ struct ConsoleObserver: DeviceFlowObserver {
                           "Connection to \(endpoint) failed: \(words.hasSuffix(".") ? String(words.dropLast()) : words). Retrying in \(Describe.seconds(wait)).")
         case .registrationProgress(let progress):
             registrationAnswers += 1
-            let status = progress.registrationStatus.map { "\($0)" }
+            let status = progress.registrationStatus.map(Describe.registrationStatus)
             let words = progress.status == 429 ? "DPS is throttling (429)"
                 : progress.status >= 500 ? "DPS had a server error (\(progress.status))"
                 : "DPS status \(progress.status)\(status.map { ", registration \($0)" } ?? "")"

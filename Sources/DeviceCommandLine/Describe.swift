@@ -103,13 +103,36 @@ public enum Describe {
         case .disabled: words = "the enrollment is disabled in DPS"
         case .timedOut: words = "DPS did not finish the registration in time"
         case .subscriptionRefused: words = "the broker refused the DPS response subscription"
-        case .malformedResponse(let reason): words = "DPS sent a response the device cannot read: \(reason)"
+        case .malformedResponse(let reason): words = "DPS sent a response the device cannot read: \(dpsProtocol(reason))"
         }
         if let code = failure.errorCode { words += ", error code \(code)" }
         if let message = failure.message { words += ": \(message.string)" }
         if let tracking = failure.trackingID { words += " (tracking id \(tracking.string))" }
         if let hint = hint(failure) { words += "\nHint: " + hint }
         return words
+    }
+
+    /// DPS's own word for the status (`status` in its JSON).
+    static func registrationStatus(_ status: DPSRegistrationStatus) -> String {
+        switch status {
+        case .unassigned: return "unassigned"
+        case .assigning: return "assigning"
+        case .assigned: return "assigned"
+        case .failed: return "failed"
+        case .disabled: return "disabled"
+        }
+    }
+
+    static func dpsProtocol(_ error: DPSProtocolError) -> String {
+        switch error {
+        case .malformedResponseTopic(let offset): return "the response topic's status or query is malformed at byte \(offset)"
+        case .malformedJSON(let error): return "the body is not JSON: \(error.summary) at byte \(error.offset)"
+        case .bodyNotAnObject: return "the body is JSON but not an object"
+        case .unknownStatus: return "the body's status is not one DPS defines (unassigned, assigning, assigned, failed, disabled)"
+        case .missingField(let name): return "the body lacks \"\(name)\""
+        case .assignmentWithoutHubOrDevice: return "the body has assignedHub without deviceId, or deviceId without assignedHub"
+        case .resultsBufferTooSmall(let needed, let available): return "the body's text needs \(needed) bytes; the results buffer holds \(available)"
+        }
     }
 
     /// What to check for a DPS failure, by its six-digit code or its status.

@@ -233,6 +233,16 @@ public struct ModemService {
         }
     }
 
+    /// A damaged frame, in words.
+    static func words(_ error: ModemFrameError) -> String {
+        switch error {
+        case .badChecksum(let expected, let received):
+            return "bad CRC: computed 0x\(String(expected, radix: 16, uppercase: true)), the frame says 0x\(String(received, radix: 16, uppercase: true))"
+        case .tooLarge(let length, let capacity):
+            return "it announces \(length) bytes of payload; the receive buffer holds \(capacity)"
+        }
+    }
+
     static func modemError(_ failure: TLSFailure) -> ModemError {
         let code: ModemErrorCode
         switch failure {
@@ -293,7 +303,7 @@ extension ModemService {
                     frame = try reader.nextFrame()
                 } catch {
                     statistics.damagedFrames += 1
-                    log("modem: skipped a damaged frame (\(error))")
+                    log("modem: skipped a damaged frame (\(Self.words(error)))")
                     continue
                 }
                 guard let frame else { break }
