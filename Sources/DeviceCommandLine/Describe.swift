@@ -95,13 +95,15 @@ public enum Describe {
         }
     }
 
-    static func outcome(_ failure: DPSFailure) -> String {
+    /// A failed registration in words; `timing`, for a timeout, says how long it took and how
+    /// far it got (`in 3.0 s (--timeout 3): connected …`).
+    static func outcome(_ failure: DPSFailure, timing: String? = nil) -> String {
         var words: String
         switch failure.reason {
         case .rejected(let status): words = "DPS rejected the registration (status \(status))"
         case .registrationFailed: words = "DPS registration failed"
         case .disabled: words = "the enrollment is disabled in DPS"
-        case .timedOut: words = "DPS did not finish the registration in time"
+        case .timedOut: words = "DPS did not finish the registration \(timing ?? "in time")"
         case .subscriptionRefused: words = "the broker refused the DPS response subscription"
         case .malformedResponse(let reason): words = "DPS sent a response the device cannot read: \(dpsProtocol(reason))"
         }

@@ -125,7 +125,8 @@ final class DeviceRunner {
                               substatus: assignment.substatus.string, payload: assignment.payload?.string, fromState: false)
         case .failed(let failure):
             if case .timedOut = failure.reason {
-                throw CLIError("\(Describe.outcome(failure)) (\(Describe.seconds(clock.now() - start)), --timeout \(options.timeoutSeconds)): \(registrationProgress(flow.observer))", status: .timedOut)
+                let timing = "in \(Describe.seconds(clock.now() - start)) (--timeout \(options.timeoutSeconds)): \(registrationProgress(flow.observer))"
+                throw CLIError(Describe.outcome(failure, timing: timing), status: .timedOut)
             }
             throw CLIError(Describe.outcome(failure), status: .provisioningFailed)
         }

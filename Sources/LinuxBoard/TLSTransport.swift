@@ -322,6 +322,11 @@ public final class TLSTransport: DeviceTransport {
             // Alerts about certificates, after the server asked for ours: it refused what we
             // sent (or that we sent nothing).
             return alertFailure(alert, step: step)
+        case MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE
+            where mbedtls_ssl_get_verify_result(ssl) & UInt32(MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE) != 0:
+            // mbedTLS checks the server certificate's usage for the cipher suite before the chain,
+            // and fails the Certificate message itself.
+            return .serverCertificateUsage(host: host, detail: Self.verifyText(mbedtls_ssl_get_verify_result(ssl)))
         case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
             switch cmbedtls_peer_minor_version(ssl) {
             case 0: return .protocolVersion(host: host, serverVersion: "SSL 3.0")
