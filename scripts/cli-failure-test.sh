@@ -101,6 +101,9 @@ s_server() {
 
 REFUSED=18940
 hostile silent 18941
+python3 "$ROOT/scripts/hostile-servers.py" full-backlog "$HOST" 18957 > "$RUN/full-backlog.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q ready "$RUN/full-backlog.log" && break; sleep 0.05; done
 hostile close 18942
 hostile http 18943
 server mosquitto 18944 mosquitto -c <(printf 'listener 18944 %s\nallow_anonymous true\n' "$HOST")
@@ -216,6 +219,7 @@ check "a missing --key" 4 2 'the private key file "pki/nothing.key" does not exi
 
 section "4. Signals end every wait at once"
 signal_case "SIGTERM during a backoff" TERM 'Retrying in' 'Connecting to DPS' -- provision "${DEVICE[@]}" "$(at $REFUSED)" --timeout 60
+signal_case "SIGTERM during a TCP connect that hangs" TERM 'Connecting to DPS' 'Connecting to DPS' -- provision "${DEVICE[@]}" "$(at 18957)" --timeout 60
 signal_case "SIGINT during a TLS handshake with a silent server" INT 'Connecting to DPS' 'Connecting to DPS' -- provision "${DEVICE[@]}" "$(at 18941)" --timeout 60
 signal_case "SIGTERM during a DPS wait (202, retry-after 30)" TERM 'asking again in' 'Disconnected from DPS' -- provision "${DEVICE[@]}" "$(at 18956)" --timeout 120
 echo "{\"format\":1,\"idScope\":\"$SCOPE\",\"registrationId\":\"device1\",\"provisioningHost\":\"$HOST:18956\",\"assignedHub\":\"$HOST\",\"deviceId\":\"device1\",\"savedAt\":\"2026-12-02T00:00:00.000Z\"}" > "$DIR/mute-hub.state"
@@ -223,6 +227,7 @@ signal_case "SIGTERM while waiting for PUBACKs: a clean DISCONNECT" TERM 'Sendin
 
 section "5. --timeout bounds everything, and says how far the run got"
 check "a silent server: the handshake ends at --timeout 2" 2 4 'did not finish in 2\.[0-9] s \(--timeout 2\): no connection to DPS 127\.0\.0\.21:18941 succeeded in 1 attempt; the last attempt: the TLS handshake with 127\.0\.0\.21:18941 timed out' -- provision "${DEVICE[@]}" "$(at 18941)" --timeout 2
+check "a TCP connect that hangs: ends at --timeout 2" 2 4 'did not finish in 2\.[0-9] s \(--timeout 2\): no connection to DPS 127\.0\.0\.21:18957 succeeded in 1 attempt; the last attempt: connecting to 127\.0\.0\.21:18957 timed out' -- provision "${DEVICE[@]}" "$(at 18957)" --timeout 2
 check "nothing listening: retried, then named" 2 4 'no connection to DPS 127\.0\.0\.21:18940 succeeded in [0-9]+ attempts?; the last attempt: 127\.0\.0\.21:18940 refused the connection' -- provision "${DEVICE[@]}" "$(at $REFUSED)" --timeout 3
 check "DPS keeps answering 202: the registration ends at --timeout 3" 3 5 'DPS did not finish the registration in 3\.[0-9] s \(--timeout 3\): connected to DPS 127\.0\.0\.21:18956 once, and DPS answered 1 time without assigning the device' -- provision "${DEVICE[@]}" "$(at 18956)" --timeout 3
 check "a hub that never acknowledges: 0 of 3 messages" 3 8 'IoT Hub acknowledged 0 of 3 messages' -- run "${DEVICE[@]}" "$(at 18956)" --state mute-hub.state --hub-port 18955 --interval 0 --timeout 3

@@ -5,6 +5,7 @@
 
 Modes (each prints "ready" on standard output once it listens, then serves until killed):
   silent                    accepts connections and never reads or writes
+  full-backlog              listens with a full accept queue and never accepts: a connect hangs
   close                     accepts and closes at once (a hang-up on the ClientHello)
   http                      answers whatever comes with an HTTP 400, then closes
   mute-hub CERT KEY [CA]    TLS 1.2 server that answers CONNECT with CONNACK 0 and then ignores
@@ -121,6 +122,22 @@ def cut_after_certificate(host, target_port):
 def main():
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     rest = sys.argv[4:]
+    if mode == "full-backlog":
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((host, port))
+        server.listen(0)
+        fillers = []
+        for _ in range(3):  # what the queue holds; later SYNs are dropped
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            try:
+                filler.connect((host, port))
+            except BlockingIOError:
+                pass
+            fillers.append(filler)
+        print("ready", flush=True)
+        threading.Event().wait()
     if mode == "silent":
         handle = lambda client: None
     elif mode == "close":

@@ -126,7 +126,8 @@ public struct TCPTransport: DeviceTransport {
         // Connection in progress: writable means it finished, one way or the other.
         while true {
             let remaining = deadline - clock.now()
-            if remaining <= .zero { throw .timedOut(.connect) }
+            // SIGINT/SIGTERM end the wait at once (`wait` returns false), and the attempt with it.
+            if remaining <= .zero || StopSignals.isRequested { throw .timedOut(.connect) }
             let ready = try wait(fd, for: Int16(POLLOUT), timeout: remaining)
             if ready { break }
         }
