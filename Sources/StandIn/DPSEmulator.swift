@@ -143,7 +143,6 @@ public final class DPSEmulator: TLSServerHandler {
             connection.closeAfterFlush()
             log("\(connection.peer) \(clientID) CONNECT user \"\(userName)\" cert CN=\(connection.peerCommonName ?? "?") -> CONNACK \(code.rawValue) (\(why))")
         }
-        if session.registrationID != nil { return refuse(.notAuthorized, "second CONNECT on one connection") }
         if let refusal = config.faults?.refuseConnect, Self.consume(&refuseLeft) {
             return refuse(MQTTConnectReturnCode(rawValue: UInt8(refusal.code)) ?? .serverUnavailable, "FAULT refuseConnect")
         }
