@@ -88,6 +88,10 @@ public final class DPSEmulator: TLSServerHandler {
         log("\(peer) TLS handshake failed: \(reason)")
     }
 
+    public func listenerNotice(_ text: String) {
+        log(text)
+    }
+
     public func connectionClosed(_ connection: ServerConnection, reason: String) {
         let who = (connection.context as? Session)?.registrationID ?? "-"
         log("\(connection.peer) \(who) connection closed: \(reason)")

@@ -15,12 +15,15 @@ public protocol TLSServerHandler: AnyObject {
     func connectionClosed(_ connection: ServerConnection, reason: String)
     /// A client failed the TLS handshake (wrong version, no certificate, timed out, …).
     func handshakeFailed(peer: String, reason: String)
+    /// The listener stopped accepting (out of file descriptors, …) or accepts again, in words.
+    func listenerNotice(_ text: String)
 }
 
 /// A small TLS 1.2 server on mbedTLS for MQTT stand-ins: one thread, `poll(2)` over the
 /// listening socket and every connection, non-blocking sockets throughout, so that no client
-/// can hold up another. Every step of a connection has a deadline (`ServerTimeouts`), and the
-/// first packet must be CONNECT and the only CONNECT (`ConnectionPhase`).
+/// can hold up another. Every step of a connection has a deadline (`ServerTimeouts`), the
+/// first packet must be CONNECT and the only CONNECT (`ConnectionPhase`), and `accept(2)`
+/// failing for want of file descriptors pauses the listener instead of spinning (`AcceptBackoff`).
 ///
 /// Client certificates are **required** (the handshake fails without one) and checked against
 /// `clientCAs`, but a chain that leads to none of them is let through the handshake: like
@@ -39,6 +42,10 @@ public final class TLSServer {
     private var nextID = 1
     private let clock = MonotonicClock()
     public let timeouts: ServerTimeouts
+    private var backoff = AcceptBackoff()
+    /// Connections taken from the backlog per turn of the loop, so that a burst of them does
+    /// not hold up the ones already open.
+    static let acceptsPerTurn = 32
 
     public init(host: String, port: UInt16, certificateFile: String, keyFile: String, clientCAs: X509Chain, timeouts: ServerTimeouts = ServerTimeouts()) throws(StandInError) {
         self.host = host
@@ -112,9 +119,12 @@ public final class TLSServer {
     /// Serves until `shouldStop` returns true (checked at least every 200 ms).
     public func run(_ handler: TLSServerHandler, shouldStop: () -> Bool) {
         while !shouldStop() {
-            var fds = [pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)]
-            var wait: Int64 = 200
             let now = clock.now()
+            let listening = backoff.mayAccept(at: now)
+            // A negative fd is skipped by poll: the listener while accepting is paused.
+            var fds = [pollfd(fd: listening ? listener.fd : -1, events: Int16(POLLIN), revents: 0)]
+            var wait: Int64 = 200
+            if let retryAt = backoff.retryAt { wait = min(wait, max(0, (retryAt - now).milliseconds)) }
             for connection in connections {
                 var events = Int16(POLLIN)
                 if connection.wantsWrite { events |= Int16(POLLOUT) }
@@ -123,32 +133,44 @@ public final class TLSServer {
             }
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
             if ready < 0 && errno != EINTR { break }
-            if fds[0].revents != 0 { acceptAll(handler) }
+            if listening && fds[0].revents != 0 { acceptAll(handler) }
             for connection in connections { connection.service(handler, now: clock.now()) }
+            let open = connections.count
             connections.removeAll { $0.isClosed }
+            if connections.count < open { backoff.connectionClosed() }
         }
         for connection in connections { connection.close(handler, reason: "stand-in stopping", polite: true) }
         connections.removeAll()
     }
 
     private func acceptAll(_ handler: TLSServerHandler) {
-        while true {
-            var client = mbedtls_net_context()
-            mbedtls_net_init(&client)
-            var ip = [UInt8](repeating: 0, count: 16)
-            var ipLength = 0
-            let result = mbedtls_net_accept(&listener, &client, &ip, ip.count, &ipLength)
-            if result != 0 { return }
-            _ = mbedtls_net_set_nonblock(&client)
+        for _ in 0..<Self.acceptsPerTurn {
+            let fd: Int32
+            let address: String
+            switch SocketAccept.next(from: listener.fd) {
+            case .nothingWaiting:
+                if let line = backoff.caughtUp(at: clock.now()) { handler.listenerNotice(line) }
+                return
+            case .failed(let code):
+                if let line = backoff.acceptFailed(errno: code, openConnections: connections.count, at: clock.now()) {
+                    handler.listenerNotice(line)
+                }
+                return
+            case .accepted(let accepted, let peer):
+                fd = accepted
+                address = peer
+            }
             // The handshake's flight is five small records written one by one: without
             // TCP_NODELAY, Nagle held the later ones for the client's delayed ACK (~40 ms, twice
             // per connection, measured with strace), as mosquitto's `set_tcp_nodelay` fixes for the hub.
             var one: Int32 = 1
-            _ = setsockopt(client.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let peer = ipLength == 4 ? ip[0..<4].map(String.init).joined(separator: ".") : "client"
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var client = mbedtls_net_context()
+            client.fd = fd
+            let peer = "\(address)#\(nextID)"
+            nextID += 1
             do throws(StandInError) {
-                let connection = try ServerConnection(id: nextID, net: client, peer: "\(peer)#\(nextID)", config: config, phase: ConnectionPhase(timeouts: timeouts, acceptedAt: clock.now()))
-                nextID += 1
+                let connection = try ServerConnection(id: nextID - 1, net: client, peer: peer, config: config, phase: ConnectionPhase(timeouts: timeouts, acceptedAt: clock.now()))
                 connections.append(connection)
                 connection.service(handler, now: clock.now())
             } catch {
