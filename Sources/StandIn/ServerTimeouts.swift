@@ -2,7 +2,7 @@ import DeviceCore
 
 /// How long a stand-in connection may take over each step before the server closes it, so that
 /// clients that stall cannot hold a connection (and its file descriptor) for ever.
-public struct ServerTimeouts: Sendable, Equatable {
+public struct ServerTimeouts: Sendable, Equatable, CustomStringConvertible {
     /// From the TCP connection to the end of the TLS handshake.
     public var handshake: DeviceDuration
     /// From the end of the TLS handshake to CONNECT (MQTT-3.1.4: a server should close a
@@ -16,6 +16,11 @@ public struct ServerTimeouts: Sendable, Equatable {
         self.handshake = handshake
         self.connect = connect
         self.idle = idle
+    }
+
+    /// For the log: `handshake 10 s, CONNECT 10 s, keep-alive 1.5 × (MQTT-3.1.2-24), idle at most 1767 s`.
+    public var description: String {
+        "handshake \(handshake.secondsText), CONNECT \(connect.secondsText), keep-alive 1.5 × (MQTT-3.1.2-24), idle at most \(idle.secondsText)"
     }
 
     /// The longest silence allowed after a CONNECT with `keepAlive` seconds, and its name and
