@@ -1,4 +1,5 @@
 import DeviceCore
+import Foundation
 import LinuxBoard
 import StandIn
 import Testing
@@ -86,5 +87,77 @@ struct StandInProtocolTests {
             let who = afterConnect ? "garbage" : "-"
             #expect(standIn.line(containing: "#\(index + 1) \(who) connection closed") == "127.0.0.1#\(index + 1) \(who) connection closed: \(violation.log)")
         }
+    }
+}
+
+/// Every client-to-server packet of the codec's Paho vectors (Tests/MQTTCodecTests/Fixtures),
+/// sent after an accepted CONNECT: the stand-in answers it (the PINGREQ sent behind it gets its
+/// PINGRESP) or, for a second CONNECT and DISCONNECT, closes with its line; it never traps.
+@Suite("DPS stand-in: every client packet of the standard", .serialized)
+struct StandInClientPacketTests {
+    static func clientVectors() throws -> [(name: String, bytes: [UInt8])] {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("MQTTCodecTests/Fixtures/mqtt311_paho.json")
+        let root = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any]
+        let vectors = root?["vectors"] as? [[String: Any]] ?? []
+        return vectors.compactMap { vector in
+            guard vector["direction"] as? String == "client->server", let hex = vector["hex"] as? String, let name = vector["name"] as? String else { return nil }
+            var bytes: [UInt8] = []
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2)
+                bytes.append(UInt8(hex[index..<next], radix: 16)!)
+                index = next
+            }
+            return (name, bytes)
+        }
+    }
+
+    @Test func answeredOrClosedWithALine() throws {
+        let pki = try TestPKI.get()
+        let standIn = try DPSStandIn(pki: pki)
+        defer { standIn.stop() }
+        let vectors = try Self.clientVectors()
+        #expect(vectors.count == 52)
+        var closed: [String] = []
+        for (index, vector) in vectors.enumerated() {
+            let peer = "127.0.0.1#\(index + 1)"
+            var client = try tlsClient(port: standIn.port, pki: pki, id: "paho")
+            defer { client.close() }
+            try sendAll(RawMQTT.connect("paho", keepAlive: 60), on: &client)
+            #expect(try receive(RawMQTT.connackAccepted.count, from: client) == RawMQTT.connackAccepted, "\(vector.name)")
+            try sendAll(vector.bytes + RawMQTT.pingreq, on: &client)
+            var answer: [UInt8] = []
+            var ending: TLSFailure?
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
+            defer { buffer.deallocate() }
+            while answer.suffix(2) != RawMQTT.pingresp[...] && ending == nil {
+                do throws(TLSFailure) {
+                    let count = try client.receive(into: buffer, timeout: .seconds(5))
+                    if count == 0 { break }
+                    answer += buffer[0..<count]
+                } catch {
+                    ending = error
+                }
+            }
+            if let ending {
+                #expect(ending == .closedByPeer(host: "127.0.0.1", port: standIn.port), "\(vector.name)")
+                closed.append(vector.name)
+                let line = standIn.line(containing: "\(peer) paho connection closed: ")
+                if vector.name.hasPrefix("connect_") {
+                    #expect(answer == [] && line == "\(peer) paho connection closed: protocol violation: a second CONNECT (MQTT-3.1.0-2)", "\(vector.name)")
+                } else {
+                    #expect(line == "\(peer) paho connection closed: closed by the stand-in", "\(vector.name)")
+                }
+            } else {
+                #expect(answer.suffix(2) == RawMQTT.pingresp[...], "\(vector.name): \(answer)")
+            }
+        }
+        #expect(closed == vectors.map(\.name).filter { $0.hasPrefix("connect_") || $0 == "disconnect" })
+        // Still serving.
+        var last = try tlsClient(port: standIn.port, pki: pki, id: "paho")
+        defer { last.close() }
+        try sendAll(RawMQTT.connect("paho", keepAlive: 60), on: &last)
+        #expect(try receive(RawMQTT.connackAccepted.count, from: last) == RawMQTT.connackAccepted)
     }
 }
