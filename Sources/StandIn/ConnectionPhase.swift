@@ -46,23 +46,28 @@ struct ConnectionPhase {
     }
 
     /// When the current step times out.
-    var deadline: DeviceInstant { since + limit.duration }
+    var deadline: DeviceInstant { since + limit }
 
     /// Why the connection must close at `now`, or `nil` while within its deadline.
     func expired(at now: DeviceInstant) -> String? {
         guard now >= deadline else { return nil }
-        return limit.reason
-    }
-
-    private var limit: (duration: DeviceDuration, reason: String) {
         switch step {
         case .handshaking:
-            return (timeouts.handshake, "handshake timeout (not finished \(timeouts.handshake.secondsText) after the TCP connection)")
+            return "handshake timeout (not finished \(limit.secondsText) after the TCP connection)"
         case .awaitingConnect:
-            return (timeouts.connect, "CONNECT timeout (no CONNECT \(timeouts.connect.secondsText) after the TLS handshake)")
+            return "CONNECT timeout (no CONNECT \(limit.secondsText) after the TLS handshake)"
         case .connected(let keepAlive):
-            let silence = timeouts.silenceLimit(keepAlive: keepAlive)
-            return (silence.limit, "\(silence.name) (nothing received for \(silence.limit.secondsText); \(silence.why))")
+            let silence = timeouts.silenceName(keepAlive: keepAlive)
+            return "\(silence.name) (nothing received for \(limit.secondsText); \(silence.why))"
+        }
+    }
+
+    /// How long the current step may take.
+    private var limit: DeviceDuration {
+        switch step {
+        case .handshaking: return timeouts.handshake
+        case .awaitingConnect: return timeouts.connect
+        case .connected(let keepAlive): return timeouts.silenceLimit(keepAlive: keepAlive)
         }
     }
 }

@@ -23,13 +23,18 @@ public struct ServerTimeouts: Sendable, Equatable, CustomStringConvertible {
         "handshake \(handshake.secondsText), CONNECT \(connect.secondsText), keep-alive 1.5 × (MQTT-3.1.2-24), idle at most \(idle.secondsText)"
     }
 
-    /// The longest silence allowed after a CONNECT with `keepAlive` seconds, and its name and
-    /// reason for the log: 1.5 × the keep-alive (MQTT-3.1.2-24), at most `idle`.
-    func silenceLimit(keepAlive: UInt16) -> (limit: DeviceDuration, name: String, why: String) {
+    /// The longest silence allowed after a CONNECT with `keepAlive` seconds: 1.5 × the
+    /// keep-alive (MQTT-3.1.2-24), at most `idle`; `idle` for keep-alive 0.
+    func silenceLimit(keepAlive: UInt16) -> DeviceDuration {
         let keepAliveLimit = DeviceDuration.milliseconds(Int64(keepAlive) * 1500)
-        if keepAlive == 0 { return (idle, "idle timeout", "keep-alive 0") }
-        if idle < keepAliveLimit { return (idle, "idle timeout", "less than 1.5 × keep-alive \(keepAlive) s") }
-        return (keepAliveLimit, "keep-alive timeout", "1.5 × keep-alive \(keepAlive) s")
+        return keepAlive == 0 ? idle : min(idle, keepAliveLimit)
+    }
+
+    /// Which limit `silenceLimit` is, and why, for the log.
+    func silenceName(keepAlive: UInt16) -> (name: String, why: String) {
+        if keepAlive == 0 { return ("idle timeout", "keep-alive 0") }
+        if idle < .milliseconds(Int64(keepAlive) * 1500) { return ("idle timeout", "less than 1.5 × keep-alive \(keepAlive) s") }
+        return ("keep-alive timeout", "1.5 × keep-alive \(keepAlive) s")
     }
 }
 

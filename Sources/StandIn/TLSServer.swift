@@ -121,7 +121,7 @@ public final class TLSServer {
         while !shouldStop() {
             let now = clock.now()
             let listening = backoff.mayAccept(at: now)
-            // A negative fd is skipped by poll: the listener while accepting is paused.
+            // poll skips a negative fd: the listener's, while accepting is paused.
             var fds = [pollfd(fd: listening ? listener.fd : -1, events: Int16(POLLIN), revents: 0)]
             var wait: Int64 = 200
             if let retryAt = backoff.retryAt { wait = min(wait, max(0, (retryAt - now).milliseconds)) }
@@ -167,10 +167,12 @@ public final class TLSServer {
             _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             var client = mbedtls_net_context()
             client.fd = fd
-            let peer = "\(address)#\(nextID)"
+            let id = nextID
             nextID += 1
+            let peer = "\(address)#\(id)"
             do throws(StandInError) {
-                let connection = try ServerConnection(id: nextID - 1, net: client, peer: peer, config: config, phase: ConnectionPhase(timeouts: timeouts, acceptedAt: clock.now()))
+                let phase = ConnectionPhase(timeouts: timeouts, acceptedAt: clock.now())
+                let connection = try ServerConnection(id: id, net: client, peer: peer, config: config, phase: phase)
                 connections.append(connection)
                 connection.service(handler, now: clock.now())
             } catch {

@@ -88,16 +88,16 @@ struct StandInTimeoutTests {
 
     @Test func silenceLimits() {
         let timeouts = ServerTimeouts(handshake: .seconds(10), connect: .seconds(10), idle: .seconds(1767))
-        #expect(timeouts.silenceLimit(keepAlive: 60).limit == .seconds(90))
-        #expect(timeouts.silenceLimit(keepAlive: 60).name == "keep-alive timeout")
-        #expect(timeouts.silenceLimit(keepAlive: 1177).limit == .milliseconds(1_765_500))
-        #expect(timeouts.silenceLimit(keepAlive: 1178).limit == .seconds(1767))
-        #expect(timeouts.silenceLimit(keepAlive: 1178).name == "keep-alive timeout")
-        #expect(timeouts.silenceLimit(keepAlive: 1179).limit == .seconds(1767))
-        #expect(timeouts.silenceLimit(keepAlive: 1179).name == "idle timeout")
-        #expect(timeouts.silenceLimit(keepAlive: 65535).limit == .seconds(1767))
-        #expect(timeouts.silenceLimit(keepAlive: 0).limit == .seconds(1767))
-        #expect(timeouts.silenceLimit(keepAlive: 0).why == "keep-alive 0")
+        #expect(timeouts.silenceLimit(keepAlive: 60) == .seconds(90))
+        #expect(timeouts.silenceName(keepAlive: 60) == ("keep-alive timeout", "1.5 × keep-alive 60 s"))
+        #expect(timeouts.silenceLimit(keepAlive: 1177) == .milliseconds(1_765_500))
+        #expect(timeouts.silenceLimit(keepAlive: 1178) == .seconds(1767))
+        #expect(timeouts.silenceName(keepAlive: 1178) == ("keep-alive timeout", "1.5 × keep-alive 1178 s"))
+        #expect(timeouts.silenceLimit(keepAlive: 1179) == .seconds(1767))
+        #expect(timeouts.silenceName(keepAlive: 1179) == ("idle timeout", "less than 1.5 × keep-alive 1179 s"))
+        #expect(timeouts.silenceLimit(keepAlive: 65535) == .seconds(1767))
+        #expect(timeouts.silenceLimit(keepAlive: 0) == .seconds(1767))
+        #expect(timeouts.silenceName(keepAlive: 0) == ("idle timeout", "keep-alive 0"))
     }
 
     @Test func phaseDeadlines() {
