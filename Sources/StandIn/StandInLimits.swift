@@ -1,29 +1,29 @@
 /// The bounds of the DPS stand-in's numbers, one table for its flags and its configuration
 /// file, and the range check that names what is out of bounds (`--timeout must be 1 to 86400
 /// seconds, got 0`, as the device's options say it).
-public enum StandInLimits {
+enum StandInLimits {
     /// A whole-number setting: its range and what it counts, for the message.
-    public struct Bound: Sendable {
-        public let range: ClosedRange<Int>
+    struct Bound: Sendable {
+        let range: ClosedRange<Int>
         /// `seconds`, `milliseconds`, …, or a phrase in parentheses; empty for a plain count.
-        public let unit: String
+        let unit: String
     }
 
     /// `retry-after` of a 202 or a 429, seconds.
-    public static let retryAfter = Bound(range: 0...3600, unit: "seconds")
+    static let retryAfter = Bound(range: 0...3600, unit: "seconds")
     /// How many times a fault fires (0: never).
-    public static let times = Bound(range: 0...1_000_000, unit: "times")
+    static let times = Bound(range: 0...1_000_000, unit: "times")
     /// The packet after which `drop` closes the connection (CONNECT is 1).
-    public static let afterPackets = Bound(range: 1...1_000_000, unit: "(the packet's number on its connection: CONNECT is 1)")
+    static let afterPackets = Bound(range: 1...1_000_000, unit: "(the packet's number on its connection: CONNECT is 1)")
     /// The CONNACK code a refused CONNECT gets.
-    public static let refuseCode = Bound(range: 1...5, unit: "(a CONNACK refusal code)")
+    static let refuseCode = Bound(range: 1...5, unit: "(a CONNACK refusal code)")
     /// How long every response is held back, milliseconds.
-    public static let delay = Bound(range: 0...60_000, unit: "milliseconds")
+    static let delay = Bound(range: 0...60_000, unit: "milliseconds")
 
     /// The TLS handshake and CONNECT timeouts, seconds (decimals allowed).
-    public static let stepTimeout: ClosedRange<Double> = 0.1...3600
+    static let stepTimeout: ClosedRange<Double> = 0.1...3600
     /// The idle limit after CONNECT, seconds (decimals allowed).
-    public static let idleTimeout: ClosedRange<Double> = 0.1...86_400
+    static let idleTimeout: ClosedRange<Double> = 0.1...86_400
 
     /// The problem with `value` for `name`, or `nil` when it is in bounds (or not given).
     static func problem(_ name: String, _ value: Int?, _ bound: Bound) -> String? {
