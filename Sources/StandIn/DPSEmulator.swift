@@ -88,6 +88,10 @@ public final class DPSEmulator: TLSServerHandler {
         log("\(peer) TLS handshake failed: \(reason)")
     }
 
+    public func listenerNotice(_ text: String) {
+        log(text)
+    }
+
     public func connectionClosed(_ connection: ServerConnection, reason: String) {
         let who = (connection.context as? Session)?.registrationID ?? "-"
         log("\(connection.peer) \(who) connection closed: \(reason)")
@@ -143,9 +147,8 @@ public final class DPSEmulator: TLSServerHandler {
             connection.closeAfterFlush()
             log("\(connection.peer) \(clientID) CONNECT user \"\(userName)\" cert CN=\(connection.peerCommonName ?? "?") -> CONNACK \(code.rawValue) (\(why))")
         }
-        if session.registrationID != nil { return refuse(.notAuthorized, "second CONNECT on one connection") }
         if let refusal = config.faults?.refuseConnect, Self.consume(&refuseLeft) {
-            return refuse(MQTTConnectReturnCode(rawValue: UInt8(refusal.code)) ?? .serverUnavailable, "FAULT refuseConnect")
+            return refuse(UInt8(exactly: refusal.code).flatMap(MQTTConnectReturnCode.init(rawValue:)) ?? .serverUnavailable, "FAULT refuseConnect")
         }
         // {idScope}/registrations/{registrationId}/api-version=…[&ClientVersion=…]
         let parts = userName.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
@@ -180,11 +183,9 @@ public final class DPSEmulator: TLSServerHandler {
 
     private func handlePublish(topic: String, payload: [UInt8], session: Session, on connection: ServerConnection) {
         let who = session.registrationID ?? "-"
-        guard let registrationID = session.registrationID else {
-            log("\(connection.peer) - PUBLISH before CONNECT: closing")
-            connection.drop(self, reason: "protocol violation")
-            return
-        }
+        // The server lets nothing but CONNECT through before an accepted CONNECT (ConnectionPhase),
+        // and stops reading after a refused one.
+        guard let registrationID = session.registrationID else { return }
         let (path, query) = Self.splitTopic(topic)
         guard let rid = query["$rid"] else {
             log("\(connection.peer) \(who) PUBLISH \(topic) -> ignored (no $rid)")

@@ -108,10 +108,27 @@ public struct StandInConfig: Codable, Sendable, Equatable {
             throw StandInError("the stand-in configuration \"\(path)\" is not valid: \(Self.describe(error))")
         }
         if config.groups.isEmpty { throw StandInError("the stand-in configuration \"\(path)\" has no enrollment groups: add one to \"groups\"") }
-        if let code = config.faults?.refuseConnect?.code, !(1...5).contains(code) {
-            throw StandInError("faults.refuseConnect.code must be a CONNACK refusal code 1…5, got \(code)")
+        let problems = StandInConfigKeys.unknown(in: data) + config.problems()
+        if !problems.isEmpty {
+            throw StandInError("the stand-in configuration \"\(path)\" is not valid:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
         }
         return config
+    }
+
+    /// Every number out of its bounds (`StandInLimits`, as for the flags), named by its key.
+    public func problems() -> [String] {
+        let numbers: [(String, Int?, StandInLimits.Bound)] = [
+            ("retryAfterSeconds", retryAfterSeconds, StandInLimits.retryAfter),
+            ("faults.throttle.times", faults?.throttle?.times, StandInLimits.times),
+            ("faults.throttle.retryAfter", faults?.throttle?.retryAfter, StandInLimits.retryAfter),
+            ("faults.fail.times", faults?.fail?.times, StandInLimits.times),
+            ("faults.drop.afterPackets", faults?.drop?.afterPackets, StandInLimits.afterPackets),
+            ("faults.drop.times", faults?.drop?.times, StandInLimits.times),
+            ("faults.refuseConnect.code", faults?.refuseConnect?.code, StandInLimits.refuseCode),
+            ("faults.refuseConnect.times", faults?.refuseConnect?.times, StandInLimits.times),
+            ("faults.delayMilliseconds", faults?.delayMilliseconds, StandInLimits.delay),
+        ]
+        return numbers.compactMap { StandInLimits.problem($0.0, $0.1, $0.2) }
     }
 
     /// Writes the configuration (pretty, keys sorted) atomically.

@@ -13,12 +13,17 @@ public protocol TLSServerHandler: AnyObject {
     func received(_ packet: MQTTPacket, on connection: ServerConnection)
     /// The connection ended (`reason` in words) after it was established.
     func connectionClosed(_ connection: ServerConnection, reason: String)
-    /// A client failed the TLS handshake (wrong version, no certificate, …).
+    /// A client failed the TLS handshake (wrong version, no certificate, timed out, …).
     func handshakeFailed(peer: String, reason: String)
+    /// The listener stopped accepting (out of file descriptors, …) or accepts again, in words.
+    func listenerNotice(_ text: String)
 }
 
 /// A small TLS 1.2 server on mbedTLS for MQTT stand-ins: one thread, `poll(2)` over the
-/// listening socket and every connection, non-blocking sockets throughout.
+/// listening socket and every connection, non-blocking sockets throughout, so that no client
+/// can hold up another. Every step of a connection has a deadline (`ServerTimeouts`), the
+/// first packet must be CONNECT and the only CONNECT (`ConnectionPhase`), and `accept(2)`
+/// failing for want of file descriptors pauses the listener instead of spinning (`AcceptBackoff`).
 ///
 /// Client certificates are **required** (the handshake fails without one) and checked against
 /// `clientCAs`, but a chain that leads to none of them is let through the handshake: like
@@ -36,10 +41,16 @@ public final class TLSServer {
     private var connections: [ServerConnection] = []
     private var nextID = 1
     private let clock = MonotonicClock()
+    public let timeouts: ServerTimeouts
+    private var backoff = AcceptBackoff()
+    /// Connections taken from the backlog per turn of the loop, so that a burst of them does
+    /// not hold up the ones already open.
+    static let acceptsPerTurn = 32
 
-    public init(host: String, port: UInt16, certificateFile: String, keyFile: String, clientCAs: X509Chain) throws(StandInError) {
+    public init(host: String, port: UInt16, certificateFile: String, keyFile: String, clientCAs: X509Chain, timeouts: ServerTimeouts = ServerTimeouts()) throws(StandInError) {
         self.host = host
         self.port = port
+        self.timeouts = timeouts
         certificate = try X509Chain(file: certificateFile)
         key = try PrivateKey(file: keyFile)
         self.clientCAs = clientCAs
@@ -108,43 +119,60 @@ public final class TLSServer {
     /// Serves until `shouldStop` returns true (checked at least every 200 ms).
     public func run(_ handler: TLSServerHandler, shouldStop: () -> Bool) {
         while !shouldStop() {
-            var fds = [pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)]
-            var wait: Int64 = 200
             let now = clock.now()
+            let listening = backoff.mayAccept(at: now)
+            // poll skips a negative fd: the listener's, while accepting is paused.
+            var fds = [pollfd(fd: listening ? listener.fd : -1, events: Int16(POLLIN), revents: 0)]
+            var wait: Int64 = 200
+            if let retryAt = backoff.retryAt { wait = min(wait, max(0, (retryAt - now).milliseconds)) }
             for connection in connections {
                 var events = Int16(POLLIN)
                 if connection.wantsWrite { events |= Int16(POLLOUT) }
                 fds.append(pollfd(fd: connection.fd, events: events, revents: 0))
-                if let due = connection.nextDue { wait = min(wait, max(0, (due - now).milliseconds)) }
+                wait = min(wait, max(0, (connection.nextDue - now).milliseconds))
             }
             let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
             if ready < 0 && errno != EINTR { break }
-            if fds[0].revents != 0 { acceptAll(handler) }
+            if listening && fds[0].revents != 0 { acceptAll(handler) }
             for connection in connections { connection.service(handler, now: clock.now()) }
+            let open = connections.count
             connections.removeAll { $0.isClosed }
+            if connections.count < open { backoff.connectionClosed() }
         }
         for connection in connections { connection.close(handler, reason: "stand-in stopping", polite: true) }
         connections.removeAll()
     }
 
     private func acceptAll(_ handler: TLSServerHandler) {
-        while true {
-            var client = mbedtls_net_context()
-            mbedtls_net_init(&client)
-            var ip = [UInt8](repeating: 0, count: 16)
-            var ipLength = 0
-            let result = mbedtls_net_accept(&listener, &client, &ip, ip.count, &ipLength)
-            if result != 0 { return }
-            _ = mbedtls_net_set_nonblock(&client)
+        for _ in 0..<Self.acceptsPerTurn {
+            let fd: Int32
+            let address: String
+            switch SocketAccept.next(from: listener.fd) {
+            case .nothingWaiting:
+                if let line = backoff.caughtUp(at: clock.now()) { handler.listenerNotice(line) }
+                return
+            case .failed(let code):
+                if let line = backoff.acceptFailed(errno: code, openConnections: connections.count, at: clock.now()) {
+                    handler.listenerNotice(line)
+                }
+                return
+            case .accepted(let accepted, let peer):
+                fd = accepted
+                address = peer
+            }
             // The handshake's flight is five small records written one by one: without
             // TCP_NODELAY, Nagle held the later ones for the client's delayed ACK (~40 ms, twice
             // per connection, measured with strace), as mosquitto's `set_tcp_nodelay` fixes for the hub.
             var one: Int32 = 1
-            _ = setsockopt(client.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let peer = ipLength == 4 ? ip[0..<4].map(String.init).joined(separator: ".") : "client"
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var client = mbedtls_net_context()
+            client.fd = fd
+            let id = nextID
+            nextID += 1
+            let peer = "\(address)#\(id)"
             do throws(StandInError) {
-                let connection = try ServerConnection(id: nextID, net: client, peer: "\(peer)#\(nextID)", config: config)
-                nextID += 1
+                let phase = ConnectionPhase(timeouts: timeouts, acceptedAt: clock.now())
+                let connection = try ServerConnection(id: id, net: client, peer: peer, config: config, phase: phase)
                 connections.append(connection)
                 connection.service(handler, now: clock.now())
             } catch {
@@ -176,11 +204,13 @@ public final class ServerConnection {
     private var handshakeWantsWrite = false
     /// Length given to an `mbedtls_ssl_write` that answered WANT_WRITE: the retry must repeat it.
     private var pendingWriteLength: Int?
+    private var phase: ConnectionPhase
     public private(set) var isClosed = false
 
-    init(id: Int, net: mbedtls_net_context, peer: String, config: UnsafePointer<mbedtls_ssl_config>) throws(StandInError) {
+    init(id: Int, net: mbedtls_net_context, peer: String, config: UnsafePointer<mbedtls_ssl_config>, phase: ConnectionPhase) throws(StandInError) {
         self.id = id
         self.peer = peer
+        self.phase = phase
         self.net = .allocate(capacity: 1)
         self.net.initialize(to: net)
         ssl = .allocate(capacity: 1)
@@ -207,7 +237,8 @@ public final class ServerConnection {
 
     var fd: Int32 { net.pointee.fd }
     var wantsWrite: Bool { !output.isEmpty || handshakeWantsWrite }
-    var nextDue: DeviceInstant? { scheduled.map(\.due).min() }
+    /// The first held-back packet's time, or the current step's deadline if that is earlier.
+    var nextDue: DeviceInstant { min(scheduled.map(\.due).min() ?? phase.deadline, phase.deadline) }
 
     /// The client's certificate chain (leaf first), once established.
     public var peerCertificate: UnsafePointer<mbedtls_x509_crt>? { mbedtls_ssl_get_peer_cert(ssl) }
@@ -269,7 +300,13 @@ public final class ServerConnection {
         if !established {
             let result = mbedtls_ssl_handshake(ssl)
             handshakeWantsWrite = result == MBEDTLS_ERR_SSL_WANT_WRITE
-            if result == MBEDTLS_ERR_SSL_WANT_READ || result == MBEDTLS_ERR_SSL_WANT_WRITE { return }
+            if result == MBEDTLS_ERR_SSL_WANT_READ || result == MBEDTLS_ERR_SSL_WANT_WRITE {
+                if let reason = phase.expired(at: now) {
+                    abort()
+                    handler.handshakeFailed(peer: peer, reason: reason)
+                }
+                return
+            }
             if result != 0 {
                 let reason = X509.message(result)
                 abort()
@@ -278,6 +315,7 @@ public final class ServerConnection {
             }
             established = true
             handshakeWantsWrite = false
+            phase.handshakeFinished(at: now)
             handler.connectionEstablished(self)
         }
         // Held-back packets that are due.
@@ -285,13 +323,17 @@ public final class ServerConnection {
             output += first.bytes
             scheduled.removeFirst()
         }
-        if !closeWhenFlushed { readAll(handler) }
+        if !closeWhenFlushed { readAll(handler, now: now) }
         guard !isClosed else { return }
+        if let reason = phase.expired(at: now) {
+            close(handler, reason: reason, polite: true)
+            return
+        }
         flush(handler)
         if closeWhenFlushed && output.isEmpty && !isClosed { close(handler, reason: "closed by the stand-in", polite: true) }
     }
 
-    private func readAll(_ handler: TLSServerHandler) {
+    private func readAll(_ handler: TLSServerHandler, now: DeviceInstant) {
         while !isClosed && !closeWhenFlushed {
             let space = reader.writableSpace()
             if space.count == 0 { drop(handler, reason: "packet larger than the stand-in's buffer"); return }
@@ -316,6 +358,10 @@ public final class ServerConnection {
                 let packet: MQTTPacket
                 do throws(MQTTDecodeError) { packet = try frame.decode() } catch {
                     close(handler, reason: "malformed MQTT packet from the device: \(error.rule.summary) at byte \(error.offset)", polite: true)
+                    return
+                }
+                if let violation = phase.received(packet, at: now) {
+                    drop(handler, reason: violation)
                     return
                 }
                 packetsReceived += 1

@@ -29,76 +29,103 @@ extension StandInCommand {
                 configuration's "faults".
                 """)
 
-        @Option(name: .long, help: "Address and port to listen on.")
+        // Every value is the next argument whatever it looks like (`.unconditional`), so that
+        // `--delay -5` reaches the range check instead of being taken for an option.
+        @Option(name: .long, parsing: .unconditional, help: "Address and port to listen on (port 1-65535).")
         var listen: String = "127.0.0.1:8883"
 
-        @Option(name: .long, help: "Stand-in configuration JSON (ID scope, enrollment groups, faults).")
+        @Option(name: .long, parsing: .unconditional, help: "Stand-in configuration JSON (ID scope, enrollment groups, faults).")
         var config: String
 
-        @Option(name: .long, help: "Server certificate PEM (with IP SANs for the loopback address).")
+        @Option(name: .long, parsing: .unconditional, help: "Server certificate PEM (with IP SANs for the loopback address).")
         var cert: String
 
-        @Option(name: .long, help: "Server private key PEM.")
+        @Option(name: .long, parsing: .unconditional, help: "Server private key PEM.")
         var key: String
 
-        @Option(name: .long, help: "retry-after seconds sent with 202 (DPS sends 3).")
+        @Option(name: .long, parsing: .unconditional, help: "retry-after seconds sent with 202 (0-3600; default: the configuration's, else 3 as DPS).")
         var retryAfter: Int?
 
         @Flag(name: .long, help: "Answer the register request with the assignment (200) at once, with no 202 and poll.")
         var assignAtOnce = false
 
-        @Option(name: .long, help: "Fault: answer the first N requests with 429 throttled.")
+        @Option(name: .long, parsing: .unconditional, help: "Fault: answer the first N requests with 429 throttled (0-1000000).")
         var throttle: Int?
 
-        @Option(name: .long, help: "retry-after seconds sent with the 429s.")
+        @Option(name: .long, parsing: .unconditional, help: "retry-after seconds sent with the 429s of --throttle (0-3600; default 2).")
         var throttleRetryAfter: Int?
 
-        @Option(name: .long, help: "Fault: answer the first N requests with 500.")
+        @Option(name: .long, parsing: .unconditional, help: "Fault: answer the first N requests with 500 (0-1000000).")
         var fail: Int?
 
-        @Option(name: .long, help: "Fault: drop the connection right after its Nth packet (CONNECT is 1, SUBSCRIBE 2, register 3).")
+        @Option(name: .long, parsing: .unconditional, help: "Fault: drop the connection right after its Nth packet (1-1000000; CONNECT is 1, SUBSCRIBE 2, register 3).")
         var dropAfter: Int?
 
-        @Option(name: .long, help: "How many connections --drop-after drops.")
-        var dropTimes: Int = 1
+        @Option(name: .long, parsing: .unconditional, help: "How many connections --drop-after drops (0-1000000; default 1).")
+        var dropTimes: Int?
 
-        @Option(name: .long, help: "Fault: refuse CONNECT with this CONNACK code (1-5).")
+        @Option(name: .long, parsing: .unconditional, help: "Fault: refuse CONNECT with this CONNACK code (1-5).")
         var refuseConnect: Int?
 
-        @Option(name: .long, help: "How many CONNECTs --refuse-connect refuses (default: all).")
+        @Option(name: .long, parsing: .unconditional, help: "How many CONNECTs --refuse-connect refuses (0-1000000; default: all).")
         var refuseTimes: Int?
 
-        @Option(name: .long, help: "Fault: delay every response by this many milliseconds.")
+        @Option(name: .long, parsing: .unconditional, help: "Fault: delay every response by this many milliseconds (0-60000).")
         var delay: Int?
+
+        @Option(name: .long, parsing: .unconditional, help: "Seconds from the TCP connection to the end of the TLS handshake (0.1-3600; default 10).")
+        var handshakeTimeout: Double?
+
+        @Option(name: .long, parsing: .unconditional, help: "Seconds from the TLS handshake to CONNECT (0.1-3600; default 10).")
+        var connectTimeout: Double?
+
+        @Option(name: .long, parsing: .unconditional, help: "Longest silence after CONNECT, seconds: for keep-alive 0, and below 1.5 x a long keep-alive (0.1-86400; default 1767, IoT Hub's cap).")
+        var idleTimeout: Double?
+
+        var options: DPSStandInOptions {
+            var options = DPSStandInOptions()
+            options.listen = listen
+            options.config = config
+            options.cert = cert
+            options.key = key
+            options.retryAfter = retryAfter
+            options.assignAtOnce = assignAtOnce
+            options.throttle = throttle
+            options.throttleRetryAfter = throttleRetryAfter
+            options.fail = fail
+            options.dropAfter = dropAfter
+            options.dropTimes = dropTimes
+            options.refuseConnect = refuseConnect
+            options.refuseTimes = refuseTimes
+            options.delay = delay
+            options.handshakeTimeout = handshakeTimeout
+            options.connectTimeout = connectTimeout
+            options.idleTimeout = idleTimeout
+            return options
+        }
+
+        /// Every option checked before anything starts: a usage error (exit 64) naming each problem.
+        func validate() throws {
+            let problems = options.problems()
+            if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+        }
 
         func run() throws {
             do {
-                var settings = try StandInConfig.load(config)
-                var faults = settings.faults ?? StandInConfig.Faults()
-                if let throttle { faults.throttle = .init(times: throttle, retryAfter: throttleRetryAfter) }
-                if let fail { faults.fail = .init(times: fail) }
-                if let dropAfter { faults.drop = .init(afterPackets: dropAfter, times: dropTimes) }
-                if let refuseConnect {
-                    guard (1...5).contains(refuseConnect) else { throw StandInError("--refuse-connect must be 1…5, got \(refuseConnect)") }
-                    faults.refuseConnect = .init(code: refuseConnect, times: refuseTimes)
-                }
-                if let delay { faults.delayMilliseconds = delay }
-                settings.faults = faults
-                if let retryAfter {
-                    guard (0...3600).contains(retryAfter) else { throw StandInError("--retry-after must be 0…3600 seconds, got \(retryAfter)") }
-                    settings.retryAfterSeconds = retryAfter
-                }
-                if assignAtOnce { settings.assignAtOnce = true }
-
-                let (host, port) = try Self.parseListen(listen)
+                let options = self.options
+                let settings = options.applied(to: try StandInConfig.load(config))
+                let faults = settings.faults ?? StandInConfig.Faults()
+                guard let (host, port) = options.listenAddress else { throw StandInError("--listen \"\(listen)\" is not HOST:PORT") }
                 let emulator = try DPSEmulator(config: settings, configPath: config) { Self.log($0) }
-                let server = try TLSServer(host: host, port: port, certificateFile: cert, keyFile: key, clientCAs: try emulator.clientCAs())
+                let server = try TLSServer(
+                    host: host, port: port, certificateFile: cert, keyFile: key, clientCAs: try emulator.clientCAs(), timeouts: options.timeouts)
                 StopSignals.install()
                 signal(SIGPIPE, SIG_IGN)
                 let groups = emulator.groups.map {
                     "\($0.settings.name) (CA \"\($0.ca.subject)\", \($0.settings.enabled ? "enabled" : "disabled"), \($0.settings.verified ? "verified" : "NOT verified"), hub \($0.settings.iotHub))"
                 }
                 Self.log("DPS stand-in listening on \(host):\(port), ID scope \(settings.idScope); groups: \(groups.joined(separator: "; "))")
+                Self.log("timeouts: \(options.timeouts)")
                 if faults != StandInConfig.Faults() { Self.log("fault injection: \(Self.describe(faults))") }
                 server.run(emulator) { StopSignals.isRequested }
                 Self.log("DPS stand-in stopped")
@@ -106,13 +133,6 @@ extension StandInCommand {
                 Output.error(error.description)
                 throw ExitCode(1)
             }
-        }
-
-        static func parseListen(_ text: String) throws -> (String, UInt16) {
-            guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
-                throw StandInError("--listen must be HOST:PORT, e.g. 127.0.0.1:8883; got \"\(text)\"")
-            }
-            return (String(text[..<colon]), port)
         }
 
         static func describe(_ faults: StandInConfig.Faults) -> String {

@@ -109,7 +109,7 @@ final class DPSStandIn: @unchecked Sendable {
     private let sink = Sink()
     private let finished = DispatchSemaphore(value: 0)
 
-    init(pki: TestPKI, retryAfterSeconds: Int = 0, faults: StandInConfig.Faults? = nil) throws {
+    init(pki: TestPKI, retryAfterSeconds: Int = 0, faults: StandInConfig.Faults? = nil, timeouts: ServerTimeouts = ServerTimeouts()) throws {
         let config = StandInConfig(
             idScope: TestPKI.idScope, retryAfterSeconds: retryAfterSeconds,
             groups: [.init(name: "fault-group", caFile: pki.ca, enabled: true, verified: true, iotHub: TestPKI.hub)],
@@ -118,7 +118,8 @@ final class DPSStandIn: @unchecked Sendable {
         let emulator = try DPSEmulator(config: config, configPath: nil) { text in
             sink.lock.withLock { sink.lines.append(Line(at: FaultProxy.nowMilliseconds(), text: text)) }
         }
-        let server = try TLSServer(host: "127.0.0.1", port: 0, certificateFile: pki.serverCertificate, keyFile: pki.serverKey, clientCAs: emulator.clientCAs())
+        let server = try TLSServer(
+            host: "127.0.0.1", port: 0, certificateFile: pki.serverCertificate, keyFile: pki.serverKey, clientCAs: emulator.clientCAs(), timeouts: timeouts)
         port = server.boundPort
         let box = UncheckedBox((server, emulator))
         let finished = self.finished
@@ -144,6 +145,17 @@ final class DPSStandIn: @unchecked Sendable {
 
     var lines: [Line] { sink.lock.withLock { sink.lines } }
     var log: String { lines.map(\.text).joined(separator: "\n") }
+
+    /// The first log line that contains `text`, waiting up to `seconds` for it.
+    func line(containing text: String, within seconds: Int64 = 5) -> String? {
+        let clock = MonotonicClock()
+        let deadline = clock.now() + .seconds(seconds)
+        while true {
+            if let found = lines.first(where: { $0.text.contains(text) }) { return found.text }
+            if clock.now() >= deadline { return nil }
+            clock.sleep(until: clock.now() + .milliseconds(10))
+        }
+    }
 
     /// Register and poll requests, in order: `REGISTER $rid=1 -> 202`, ….
     var requests: [Request] {
