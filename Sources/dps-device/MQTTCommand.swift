@@ -20,8 +20,9 @@ extension MQTTCommand {
             discussion: """
                 Reads hex from the arguments, or from standard input when there are none. \
                 Whitespace is ignored anywhere and each token may start with 0x. The bytes may \
-                hold several packets back to back. On a malformed packet the packets before it \
-                are printed, the error goes to standard error and the exit code is 1.
+                hold several packets back to back; they are read and printed as they come, a \
+                large PUBLISH's payload too, in bounded memory. On malformed input the packets \
+                before it are printed, the error goes to standard error and the exit code is 1.
                 """
         )
 
@@ -30,16 +31,23 @@ extension MQTTCommand {
 
         func run() throws {
             try Console.run {
-                let bytes: [UInt8]
+                let output = MQTTStreams.standardOutput()
+                defer { output.flush() }
                 if hex.isEmpty {
-                    let text = try Console.readStandardInput()
-                    bytes = try Hex.bytes(segments: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
-                                          segmentName: "line")
+                    let decoder = HexPacketDecoder(segmentName: "line", linesAreSegments: true, output: output)
+                    try MQTTStreams.forEachStandardInputPiece { piece in
+                        try decoder.feed(piece)
+                        output.flush()  // what this piece completed goes out before the next read waits
+                    }
+                    try decoder.finish()
                 } else {
-                    bytes = try Hex.bytes(segments: hex, segmentName: "argument")
-                }
-                try PacketInspector.decodeStream(bytes) { object in
-                    Output.line(object.compactText)
+                    let decoder = HexPacketDecoder(segmentName: "argument", linesAreSegments: false, output: output)
+                    for (index, argument) in hex.enumerated() {
+                        if index > 0 { try decoder.endSegment() }
+                        var argument = argument
+                        try argument.withUTF8 { try decoder.feed(UnsafeRawBufferPointer($0)) }
+                    }
+                    try decoder.finish()
                 }
             }
         }
