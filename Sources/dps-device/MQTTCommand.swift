@@ -59,7 +59,9 @@ extension MQTTCommand {
             discussion: """
                 Takes one JSON object per argument, or from standard input when there are none: \
                 JSON objects one after another (one per line, or spread over lines) or arrays of \
-                them. Errors name the object (counted from 1) and the field, and exit with code 1.
+                them, each encoded as soon as it is read. A PUBLISH's payload_hex over 8 MiB is \
+                streamed when it comes last, after payload_len (as decode writes it). Errors \
+                name the object (counted from 1) and the field, and exit with code 1.
                 """
         )
 
@@ -68,38 +70,24 @@ extension MQTTCommand {
 
         func run() throws {
             try Console.run {
-                var objects: [JSONValue] = []
+                let output = MQTTStreams.standardOutput()
+                defer { output.flush() }
+                let encoder = JSONPacketEncoder(output: output)
                 if json.isEmpty {
-                    let text = try Console.readStandardInput()
-                    do throws(JSONSyntaxError) {
-                        objects = try JSONParser.parseSequence(text)
-                    } catch {
-                        let (line, column) = error.lineAndColumn(in: text)
-                        throw InspectorError("invalid JSON at line \(line), column \(column): \(error.message)")
+                    try MQTTStreams.forEachStandardInputPiece { piece in
+                        try encoder.feed(piece)
+                        output.flush()  // what this piece completed goes out before the next read waits
                     }
+                    try encoder.finish()
                 } else {
                     for (index, argument) in json.enumerated() {
+                        let value: JSONValue
                         do throws(JSONSyntaxError) {
-                            objects.append(try JSONParser.parse(argument))
+                            value = try JSONParser.parse(argument)
                         } catch {
                             throw InspectorError("argument \(index + 1): invalid JSON at character \(error.offset + 1): \(error.message)")
                         }
-                    }
-                }
-                // Top-level arrays hold packets too.
-                let packets = objects.flatMap { value -> [JSONValue] in
-                    if case .array(let elements) = value { return elements }
-                    return [value]
-                }
-                for (index, object) in packets.enumerated() {
-                    do throws(InspectorError) {
-                        Output.line(Hex.string(try PacketInspector.encode(object)))
-                    } catch {
-                        let type = object["type"].flatMap { value -> String? in
-                            if case .string(let name) = value { return " (\(name))" }
-                            return nil
-                        } ?? ""
-                        throw InspectorError("object \(index + 1)\(type): \(error.message)")
+                        try encoder.encode(value)
                     }
                 }
             }
@@ -117,12 +105,5 @@ enum Console {
             Output.error(error.message)
             throw ExitCode(1)
         }
-    }
-
-    static func readStandardInput() throws(InspectorError) -> String {
-        guard let text = String(validating: Output.readStandardInput(), as: UTF8.self) else {
-            throw InspectorError("standard input is not UTF-8 text")
-        }
-        return text
     }
 }
