@@ -158,11 +158,10 @@ public final class JSONPacketEncoder {
         var rest = StreamedPayloadHex(objectName: name, payloadLength: encodedHead.payloadLength, line: line, column: column)
         splitter.resume(line: 0, column: 0)  // until the object ends: the position is `rest`'s
         do throws(InspectorError) {
-            let content = Array(held[contentStart...])
-            let taken = try content.withUnsafeBytes { raw in
+            let taken = try held[contentStart...].withUnsafeBytes { raw in
                 Result { () throws(InspectorError) in try rest.feed(raw, to: output) }
             }.get()
-            precondition(taken == content.count, "the held object ended inside its own string")
+            precondition(taken == held.count - contentStart, "the held object ended inside its own string")
         } catch {
             output.append("\n")
             throw error
