@@ -193,23 +193,13 @@ struct PacketBuilder {
             packet = .connack(MQTTConnAck(sessionPresent: sessionPresent,
                                           returnCode: MQTTConnectReturnCode(rawValue: UInt8(code)).unsafelyUnwrapped))
         case "publish":
-            let topic = view("topic", .topicName, Array(try r.requiredString("topic").utf8))
-            let qos = QoS(rawValue: UInt8(try r.int("qos", in: 0...2) ?? 0)).unsafelyUnwrapped
-            let retain = try r.bool("retain") ?? false
-            let dup = try r.bool("dup") ?? false
-            var packetID = 0
-            if qos == .atMostOnce {
-                if r.value("packet_id") != nil { throw r.error("packet_id", "only allowed with qos 1 or 2") }
-            } else {
-                packetID = try r.requiredInt("packet_id", in: 0...65_535)
-            }
+            var publish = try publishHead(&r)
             let payloadBytes = try r.binary("payload") ?? []
             if let length = try r.int("payload_len", in: 0...Int.max), length != payloadBytes.count {
                 throw r.error("payload_len", "is \(length) but the payload has \(payloadBytes.count) bytes")
             }
-            let payload = view("payload_hex", .binary, payloadBytes)
-            packet = .publish(MQTTPublish(topic: topic, payload: payload, qos: qos, packetID: UInt16(packetID),
-                                          retain: retain, dup: dup))
+            publish.payload = view("payload_hex", .binary, payloadBytes)
+            packet = .publish(publish)
         case "puback", "pubrec", "pubrel", "pubcomp", "unsuback":
             let id = UInt16(try r.requiredInt("packet_id", in: 0...65_535))
             switch type {
@@ -272,6 +262,39 @@ struct PacketBuilder {
         return packet
     }
 
+    /// A PUBLISH's members other than its payload, into a PUBLISH with an empty one.
+    mutating func publishHead(_ r: inout FieldReader) throws(InspectorError) -> MQTTPublish {
+        let topic = view("topic", .topicName, Array(try r.requiredString("topic").utf8))
+        let qos = QoS(rawValue: UInt8(try r.int("qos", in: 0...2) ?? 0)).unsafelyUnwrapped
+        let retain = try r.bool("retain") ?? false
+        let dup = try r.bool("dup") ?? false
+        var packetID = 0
+        if qos == .atMostOnce {
+            if r.value("packet_id") != nil { throw r.error("packet_id", "only allowed with qos 1 or 2") }
+        } else {
+            packetID = try r.requiredInt("packet_id", in: 0...65_535)
+        }
+        return MQTTPublish(topic: topic, payload: ByteView(), qos: qos, packetID: UInt16(packetID), retain: retain, dup: dup)
+    }
+
+    /// The PUBLISH `head` describes, with an empty payload, and its `payload_len`: `head` is a
+    /// PUBLISH object whose `payload_hex`, too long to hold, was cut off; it must come last and
+    /// after `payload_len`.
+    mutating func streamedPublish(from head: JSONValue) throws(InspectorError) -> (publish: MQTTPublish, payloadLength: Int) {
+        var r = try FieldReader(head, prefix: "")
+        _ = r.value("type")
+        let publish = try publishHead(&r)
+        if try r.string("payload") != nil {
+            throw InspectorError("fields \"payload\" and \"payload_hex\": give only one")
+        }
+        guard let payloadLength = try r.int("payload_len", in: 0...Int.max) else {
+            throw r.error("payload_hex", "longer than \(InspectorLimits.heldJSONSize) characters without \"payload_len\" before it: "
+                + "a payload this large is streamed, and the packet's length is written first")
+        }
+        try r.finish()
+        return (publish, payloadLength)
+    }
+
     /// Says which field broke `rule`: by the rule itself where only one field can, else by
     /// checking each string field alone with the codec.
     func blame(_ rule: MQTTRule) -> String? {
@@ -327,7 +350,28 @@ extension PacketInspector {
     public static func encode(_ json: JSONValue) throws(InspectorError) -> [UInt8] {
         var builder = PacketBuilder()
         let packet = try builder.packet(from: json)
-        return try withExtendedLifetime(builder) { () throws(InspectorError) -> [UInt8] in
+        return try encoded(packet, fieldsOf: builder)
+    }
+
+    /// The fixed header, topic and packet id of the PUBLISH `head` describes (a PUBLISH object
+    /// cut off in its `payload_hex`, as for `PacketBuilder.streamedPublish(from:)`), checked by
+    /// the codec, and the length of the payload that is to follow them.
+    static func encodeStreamedPublishHead(_ head: JSONValue) throws(InspectorError) -> (head: [UInt8], payloadLength: Int) {
+        var builder = PacketBuilder()
+        let (publish, payloadLength) = try builder.streamedPublish(from: head)
+        let alone = try encoded(.publish(publish), fieldsOf: builder)
+        let header = RemainingLength.lengths(of: alone).unsafelyUnwrapped.header
+        let (remainingLength, overflow) = (alone.count - header).addingReportingOverflow(payloadLength)
+        guard !overflow && remainingLength <= MQTTFixedHeader.maximumRemainingLength else {
+            let length = overflow ? "over \(Int.max)" : "\(remainingLength)"
+            throw InspectorError("field \"payload_hex\": packet too large: remaining length \(length) exceeds 268435455 (MQTT 2.2.3)")
+        }
+        return ([alone[0]] + RemainingLength.encoded(remainingLength) + alone[header...], payloadLength)
+    }
+
+    /// `packet`'s wire bytes; a rule broken is blamed on one of `builder`'s fields.
+    static func encoded(_ packet: MQTTPacket, fieldsOf builder: PacketBuilder) throws(InspectorError) -> [UInt8] {
+        try withExtendedLifetime(builder) { () throws(InspectorError) -> [UInt8] in
             do throws(MQTTEncodeError) {
                 let size = try packet.encodedSize()
                 var out = [UInt8](repeating: 0, count: size)

@@ -51,12 +51,7 @@ public enum PacketInspector {
             m.append(JSONMember("session_present", .bool(connack.sessionPresent)))
             m.append(JSONMember("return_code", .int(Int(connack.returnCode.rawValue))))
         case .publish(let publish):
-            m.append(JSONMember("topic", .string(text(publish.topic))))
-            m.append(JSONMember("qos", .int(Int(publish.qos.rawValue))))
-            m.append(JSONMember("retain", .bool(publish.retain)))
-            m.append(JSONMember("dup", .bool(publish.dup)))
-            if publish.qos != .atMostOnce { m.append(JSONMember("packet_id", .int(Int(publish.packetID)))) }
-            m.append(JSONMember("payload_len", .int(publish.payload.count)))
+            m = publishMembers(publish, payloadLength: publish.payload.count)
             m.append(JSONMember("payload_hex", .string(Hex.string(publish.payload.buffer))))
         case .puback(let id), .pubrec(let id), .pubrel(let id), .pubcomp(let id), .unsuback(let id):
             m.append(JSONMember("packet_id", .int(Int(id))))
@@ -79,6 +74,19 @@ public enum PacketInspector {
             break
         }
         return .object(m)
+    }
+
+    /// A PUBLISH's members up to `payload_len` (`payloadLength`), all but `payload_hex`, which
+    /// comes last: a streamed PUBLISH writes these before its payload has arrived.
+    static func publishMembers(_ publish: MQTTPublish, payloadLength: Int) -> [JSONMember] {
+        var m: [JSONMember] = [JSONMember("type", .string("publish"))]
+        m.append(JSONMember("topic", .string(text(publish.topic))))
+        m.append(JSONMember("qos", .int(Int(publish.qos.rawValue))))
+        m.append(JSONMember("retain", .bool(publish.retain)))
+        m.append(JSONMember("dup", .bool(publish.dup)))
+        if publish.qos != .atMostOnce { m.append(JSONMember("packet_id", .int(Int(publish.packetID)))) }
+        m.append(JSONMember("payload_len", .int(payloadLength)))
+        return m
     }
 
     /// The lower-case name used as `type`.
@@ -142,46 +150,21 @@ public enum PacketInspector {
 
     // MARK: Byte stream → JSON
 
-    /// Cuts `bytes` into packets with `MQTTFrameReader`, decodes each and hands its JSON object
-    /// to `body`, in order. Stops at the first malformed packet with an error naming the byte
-    /// offset in the whole input, the 1-based packet index and the rule broken.
+    /// Cuts `bytes` into packets with `PacketStreamDecoder` (as `decode` does its input),
+    /// decodes each and hands its JSON object to `body`, in order. Stops at the first malformed
+    /// packet with an error naming the byte offset in the whole input, the 1-based packet index
+    /// and the rule broken.
     public static func decodeStream(_ bytes: [UInt8], _ body: (JSONValue) throws -> Void) throws {
-        // All input is in memory, so the reader's buffer (and packet limit) is the whole input:
-        // a packet announcing more than that cannot be complete, which is reported as such.
-        let capacity = max(bytes.count, 2)
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
-        defer { storage.deallocate() }
-        var reader = MQTTFrameReader(storage: storage)
-        let taken = bytes.withUnsafeBytes { reader.append($0) }
-        precondition(taken == bytes.count)
-
-        var packetStart = 0
-        var packetIndex = 1
-        while true {
-            let frame: MQTTFrame?
-            do {
-                frame = try reader.nextFrame()
-            } catch {
-                if case .packetTooLarge = error.rule {
-                    // Larger than the whole input: the packet (or its header) is cut off.
-                    throw incomplete(bytes, start: packetStart, index: packetIndex, announced: announcedLength(bytes, from: packetStart))
-                }
-                throw decodeError(error, start: packetStart, index: packetIndex)
-            }
-            guard let frame else { break }
-            let packet: MQTTPacket
-            do {
-                packet = try frame.decode()
-            } catch {
-                throw decodeError(error, start: packetStart, index: packetIndex)
-            }
-            try body(json(for: packet))
-            packetStart += frame.bytes.count
-            packetIndex += 1
+        let decoder = PacketStreamDecoder(sink: JSONValueCollector())
+        var failure: InspectorError?
+        do throws(InspectorError) {
+            try bytes.withUnsafeBytes { raw in Result { () throws(InspectorError) in try decoder.feed(raw) } }.get()
+            try decoder.finish()
+        } catch {
+            failure = error
         }
-        if packetStart < bytes.count {
-            throw incomplete(bytes, start: packetStart, index: packetIndex, announced: announcedLength(bytes, from: packetStart))
-        }
+        for value in decoder.sink.values { try body(value) }
+        if let failure { throw failure }
     }
 
     /// All packets of `bytes` as JSON objects; throws at the first malformed one.
@@ -191,12 +174,14 @@ public enum PacketInspector {
         return out
     }
 
+    /// `error`, found in the packet that starts at input offset `start`, in words.
     static func decodeError(_ error: MQTTDecodeError, start: Int, index: Int) -> InspectorError {
         InspectorError("byte \(start + error.offset) (packet \(index)): \(describe(error.rule))")
     }
 
-    static func incomplete(_ bytes: [UInt8], start: Int, index: Int, announced: Int?) -> InspectorError {
-        let present = bytes.count - start
+    /// The input ends inside a packet that starts at `start`: its fixed header `announced` that
+    /// many bytes (`nil`: the header itself is cut off), and `present` are there.
+    static func incomplete(start: Int, index: Int, announced: Int?, present: Int) -> InspectorError {
         let presentText = present == 1 ? "only 1 byte is present" : "only \(present) bytes are present"
         if let announced {
             return InspectorError(
@@ -204,21 +189,5 @@ public enum PacketInspector {
         }
         return InspectorError(
             "byte \(start) (packet \(index)): incomplete packet: the fixed header is cut off, \(presentText)")
-    }
-
-    /// Whole-packet length announced by the fixed header at `start`, or `nil` if the header
-    /// itself is cut off.
-    static func announcedLength(_ bytes: [UInt8], from start: Int) -> Int? {
-        var value = 0
-        var shift = 0
-        var index = start + 1
-        while index < bytes.count && index < start + 5 {
-            let byte = bytes[index]
-            value |= Int(byte & 0x7F) << shift
-            index += 1
-            if byte & 0x80 == 0 { return index - start + value }
-            shift += 7
-        }
-        return nil
     }
 }

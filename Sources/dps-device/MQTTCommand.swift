@@ -20,8 +20,9 @@ extension MQTTCommand {
             discussion: """
                 Reads hex from the arguments, or from standard input when there are none. \
                 Whitespace is ignored anywhere and each token may start with 0x. The bytes may \
-                hold several packets back to back. On a malformed packet the packets before it \
-                are printed, the error goes to standard error and the exit code is 1.
+                hold several packets back to back; they are read and printed as they come, a \
+                large PUBLISH's payload too, in bounded memory. On malformed input the packets \
+                before it are printed, the error goes to standard error and the exit code is 1.
                 """
         )
 
@@ -30,16 +31,23 @@ extension MQTTCommand {
 
         func run() throws {
             try Console.run {
-                let bytes: [UInt8]
+                let output = MQTTStreams.standardOutput()
+                defer { output.flush() }
                 if hex.isEmpty {
-                    let text = try Console.readStandardInput()
-                    bytes = try Hex.bytes(segments: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init),
-                                          segmentName: "line")
+                    let decoder = HexPacketDecoder(segmentName: "line", linesAreSegments: true, output: output)
+                    try MQTTStreams.forEachStandardInputPiece { piece in
+                        try decoder.feed(piece)
+                        output.flush()  // what this piece completed goes out before the next read waits
+                    }
+                    try decoder.finish()
                 } else {
-                    bytes = try Hex.bytes(segments: hex, segmentName: "argument")
-                }
-                try PacketInspector.decodeStream(bytes) { object in
-                    Output.line(object.compactText)
+                    let decoder = HexPacketDecoder(segmentName: "argument", linesAreSegments: false, output: output)
+                    for (index, argument) in hex.enumerated() {
+                        if index > 0 { try decoder.endSegment() }
+                        var argument = argument
+                        try argument.withUTF8 { try decoder.feed(UnsafeRawBufferPointer($0)) }
+                    }
+                    try decoder.finish()
                 }
             }
         }
@@ -51,7 +59,9 @@ extension MQTTCommand {
             discussion: """
                 Takes one JSON object per argument, or from standard input when there are none: \
                 JSON objects one after another (one per line, or spread over lines) or arrays of \
-                them. Errors name the object (counted from 1) and the field, and exit with code 1.
+                them, each encoded as soon as it is read. A PUBLISH's payload_hex over 8 MiB is \
+                streamed when it comes last, after payload_len (as decode writes it). Errors \
+                name the object (counted from 1) and the field, and exit with code 1.
                 """
         )
 
@@ -60,38 +70,24 @@ extension MQTTCommand {
 
         func run() throws {
             try Console.run {
-                var objects: [JSONValue] = []
+                let output = MQTTStreams.standardOutput()
+                defer { output.flush() }
+                let encoder = JSONPacketEncoder(output: output)
                 if json.isEmpty {
-                    let text = try Console.readStandardInput()
-                    do throws(JSONSyntaxError) {
-                        objects = try JSONParser.parseSequence(text)
-                    } catch {
-                        let (line, column) = error.lineAndColumn(in: text)
-                        throw InspectorError("invalid JSON at line \(line), column \(column): \(error.message)")
+                    try MQTTStreams.forEachStandardInputPiece { piece in
+                        try encoder.feed(piece)
+                        output.flush()  // what this piece completed goes out before the next read waits
                     }
+                    try encoder.finish()
                 } else {
                     for (index, argument) in json.enumerated() {
+                        let value: JSONValue
                         do throws(JSONSyntaxError) {
-                            objects.append(try JSONParser.parse(argument))
+                            value = try JSONParser.parse(argument)
                         } catch {
                             throw InspectorError("argument \(index + 1): invalid JSON at character \(error.offset + 1): \(error.message)")
                         }
-                    }
-                }
-                // Top-level arrays hold packets too.
-                let packets = objects.flatMap { value -> [JSONValue] in
-                    if case .array(let elements) = value { return elements }
-                    return [value]
-                }
-                for (index, object) in packets.enumerated() {
-                    do throws(InspectorError) {
-                        Output.line(Hex.string(try PacketInspector.encode(object)))
-                    } catch {
-                        let type = object["type"].flatMap { value -> String? in
-                            if case .string(let name) = value { return " (\(name))" }
-                            return nil
-                        } ?? ""
-                        throw InspectorError("object \(index + 1)\(type): \(error.message)")
+                        try encoder.encode(value)
                     }
                 }
             }
@@ -109,12 +105,5 @@ enum Console {
             Output.error(error.message)
             throw ExitCode(1)
         }
-    }
-
-    static func readStandardInput() throws(InspectorError) -> String {
-        guard let text = String(validating: Output.readStandardInput(), as: UTF8.self) else {
-            throw InspectorError("standard input is not UTF-8 text")
-        }
-        return text
     }
 }
