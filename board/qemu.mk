@@ -24,7 +24,7 @@ QEMU_LDFLAGS := --specs=picolibc.specs -nostartfiles -Lboard/common \
 
 QEMU_ELFS := $(foreach b,$(QEMU_BOARDS),$(QEMU_BUILD)/$(b)/firmware.elf)
 
-.PHONY: qemu-test qemu-build size
+.PHONY: qemu-test qemu-build size size-summary
 
 qemu-build: $(QEMU_ELFS)
 
@@ -53,6 +53,22 @@ size: $(QEMU_ELFS)
 	        --core Sources/DeviceCore --size-tool $(ARM_SIZE); \
 	done
 	@$(MAKE) --no-print-directory size-demo
+	@$(MAKE) --no-print-directory size-summary
+
+## The last lines of `make size`, one per board: `size-summary BOARD core=N modem=N stack=N`, the
+## flash of DeviceCore in the device-flow firmware (board/modem-demo) and of its Modem/ share, and
+## the device flow's stack high-water, read from a run of the self-test firmware under QEMU (the
+## same DeviceFlow, provisioning and three messages, over a scripted peer).
+size-summary: $(QEMU_ELFS) $(QEMU_DEMO_ELFS)
+	@set -e; for b in $(QEMU_BOARDS); do \
+	    d=$(QEMU_BUILD)/$$b; \
+	    timeout 120 $(ARM_QEMU) -M $$b -nographic -monitor none -serial stdio \
+	        -semihosting-config enable=on,target=native -kernel $$d/firmware.elf </dev/null >$$d/size-stack.log 2>&1 || true; \
+	    stack=$$(tr -d '\r' <$$d/size-stack.log | sed -n 's/.*after the device flow \([0-9]*\) bytes.*/\1/p'); \
+	    [ -n "$$stack" ] || { echo "size-summary: $$b: the self-test printed no stack high-water" >&2; exit 1; }; \
+	    $(PYTHON3) board/common/size-report.py --board $$b --map $$d/modem-demo/firmware.map --elf $$d/modem-demo.elf \
+	        --core Sources/DeviceCore --size-tool $(ARM_SIZE) --summary-stack $$stack; \
+	done
 
 define QEMU_BOARD_RULES
 # $(1) = board, $(2) = arch

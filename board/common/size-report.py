@@ -203,6 +203,9 @@ def main():
     parser.add_argument("--program", default="self-test program (vectors, scripted peer)",
                         help="what to call the firmware's own module in the table")
     parser.add_argument("--unattributed", action="store_true", help="list DeviceCore symbols without a folder")
+    parser.add_argument("--summary-stack", type=int, metavar="BYTES",
+                        help="print only `size-summary BOARD core=N modem=N stack=BYTES`: DeviceCore's flash, "
+                             "its Modem/ share, and the given stack high-water")
     args = parser.parse_args()
 
     folders = declaration_folders(args.core)
@@ -267,10 +270,17 @@ def main():
             elf[f[0]] = int(f[1])
 
     def row(label, values, width=58):
-        flash = values[".text"] + values[".rodata"] + values[".data"] + values["other"]
         ram = values[".data"] + values[".bss"]
         cells = "".join(f"{values[c]:>9}" for c in COLUMNS)
-        return f"{label:<{width}}{cells}{flash:>9}{ram:>8}"
+        return f"{label:<{width}}{cells}{flash(values):>9}{ram:>8}"
+
+    def flash(values):
+        return values[".text"] + values[".rodata"] + values[".data"] + values["other"]
+
+    if args.summary_stack is not None:
+        modem = flash(core_split[folder_label["Modem"]])
+        print(f"size-summary {args.board} core={flash(totals['DeviceCore'])} modem={modem} stack={args.summary_stack}")
+        return
 
     header = f"{'':<58}" + "".join(f"{c:>9}" for c in COLUMNS) + f"{'flash':>9}{'RAM':>8}"
     print(f"== {args.board}: {args.elf}")
