@@ -39,6 +39,7 @@ private func touch(_ b: DPSResponseBody) {
         if let v { _ = touchBytes(v) }
     }
     if let payload = b.payload {
+        fuzzCheck(payload != ByteView("null"), "\"payload\": null kept as the text null")
         var reader = JSONReader(payload)
         do throws(JSONError) { while try reader.next() != nil {} } catch {
             finding("payload \(hexString(payload)) is not JSON: \(error)")

@@ -126,6 +126,14 @@ struct DPSFlowTests {
         #expect(h.outcome?.summary == #"assigned hub=h.azure-devices.net device=d1 substatus=reprovisionedToInitialAssignment payload={"config":[1,2,{"k":null}]}"#)
     }
 
+    @Test func assignedWithNullPayloadHasNone() throws {
+        let h = try DPSHarness()
+        try h.connectAndSubscribe()
+        let body = #"{"operationId":"o","status":"assigned","registrationState":{"assignedHub":"h.azure-devices.net","deviceId":"d1","status":"assigned","substatus":null,"payload":null}}"#
+        try h.feed(serverPublish("$dps/registrations/res/200/?$rid=1", body))
+        #expect(h.outcome?.summary == "assigned hub=h.azure-devices.net device=d1 substatus= payload=-")
+    }
+
     @Test func userAgentIsPercentEncodedInTheUserName() throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 1)
         defer { buffer.deallocate() }

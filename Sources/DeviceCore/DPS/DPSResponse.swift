@@ -48,6 +48,8 @@ public enum DPSProtocolError: Error, Equatable, Sendable {
 
 /// The fields of a DPS response body that the device uses; unknown keys are skipped. Text is
 /// decoded (JSON escapes undone) into a `ByteArena`; `payload` is the raw JSON, passed through.
+/// A member whose value is `null` (or of the wrong type) counts as absent, as in Azure's SDKs:
+/// `"payload": null` is no payload, and it does not undo an earlier member of the same name.
 public struct DPSResponseBody: Equatable {
     public var operationID: ByteView?
     public var status: DPSRegistrationStatus?
@@ -100,7 +102,7 @@ public struct DPSResponseBody: Equatable {
                     try skipRest(of: value, &reader)
                 }
             } else if key.equals("operationId") && !nested {
-                operationID = try string(&reader, &arena)
+                if let text = try string(&reader, &arena) { operationID = text }
             } else if key.equals("status") {
                 let text = try reader.next()
                 if case .string(let s) = text {
@@ -112,22 +114,27 @@ public struct DPSResponseBody: Equatable {
                     try skipRest(of: text, &reader)
                 }
             } else if nested && key.equals("assignedHub") {
-                assignedHub = try string(&reader, &arena)
+                if let text = try string(&reader, &arena) { assignedHub = text }
             } else if nested && key.equals("deviceId") {
-                deviceID = try string(&reader, &arena)
+                if let text = try string(&reader, &arena) { deviceID = text }
             } else if nested && key.equals("substatus") {
-                substatus = try string(&reader, &arena)
+                if let text = try string(&reader, &arena) { substatus = text }
             } else if nested && key.equals("payload") {
                 let raw = try reader.captureValue()
+                if raw == ByteView("null") { continue }
                 guard let copy = arena.copy(raw) else { throw JSONError(kind: .bufferTooSmall(needed: raw.count), offset: 0) }
                 payload = copy
             } else if key.equals("errorCode") {
                 let value = try reader.next()
-                if case .number(let n) = value { errorCode = n.int64() } else { try skipRest(of: value, &reader) }
+                if case .number(let n) = value {
+                    if let code = n.int64() { errorCode = code }
+                } else {
+                    try skipRest(of: value, &reader)
+                }
             } else if (nested && key.equals("errorMessage")) || (!nested && key.equals("message")) {
-                errorMessage = try string(&reader, &arena)
+                if let text = try string(&reader, &arena) { errorMessage = text }
             } else if !nested && key.equals("trackingId") {
-                trackingID = try string(&reader, &arena)
+                if let text = try string(&reader, &arena) { trackingID = text }
             } else {
                 try reader.skipValue()
             }
@@ -153,8 +160,8 @@ public struct DPSResponseBody: Equatable {
         }
     }
 
-    /// The next value as a decoded string copied into `arena`; `nil` for JSON null or a
-    /// non-string (skipped).
+    /// The next value as a decoded string copied into `arena`; `nil` (the member counts as
+    /// absent) for JSON null or a non-string, which is skipped.
     @inline(never)
     private func string(_ reader: inout JSONReader, _ arena: inout ByteArena) throws(JSONError) -> ByteView? {
         let token = try reader.next()

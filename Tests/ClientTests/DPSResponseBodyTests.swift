@@ -1,0 +1,61 @@
+import DeviceCore
+import Testing
+
+/// `DPSResponseBody.parse` of `json` into a 512-byte arena, its fields in words (`-` for absent)
+/// and the arena bytes it used.
+func parsedBody(_ json: StaticString) throws(DPSProtocolError) -> (fields: String, used: Int) {
+    let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 1)
+    defer { storage.deallocate() }
+    var arena = ByteArena(storage)
+    let body = try DPSResponseBody.parse(ByteView(json), into: &arena)
+    func show(_ view: ByteView?) -> String { view.map(text) ?? "-" }
+    let status = body.status.map { "\($0)" } ?? "-"
+    let code = body.errorCode.map { String($0) } ?? "-"
+    let fields = "operation=\(show(body.operationID)) status=\(status) hub=\(show(body.assignedHub)) device=\(show(body.deviceID)) "
+        + "substatus=\(show(body.substatus)) payload=\(show(body.payload)) code=\(code) message=\(show(body.errorMessage)) tracking=\(show(body.trackingID))"
+    return (fields, arena.used)
+}
+
+/// A member whose value is `null` is absent, as in Azure's SDKs (parson's `json_value_get_string`
+/// and `json_object_get_object` give NULL for it).
+@Suite("DPS response bodies: null is absent")
+struct DPSResponseBodyNullTests {
+    @Test func nullPayloadIsNoPayload() throws {
+        let body = try parsedBody(#"{"operationId":"o","status":"assigned","registrationState":{"assignedHub":"h","deviceId":"d","payload":null}}"#)
+        #expect(body.fields == "operation=o status=assigned hub=h device=d substatus=- payload=- code=- message=- tracking=-")
+        #expect(body.used == 3, "only o, h and d are kept: no 4-byte null")
+    }
+
+    @Test func payloadHoldingNullsIsKeptAsWritten() throws {
+        let body = try parsedBody(#"{"status":"assigned","registrationState":{"assignedHub":"h","deviceId":"d","payload":{"k":null,"a":[null]}}}"#)
+        #expect(body.fields == #"operation=- status=assigned hub=h device=d substatus=- payload={"k":null,"a":[null]} code=- message=- tracking=-"#)
+    }
+
+    @Test func nullErrorFieldsAreAbsent() throws {
+        let body = try parsedBody(#"{"errorCode":null,"trackingId":null,"message":null,"timestampUtc":null}"#)
+        #expect(body.fields == "operation=- status=- hub=- device=- substatus=- payload=- code=- message=- tracking=-")
+        #expect(body.used == 0)
+    }
+
+    @Test func nullRegistrationStateAndOperationIdAreAbsent() throws {
+        let body = try parsedBody(#"{"operationId":null,"status":"assigning","registrationState":null}"#)
+        #expect(body.fields == "operation=- status=assigning hub=- device=- substatus=- payload=- code=- message=- tracking=-")
+    }
+
+    @Test func nestedNullsAreAbsentAndANullStatusLeavesTheGapToRegistrationState() throws {
+        let body = try parsedBody(
+            #"{"status":null,"registrationState":{"status":"failed","assignedHub":null,"deviceId":null,"substatus":null,"errorCode":null,"errorMessage":null,"payload":null}}"#)
+        #expect(body.fields == "operation=- status=failed hub=- device=- substatus=- payload=- code=- message=- tracking=-")
+    }
+
+    @Test func aLaterNullDoesNotUndoAnEarlierValue() throws {
+        let body = try parsedBody(
+            #"{"operationId":"4.a","operationId":null,"errorCode":400207,"errorCode":null,"registrationState":{"payload":{"x":1},"payload":null,"errorMessage":"bad","errorMessage":null}}"#)
+        #expect(body.fields == #"operation=4.a status=- hub=- device=- substatus=- payload={"x":1} code=400207 message=bad tracking=-"#)
+    }
+
+    @Test func anErrorBodyWithEveryField() throws {
+        let body = try parsedBody(#"{"errorCode":401002,"trackingId":"8ad0463c","message":"Invalid certificate.","timestampUtc":"2020-04-10T05:24:22.4718526Z"}"#)
+        #expect(body.fields == "operation=- status=- hub=- device=- substatus=- payload=- code=401002 message=Invalid certificate. tracking=8ad0463c")
+    }
+}
