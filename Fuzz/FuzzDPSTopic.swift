@@ -10,7 +10,15 @@ func fuzzDPSTopic(_ data: ByteView) {
     prefix.copyBytes(to: prefixed.raw.baseAddress!)
     if data.count > 0 { data.copyBytes(to: prefixed.raw.baseAddress! + prefix.count) }
     check(prefixed.view)
-    _ = PropertyBagReader.bag(inTopic: asIs.view)
+    checkBagIsTail(asIs.view)
+    checkBagIsTail(prefixed.view)
+}
+
+/// A topic's property bag, when it has one, is the end of the topic.
+private func checkBagIsTail(_ topic: ByteView) {
+    guard let bag = PropertyBagReader.bag(inTopic: topic) else { return }
+    fuzzCheck(bag.count <= topic.count && bag == topic.slice(from: topic.count - bag.count, count: bag.count),
+              "bag \(hexString(bag)) is not the end of topic \(hexString(topic))")
 }
 
 private func check(_ topic: ByteView) {

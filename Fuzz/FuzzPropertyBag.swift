@@ -31,6 +31,7 @@ func fuzzPropertyBag(_ data: ByteView) {
         }
     }
     fuzzCheck(pairs <= bag.raw.count, "more pairs than bytes")
+    checkCloudToDeviceTopic(bag.view)
     do throws(PropertyBagError) { _ = try reader.value(forKey: "retry-after") } catch {}
 
     // The whole input as one percent-encoded text.
@@ -52,6 +53,18 @@ func fuzzPropertyBag(_ data: ByteView) {
             finding("an exact-size buffer was too small")
         }
     }
+}
+
+/// Behind a cloud-to-device topic's prefix, the bag is found whole, whatever bytes it holds.
+private func checkCloudToDeviceTopic(_ bag: ByteView) {
+    let prefix = ByteView("devices/d1/messages/devicebound/")
+    let topic = FuzzBuffer(count: prefix.count + bag.count)
+    prefix.copyBytes(to: topic.raw.baseAddress!)
+    bag.copyBytes(to: topic.raw.baseAddress! + prefix.count)
+    let found = PropertyBagReader.bag(inTopic: topic.view)
+    fuzzCheck(found == bag, "the bag of a cloud-to-device topic is \(found.map(hexString) ?? "nil"), not \(hexString(bag))")
+    fuzzCheck(IoTHubTopics.cloudToDeviceProperties(topic: topic.view, deviceID: ByteView("d1")) == bag,
+              "cloudToDeviceProperties disagrees with bag(inTopic:)")
 }
 
 private func checkDecodes(_ text: ByteView, small: FuzzBuffer, isKey: Bool) {

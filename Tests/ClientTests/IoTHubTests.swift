@@ -169,6 +169,12 @@ struct IoTHubTelemetryTests {
             var pairs = [String]()
             while let pair = try reader.next() { pairs.append("\(text(pair.key))=\(text(pair.value))") }
             #expect(pairs == ["%24.mid=9", "k=v%20w"])
+            // IoT Hub leaves some `/` unencoded in the bag; they, `?` and a second `=` stay in the value.
+            let raw = MQTTPublish(topic: ByteView("devices/device1/messages/devicebound/%24.to=%2Fdevices%2Fdevice1&k=a/b?c=d"), payload: ByteView(""))
+            var rawReader = try #require(client.cloudToDeviceMessage(in: raw)).propertyReader()
+            var rawPairs = [String]()
+            while let pair = try rawReader.next() { rawPairs.append("\(text(pair.key)) \(text(pair.value))") }
+            #expect(rawPairs == ["%24.to %2Fdevices%2Fdevice1", "k a/b?c=d"])
             #expect(client.cloudToDeviceMessage(in: MQTTPublish(topic: ByteView("other"), payload: ByteView())) == nil)
         }
     }

@@ -184,12 +184,27 @@ import Testing
         #expect(try reader.value(forKey: "missing") == nil)
     }
 
-    @Test func bagInTopic() {
-        #expect(text(PropertyBagReader.bag(inTopic: view("$dps/registrations/res/202/?$rid=1&retry-after=3"))) == "$rid=1&retry-after=3")
-        #expect(text(PropertyBagReader.bag(inTopic: view("devices/d1/messages/devicebound/%24.to=%2Fx&k=v"))) == "%24.to=%2Fx&k=v")
-        #expect(text(PropertyBagReader.bag(inTopic: view("$iothub/twin/res/200/?$rid=5"))) == "$rid=5")
-        #expect(text(PropertyBagReader.bag(inTopic: view("devices/d1/messages/devicebound/"))) == "")
-        #expect(text(PropertyBagReader.bag(inTopic: view("k=v"))) == "k=v")
-        #expect(text(PropertyBagReader.bag(inTopic: view("a/b?"))) == "")
+    /// The bag is where the topic's kind puts it: after `/messages/devicebound/` for cloud to
+    /// device (raw `/`, `?` and `=` in it kept), after the first `?` for DPS, twin and methods.
+    @Test func bagInTopic() throws {
+        func bag(_ topic: String) -> String? { PropertyBagReader.bag(inTopic: view(topic)).map(text) }
+        #expect(bag("devices/d1/messages/devicebound/%24.to=%2Fdevices%2Fd1&k=a/b") == "%24.to=%2Fdevices%2Fd1&k=a/b")
+        #expect(pairs("%24.to=%2Fdevices%2Fd1&k=a/b") == .success(["%24.to|%2Fdevices%2Fd1", "k|a/b"]))
+        #expect(bag("devices/d1/messages/devicebound/%24.to=/devices/d1/messages/devicebound&k=a?b=c&x=1/2")
+            == "%24.to=/devices/d1/messages/devicebound&k=a?b=c&x=1/2")
+        #expect(pairs("%24.to=/devices/d1/messages/devicebound&k=a?b=c&x=1/2")
+            == .success(["%24.to|/devices/d1/messages/devicebound", "k|a?b=c", "x|1/2"]))
+        #expect(bag("devices/d1/messages/devicebound/") == "")
+        #expect(bag("$dps/registrations/res/202/?$rid=1&retry-after=3") == "$rid=1&retry-after=3")
+        #expect(bag("$dps/registrations/res/200/?$rid=1&k=a?b/c") == "$rid=1&k=a?b/c")
+        #expect(pairs("$rid=1&k=a?b/c") == .success(["$rid|1", "k|a?b/c"]))
+        #expect(bag("$iothub/twin/res/200/?$rid=5&$version=7") == "$rid=5&$version=7")
+        #expect(bag("$iothub/twin/PATCH/properties/desired/?$version=3") == "$version=3")
+        #expect(bag("$iothub/methods/POST/reboot/?$rid=9") == "$rid=9")
+        #expect(bag("a/b?") == nil, "not an IoT Hub or DPS topic")
+        #expect(bag("k=v") == nil)
+        #expect(bag("devices/d1/messages/events/a=b") == nil, "telemetry is sent, never received")
+        #expect(bag("$iothub/twin/res/200/") == nil, "no ? and so no bag")
+        #expect(bag("$dps/registrations/res/202/?") == "")
     }
 }

@@ -68,6 +68,17 @@ public struct ByteView {
         return slice(from: 0, count: prefix.count).elementsEqual(prefix)
     }
 
+    /// The offset just past the first occurrence of `needle`, or `nil` if it does not occur.
+    func end(ofFirst needle: ByteView) -> Int? {
+        guard needle.count <= count else { return nil }
+        var start = 0
+        while start <= count - needle.count {
+            if slice(from: start, count: needle.count).elementsEqual(needle) { return start + needle.count }
+            start += 1
+        }
+        return nil
+    }
+
     /// Copies the bytes into `destination`, which must hold at least `count` bytes.
     @inline(__always)
     public func copyBytes(to destination: UnsafeMutableRawPointer) {

@@ -27,7 +27,7 @@ public struct PropertyBagError: Error, Equatable, Sendable {
 }
 
 /// Reads the pairs of an IoT Hub property bag, `k1=v1&k2=v2`, as found at the end of a topic
-/// (after its last `/`, or after `?`).
+/// (`bag(inTopic:)` says where).
 ///
 /// Keys and values are handed out still percent-encoded, as views into the bag: decode them with
 /// `PercentEncoding.decode(_:into:)` or compare with `PercentEncoding.decodedEquals(_:_:)`
@@ -44,19 +44,26 @@ public struct PropertyBagReader {
         self.bytes = bytes
     }
 
-    /// The property bag at the end of an MQTT topic: everything after the first `?` if there
-    /// is one (`$dps/registrations/res/202/?$rid=1&retry-after=3`), else after the last `/`
-    /// (`devices/d1/messages/devicebound/%24.to=…&k=v`), else the whole topic.
-    public static func bag(inTopic topic: ByteView) -> ByteView {
+    /// The still-encoded property bag of an IoT Hub or DPS topic, found where the topic's kind
+    /// puts it, or `nil` for a topic of another kind:
+    /// - cloud to device, `devices/{deviceId}/messages/devicebound/{bag}`: everything after the
+    ///   first `/messages/devicebound/`, `/`, `?` and `=` included (IoT Hub leaves some of them
+    ///   unencoded there; azure-sdk-for-c's `az_iot_hub_client_c2d_parse_received_topic` also
+    ///   locates the bag by that suffix);
+    /// - DPS, twin and methods, `$dps/…/?{bag}` and `$iothub/…/?{bag}`: everything after the
+    ///   first `?` (`nil` without one).
+    public static func bag(inTopic topic: ByteView) -> ByteView? {
+        if topic.hasPrefix(ByteView("devices/")) {
+            guard let end = topic.end(ofFirst: ByteView("/messages/devicebound/")) else { return nil }
+            return topic.slice(from: end, count: topic.count - end)
+        }
+        guard topic.hasPrefix(ByteView("$dps/")) || topic.hasPrefix(ByteView("$iothub/")) else { return nil }
         var index = 0
-        var lastSlash = -1
         while index < topic.count {
-            let byte = topic[index]
-            if byte == UInt8(ascii: "?") { return topic.slice(from: index + 1, count: topic.count - index - 1) }
-            if byte == UInt8(ascii: "/") { lastSlash = index }
+            if topic[index] == UInt8(ascii: "?") { return topic.slice(from: index + 1, count: topic.count - index - 1) }
             index += 1
         }
-        return topic.slice(from: lastSlash + 1, count: topic.count - lastSlash - 1)
+        return nil
     }
 
     /// The next pair, still percent-encoded, or `nil` after the last one.
