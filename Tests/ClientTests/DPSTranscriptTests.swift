@@ -5,12 +5,13 @@ import Testing
 final class DPSHarness {
     let mqtt: SessionHarness
     let requestBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
-    let resultsBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
+    let resultsBuffer: UnsafeMutableRawBufferPointer
     let userNameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     var registration: DPSRegistration
     var outcome: DPSOutcome?
 
-    init(configure: (inout DPSConfiguration) -> Void = { _ in }) throws {
+    init(resultsCapacity: Int = 1024, configure: (inout DPSConfiguration) -> Void = { _ in }) throws {
+        resultsBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: resultsCapacity, alignment: 8)
         var configuration = DPSConfiguration(idScope: view("0ne00000A0A"), registrationID: view("device1"))
         configure(&configuration)
         let connect = try DPSRegistration.connectPacket(for: configuration, userNameBuffer: userNameBuffer)
@@ -124,6 +125,20 @@ struct DPSFlowTests {
         let body = #"{"operationId":"o","status":"assigned","registrationState":{"assignedHub":"h.azure-devices.net","deviceId":"d1","status":"assigned","substatus":"reprovisionedToInitialAssignment","payload":{"config":[1,2,{"k":null}]}}}"#
         try h.feed(serverPublish("$dps/registrations/res/200/?$rid=1", body))
         #expect(h.outcome?.summary == #"assigned hub=h.azure-devices.net device=d1 substatus=reprovisionedToInitialAssignment payload={"config":[1,2,{"k":null}]}"#)
+    }
+
+    /// The results buffer is 128 bytes for the operation id and the response's decoded text:
+    /// o, h.azure-devices.net, d1 and initialAssignment take 1 + 19 + 2 + 17 = 39.
+    @Test func resultsBufferIs128BytesPlusTheResponsesText() throws {
+        let body = #"{"operationId":"o","status":"assigned","registrationState":{"assignedHub":"h.azure-devices.net","deviceId":"d1","status":"assigned","substatus":"initialAssignment"}}"#
+        let exact = try DPSHarness(resultsCapacity: 128 + 39)
+        try exact.connectAndSubscribe()
+        try exact.feed(serverPublish("$dps/registrations/res/200/?$rid=1", body))
+        #expect(exact.outcome?.summary == "assigned hub=h.azure-devices.net device=d1 substatus=initialAssignment payload=-")
+        let short = try DPSHarness(resultsCapacity: 128 + 38)
+        try short.connectAndSubscribe()
+        try short.feed(serverPublish("$dps/registrations/res/200/?$rid=1", body))
+        #expect(short.outcome?.summary == "failed malformedResponse(DeviceCore.DPSProtocolError.resultsBufferTooSmall(needed: 17, available: 16)) code=- message=- tracking=-")
     }
 
     @Test func assignedWithNullPayloadHasNone() throws {

@@ -248,6 +248,75 @@ struct SASTokenTests {
         #expect(key == Self.macBase64)
     }
 
+    /// `write` into exactly `capacity` bytes of scratch: the token, or the error.
+    func token(resource: StaticString, key: StaticString, expiry: Int64, keyName: StaticString? = nil, scratch capacity: Int) -> Result<String, SASError> {
+        withBuffer(capacity) { scratch in
+            withBuffer(512) { out in
+                var writer = TextWriter(into: out)
+                do throws(SASError) {
+                    try SASToken.write(resource: ByteView(resource), keyBase64: ByteView(key), expiryEpochSeconds: expiry,
+                                       keyName: keyName.map { ByteView($0) }, hmac: RecordingHMAC(), scratch: scratch, into: &writer)
+                    return .success(text(try! writer.finish()))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+    }
+
+    /// The documented size, `k + r + 1 + d + 32 + 44`, works exactly; one byte less, or any
+    /// size down to none, says that size. DPS: key `AQIDBA==` (k = 4), resource
+    /// `0ne00000A0A%2Fregistrations%2Fdevice1` (r = 37), expiry of d = 10 digits: 128.
+    @Test func dpsScratchIsExactlyTheDocumentedSize() {
+        let exact = 4 + 37 + 1 + 10 + 32 + 44
+        #expect(exact == 128)
+        #expect(token(resource: "0ne00000A0A/registrations/device1", key: "AQIDBA==", expiry: 1_747_904_819, keyName: "registration", scratch: exact)
+            == .success("SharedAccessSignature sr=0ne00000A0A%2Fregistrations%2Fdevice1&sig=AAgQGCAoMDhASFBYYGhweICIkJigqLC4wMjQ2ODo8Pg%3D&se=1747904819&skn=registration"))
+        for capacity in 0..<exact {
+            #expect(token(resource: "0ne00000A0A/registrations/device1", key: "AQIDBA==", expiry: 1_747_904_819, scratch: capacity)
+                == .failure(.bufferTooSmall(needed: exact, capacity: capacity)), "scratch \(capacity)")
+        }
+    }
+
+    /// A 44-character Azure key (k = 32), `h.azure-devices.net%2Fdevices%2Fd1` (r = 34), expiry
+    /// 10 (d = 2): 145 bytes. (The old rule, resource + key + 64 = 30 + 44 + 64 = 138, was short.)
+    @Test func hubScratchIsExactlyTheDocumentedSize() {
+        let key: StaticString = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        let exact = 32 + 34 + 1 + 2 + 32 + 44
+        #expect(exact == 145)
+        #expect(token(resource: "h.azure-devices.net/devices/d1", key: key, expiry: 10, scratch: exact)
+            == .success("SharedAccessSignature sr=h.azure-devices.net%2Fdevices%2Fd1&sig=AAgQGCAoMDhASFBYYGhweICIkJigqLC4wMjQ2ODo8Pg%3D&se=10"))
+        #expect(token(resource: "h.azure-devices.net/devices/d1", key: key, expiry: 10, scratch: exact - 1)
+            == .failure(.bufferTooSmall(needed: exact, capacity: exact - 1)))
+        #expect(token(resource: "h.azure-devices.net/devices/d1", key: key, expiry: 10, scratch: 30 + 44 + 64)
+            == .failure(.bufferTooSmall(needed: exact, capacity: 138)))
+    }
+
+    /// Derivation: the decoded group key and the MAC, `k + 32`: 35 bytes for `AQID`.
+    @Test func derivationScratchIsExactlyTheDocumentedSize() {
+        func derive(scratch capacity: Int) -> Result<String, SASError> {
+            withBuffer(capacity) { scratch in
+                withBuffer(64) { out in
+                    var writer = TextWriter(into: out)
+                    do throws(SASError) {
+                        try SASToken.deriveDeviceKey(groupKeyBase64: ByteView("AQID"), registrationID: ByteView("device1"), hmac: RecordingHMAC(), scratch: scratch, into: &writer)
+                        return .success(text(try! writer.finish()))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+        }
+        #expect(derive(scratch: 35) == .success(Self.macBase64))
+        #expect(derive(scratch: 34) == .failure(.bufferTooSmall(needed: 35, capacity: 34)))
+        #expect(derive(scratch: 0) == .failure(.bufferTooSmall(needed: 35, capacity: 0)))
+    }
+
+    /// An invalid key is named whatever the scratch size.
+    @Test func invalidKeyComesBeforeTheScratchSize() {
+        #expect(token(resource: "r", key: "AQ!D", expiry: 1, scratch: 0) == .failure(.invalidKey(Base64Error(kind: .invalidCharacter, offset: 2))))
+    }
+
     @Test func invalidKeyIsReported() throws {
         let hmac = RecordingHMAC()
         try withBuffer(64) { scratch in

@@ -143,7 +143,11 @@ public struct DPSRegistration {
     static let operationIDCapacity = 128
 
     /// A registration using `requestBuffer` to build requests and `resultsBuffer` to keep the
-    /// assignment's text (hub, device id, payload, error message); both must outlive it.
+    /// assignment's text; both must outlive it. `resultsBuffer` must be larger than 128 bytes
+    /// (a smaller one traps): its first 128 keep the operation id, the rest each response's
+    /// decoded text (operation id, hub, device id, substatus, payload, error message, tracking
+    /// id). A response with more text than that ends the registration with
+    /// `.malformedResponse(.resultsBufferTooSmall(needed:available:))`.
     public init(configuration: DPSConfiguration, requestBuffer: UnsafeMutableRawBufferPointer, resultsBuffer: UnsafeMutableRawBufferPointer) {
         precondition(resultsBuffer.count > Self.operationIDCapacity, "resultsBuffer must be larger than 128 bytes")
         self.configuration = configuration
