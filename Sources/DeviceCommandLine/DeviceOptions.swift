@@ -1,8 +1,4 @@
 import DeviceCore
-#if canImport(Glibc)
-import Glibc
-#endif
-import LinuxBoard
 
 /// What `provision` and `run` need to reach DPS: options, each with the environment variable
 /// Azure's SDK samples use as a fallback, so that nothing has to be edited in source.
@@ -60,11 +56,17 @@ public struct DeviceOptions {
     /// The version here is the one `make dist` puts in the tarball's name.
     static let userAgent = "swift-azure-iot-device/0.1"
 
-    /// A value from the option, else the environment variable, else `nil`. (An empty option is
-    /// refused by `resolved()` before this is asked; an empty variable counts as unset.)
+    /// A value from the option, else the process's environment variable, else `nil`. (An
+    /// empty option is refused by `resolved()` before this is asked; an empty variable counts
+    /// as unset.)
     public static func resolve(_ flag: String?, _ variable: String) -> String? {
+        resolve(flag, variable, in: .process)
+    }
+
+    /// A value from the option, else `environment`'s variable (unless empty), else `nil`.
+    static func resolve(_ flag: String?, _ variable: String, in environment: Environment) -> String? {
         if let flag, !flag.isEmpty { return flag }
-        if let value = getenv(variable).map({ String(cString: $0) }), !value.isEmpty { return value }
+        if let value = environment[variable], !value.isEmpty { return value }
         return nil
     }
 
@@ -85,7 +87,7 @@ public struct DeviceOptions {
     }
 
     /// The settings, checked: every missing or malformed one is named with how to give it.
-    func resolved() throws(UsageError) -> ResolvedDeviceOptions {
+    func resolved(environment: Environment) throws(UsageError) -> ResolvedDeviceOptions {
         var problems = [String]()
         // An explicitly empty value is a mistake to name, never a quiet fall-back to the
         // environment or to Azure's global endpoint.
@@ -96,13 +98,13 @@ public struct DeviceOptions {
         for (name, value) in given where value == "" {
             problems.append("\(name) is empty: give a value, or leave the option out")
         }
-        let scope = Self.resolve(idScope, "PROVISIONING_IDSCOPE")
+        let scope = Self.resolve(idScope, "PROVISIONING_IDSCOPE", in: environment)
         if scope == nil && idScope == nil { problems.append("the ID scope is missing: pass --id-scope or set PROVISIONING_IDSCOPE (it is on the DPS instance's overview page)") }
-        let certificate = Self.resolve(cert, "X509_CERT_FILE")
-        let privateKey = Self.resolve(key, "X509_KEY_FILE")
+        let certificate = Self.resolve(cert, "X509_CERT_FILE", in: environment)
+        let privateKey = Self.resolve(key, "X509_KEY_FILE", in: environment)
         if certificate == nil && cert == nil { problems.append("the device certificate is missing: pass --cert FILE or set X509_CERT_FILE") }
         if privateKey == nil && key == nil { problems.append("the device key is missing: pass --key FILE or set X509_KEY_FILE") }
-        let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST") ?? Self.defaultDPSHost
+        let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST", in: environment) ?? Self.defaultDPSHost
         let host = Self.endpoint(hostText)
         if host == nil { problems.append("--provisioning-host \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535") }
         if let payload, let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
@@ -115,16 +117,16 @@ public struct DeviceOptions {
         }
         return ResolvedDeviceOptions(
             idScope: scope, certificateFile: certificate, keyFile: privateKey,
-            passphrase: Self.resolve(keyPassphrase, "X509_PASS_PHRASE"),
-            registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID"),
+            passphrase: Self.resolve(keyPassphrase, "X509_PASS_PHRASE", in: environment),
+            registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID", in: environment),
             dpsHost: host.host, dpsPort: host.port,
             caFile: ca, payload: payload, timeoutSeconds: timeout, keepAlive: UInt16(keepAlive),
             logFormat: json ? .json : (logFormat ?? .text), verbose: verbose,
-            statePath: Self.resolve(state, "DPS_DEVICE_STATE"))
+            statePath: Self.resolve(state, "DPS_DEVICE_STATE", in: environment))
     }
 }
 
-struct ResolvedDeviceOptions {
+struct ResolvedDeviceOptions: Equatable {
     var idScope: String
     var certificateFile: String
     var keyFile: String
