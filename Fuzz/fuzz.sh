@@ -7,6 +7,7 @@
 #   Fuzz/fuzz.sh smoke [TOTAL_SECONDS]      every target, TOTAL_SECONDS (default 60) shared out
 #   Fuzz/fuzz.sh repro TARGET FILE...       run the target once on each file (a crash reproducer)
 #
+# Fuzz/dict/<target>.dict, when there is one, is passed with -dict.
 # Scratch state lives in build/fuzz/: corpus/<target>/ (seeded from the committed
 # Fuzz/corpus/<target>/ and grown by every run), crashes/<target>/ (reproducers), logs/.
 # Any crash, timeout, out-of-memory or sanitizer report fails the target; the script exits 1
@@ -67,7 +68,9 @@ run_target() {
     local corpus="$OUT/corpus/$target" crashes="$OUT/crashes/$target" log="$OUT/logs/$target.log"
     mkdir -p "$corpus" "$crashes" "$OUT/logs"
     cp -n "$ROOT/Fuzz/corpus/$target"/* "$corpus"/ 2>/dev/null || true
-    FUZZ_TARGET="$target" "$(binary_for "$target")" "$corpus" \
+    local dictionary=()
+    [ -f "$ROOT/Fuzz/dict/$target.dict" ] && dictionary=(-dict="$ROOT/Fuzz/dict/$target.dict")
+    FUZZ_TARGET="$target" "$(binary_for "$target")" "$corpus" "${dictionary[@]}" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
         -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1
     local status=$?

@@ -6,7 +6,8 @@
 // Input: fields separated by NUL or newline, each read as UTF-8 the way argv is (invalid bytes
 // repaired). The first field is the command when it is `provision` or `run`; otherwise the
 // command is `run` and the field is its first argument. A field `$NAME=value` sets the
-// environment variable NAME; every other field is the next argument.
+// environment variable NAME; every other field is the next argument. Each input is read twice:
+// with only its own variables, and over `requiredSettings`.
 
 /// The variables the options fall back to, with the options they stand in for.
 let environmentFallbacks: [(variable: String, option: String)] = [
@@ -15,8 +16,16 @@ let environmentFallbacks: [(variable: String, option: String)] = [
     ("PROVISIONING_HOST", "--provisioning-host"), ("DPS_DEVICE_STATE", "--state"),
 ]
 
+/// The three settings every configuration needs, from the environment: the input is read
+/// with them too, so that it need not give them to reach the checks of the others.
+let requiredSettings = ["PROVISIONING_IDSCOPE": "0ne00000FUZZ", "X509_CERT_FILE": "device1.pem", "X509_KEY_FILE": "device1.key"]
+
 func fuzzOptions(_ data: ByteView) {
-    let input = OptionsInput(data)
+    check(OptionsInput(data))
+    check(OptionsInput(data, environment: requiredSettings))
+}
+
+private func check(_ input: OptionsInput) {
     let first = read(input)
     let second = read(input)
     fuzzCheck(first == second, "the same input read twice differs: \(first) then \(second)")
@@ -38,7 +47,9 @@ struct OptionsInput {
     var arguments: [String] = []
     var environment: [String: String] = [:]
 
-    init(_ data: ByteView) {
+    /// The input's command line, and its variables over `environment`.
+    init(_ data: ByteView, environment base: [String: String] = [:]) {
+        environment = base
         var fields: [String] = []
         var start = 0
         var index = 0
@@ -69,19 +80,27 @@ struct OptionsInput {
 }
 
 /// Every line of the message is words that name the option at fault: one of the command's
-/// option spellings, or the argument it could not place, quoted.
+/// option spellings (or the variable standing in for it), or the argument it could not place,
+/// quoted.
 private func checkRefusal(_ error: UsageError, _ input: OptionsInput) {
     fuzzCheck(!error.message.isEmpty, "an empty usage error")
     let spellings = input.command.help.specs.flatMap(\.names)
     for line in error.message.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
         let text = String(decoding: line, as: UTF8.self)
         fuzzCheck(!text.isEmpty, "an empty line in the usage error \(String(reflecting: error.message))")
-        let namesOption = spellings.contains { text.contains($0) }
+        let namesOption = spellings.contains { text.contains($0) } || environmentFallbacks.contains { text.contains($0.variable) }
         let quotesArgument = input.arguments.contains { argument in
             let name = argument.firstIndex(of: "=").map { String(argument[..<$0]) } ?? argument
             return text.contains("'\(argument)'") || text.contains("'\(name)'")
         }
         fuzzCheck(namesOption || quotesArgument, "the refusal \(String(reflecting: text)) names no option")
+        // A value that only a variable gave is blamed on the variable.
+        for (variable, option) in environmentFallbacks {
+            let spellings = input.command.help.specs.first { $0.primaryName == option }!.names
+            guard !input.mentions(spellings), let value = input.environment[variable], !value.isEmpty,
+                  text.contains("\"\(value)\""), !isKnown("variable-blamed-on-option") else { continue }
+            fuzzCheck(text.contains(variable), "the refusal \(String(reflecting: text)) of \(variable)'s value names \(option)")
+        }
     }
 }
 
@@ -106,7 +125,7 @@ private func checkAccepted(_ configuration: CommandConfiguration, _ input: Optio
                           ("ca", options.caFile), ("payload", options.payload)] {
         fuzzCheck(value != "", "an empty \(name) accepted")
     }
-    fuzzCheck(!options.dpsHost.isEmpty, "an empty DPS host accepted (port \(options.dpsPort))")
+    fuzzCheck(!options.dpsHost.isEmpty || isKnown("empty-host"), "an empty DPS host accepted (port \(options.dpsPort))")
     fuzzCheck(options.dpsPort >= 1, "DPS port 0 accepted")
     fuzzCheck((1...86_400).contains(options.timeoutSeconds), "--timeout \(options.timeoutSeconds) accepted")
     fuzzCheck((1...1177).contains(options.keepAlive), "--keep-alive \(options.keepAlive) accepted")

@@ -70,11 +70,12 @@ public struct DeviceOptions {
         return nil
     }
 
-    /// `host`, `host:port` or `[v6]:port`.
+    /// `host`, `host:port` or `[v6]:port`; the host is never empty.
     static func endpoint(_ text: String) -> (host: String, port: UInt16)? {
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
             let host = String(text[text.index(after: text.startIndex)..<close])
+            guard !host.isEmpty else { return nil }
             let rest = text[text.index(after: close)...]
             if rest.isEmpty { return (host, 8883) }
             guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()), port > 0 else { return nil }
@@ -106,7 +107,11 @@ public struct DeviceOptions {
         if privateKey == nil && key == nil { problems.append("the device key is missing: pass --key FILE or set X509_KEY_FILE") }
         let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST", in: environment) ?? Self.defaultDPSHost
         let host = Self.endpoint(hostText)
-        if host == nil { problems.append("--provisioning-host \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535") }
+        if host == nil {
+            // Named as it was given: the option, or the variable standing in for it.
+            let source = (provisioningHost ?? "").isEmpty ? "PROVISIONING_HOST" : "--provisioning-host"
+            problems.append("\(source) \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535")
+        }
         if let payload, let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
         if !(1...86_400).contains(timeout) { problems.append("--timeout must be 1 to 86400 seconds, got \(timeout)") }
         if !(1...1177).contains(keepAlive) { problems.append("--keep-alive must be 1 to 1177 seconds (IoT Hub waits at most 1767 s), got \(keepAlive)") }
