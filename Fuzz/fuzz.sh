@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# libFuzzer + AddressSanitizer targets for DeviceCore. See docs/fuzzing.md.
+# libFuzzer + AddressSanitizer targets for DeviceCore and the command line's options. See docs/fuzzing.md.
 #
-#   Fuzz/fuzz.sh build                      build build/fuzz/fuzz-device (all targets, one binary)
+#   Fuzz/fuzz.sh build                      build build/fuzz/fuzz-device (the core's targets) and
+#                                           build/fuzz/fuzz-options (the target options)
 #   Fuzz/fuzz.sh run SECONDS [TARGET...]    fuzz each target for SECONDS (default: all targets)
 #   Fuzz/fuzz.sh smoke [TOTAL_SECONDS]      every target, TOTAL_SECONDS (default 60) shared out
 #   Fuzz/fuzz.sh repro TARGET FILE...       run the target once on each file (a crash reproducer)
 #
+# Fuzz/dict/<target>.dict, when there is one, is passed with -dict.
 # Scratch state lives in build/fuzz/: corpus/<target>/ (seeded from the committed
 # Fuzz/corpus/<target>/ and grown by every run), crashes/<target>/ (reproducers), logs/.
 # Any crash, timeout, out-of-memory or sanitizer report fails the target; the script exits 1
@@ -15,8 +17,11 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/build/fuzz"
 BIN="$OUT/fuzz-device"
+OPTIONS_BIN="$OUT/fuzz-options"
 SWIFTC="${SWIFTC:-swiftc}"
-ALL_TARGETS=(frames decode dps-topic json property-bag dps-body session base64)
+ALL_TARGETS=(frames decode dps-topic json property-bag dps-body session base64 options)
+# The pure parsing files of Sources/DeviceCommandLine that the options target runs (no I/O).
+OPTIONS_SOURCES=(OptionParser ArgumentBytes DeviceOptions RunOptions TelemetryPlan LogFormat Environment DeviceCommand CommandConfiguration)
 
 # Let libFuzzer, not the Swift runtime's backtracer, handle crashes (it saves the input).
 export SWIFT_BACKTRACE="enable=no"
@@ -32,6 +37,29 @@ build() {
         "${sources[@]}" "$ROOT"/Fuzz/*.swift -o "$BIN.tmp" || exit 1
     mv "$BIN.tmp" "$BIN"
     echo "fuzz: built in $((SECONDS - start)) s"
+    # The options target: DeviceCore as a module of its own (as in the package, so the command
+    # line sees only its public API), then the command line's parsing files and Fuzz/Options.
+    # Fuzz/Support.swift is shared: -import-module gives it DeviceCore.
+    local core="$OUT/options-core" options=()
+    local name
+    for name in "${OPTIONS_SOURCES[@]}"; do options+=("$ROOT/Sources/DeviceCommandLine/$name.swift"); done
+    echo "fuzz: compiling DeviceCore, then ${#options[@]} files of DeviceCommandLine + Fuzz/Options -> build/fuzz/fuzz-options"
+    start=$SECONDS
+    mkdir -p "$core"
+    "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name DeviceCore \
+        -emit-module -emit-module-path "$core/DeviceCore.swiftmodule" -emit-library -static \
+        "${sources[@]}" -o "$core/libDeviceCore.a" || exit 1
+    "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name FuzzOptions \
+        -I "$core" -Xfrontend -import-module -Xfrontend DeviceCore \
+        "${options[@]}" "$ROOT"/Fuzz/Support.swift "$ROOT"/Fuzz/Options/*.swift "$core/libDeviceCore.a" \
+        -o "$OPTIONS_BIN.tmp" || exit 1
+    mv "$OPTIONS_BIN.tmp" "$OPTIONS_BIN"
+    echo "fuzz: built in $((SECONDS - start)) s"
+}
+
+# The binary that holds TARGET.
+binary_for() {
+    if [ "$1" = options ]; then echo "$OPTIONS_BIN"; else echo "$BIN"; fi
 }
 
 # run_target TARGET SECONDS: 0 when the target survived.
@@ -40,7 +68,9 @@ run_target() {
     local corpus="$OUT/corpus/$target" crashes="$OUT/crashes/$target" log="$OUT/logs/$target.log"
     mkdir -p "$corpus" "$crashes" "$OUT/logs"
     cp -n "$ROOT/Fuzz/corpus/$target"/* "$corpus"/ 2>/dev/null || true
-    FUZZ_TARGET="$target" "$BIN" "$corpus" \
+    local dictionary=()
+    [ -f "$ROOT/Fuzz/dict/$target.dict" ] && dictionary=(-dict="$ROOT/Fuzz/dict/$target.dict")
+    FUZZ_TARGET="$target" "$(binary_for "$target")" "$corpus" "${dictionary[@]}" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
         -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1
     local status=$?
@@ -61,7 +91,7 @@ run() {
     local seconds="$1"; shift
     local targets=("$@")
     [ ${#targets[@]} -eq 0 ] && targets=("${ALL_TARGETS[@]}")
-    [ -x "$BIN" ] || build
+    [ -x "$BIN" ] && [ -x "$OPTIONS_BIN" ] || build
     local failed=()
     for target in "${targets[@]}"; do
         run_target "$target" "$seconds" || failed+=("$target")
@@ -84,8 +114,8 @@ smoke)
     ;;
 repro)
     target="$2"; shift 2
-    [ -x "$BIN" ] || build
-    FUZZ_TARGET="$target" "$BIN" "$@"
+    [ -x "$BIN" ] && [ -x "$OPTIONS_BIN" ] || build
+    FUZZ_TARGET="$target" "$(binary_for "$target")" "$@"
     ;;
 *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

@@ -78,6 +78,7 @@ TOPICS = [
     b"$dps/registrations/res/200/?$rid=1&&x=%41&retry-after=0",
     b"$dps/registrations/res/200/?%24rid=1",
     b"devices/d1/messages/devicebound/%24.to=%2Fdevices%2Fd1&k=v",
+    b"devices/d1/messages/devicebound/%24.to=/devices/d1/messages/devicebound&k=a/b?c=d",
 ]
 BAGS = [
     b"$rid=1&retry-after=3",
@@ -85,6 +86,34 @@ BAGS = [
     b"&&a&b=&=c",
     b"$.mid=abc&$.cid=%7e%7E&iothub-ack=full&x=%zz",
     b"k=%E6%9D%B1%E4%BA%AC&v=a+b%20c",
+]
+# dps-body: a response whose members are null (they count as absent).
+NULL_BODY = (b'{"operationId":null,"status":"assigned","registrationState":{"assignedHub":"h","deviceId":"d",'
+             b'"substatus":null,"errorMessage":null,"payload":null},"trackingId":null}')
+# options: command lines from docs/dps-device.md, packaging/ and the tests, one field a line;
+# `$NAME=value` is an environment variable.
+OPTIONS = [
+    ["provision", "--id-scope", "SCOPE", "--cert", "device1.pem", "--key", "device1.key"],
+    ["run", "--id-scope", "0ne00XXXXXX", "--cert", "./device1.pem", "--key", "./device1.key"],
+    ["run", "$PROVISIONING_IDSCOPE=0ne00XXXXXX", "$X509_CERT_FILE=./device1.pem", "$X509_KEY_FILE=./device1.key"],
+    ["run", "--id-scope", "0ne00000DEMO", "--provisioning-host", "127.0.0.1", "--ca", "build/demo/certs/server-ca.pem",
+     "--cert", "build/demo/certs/device1.pem", "--key", "build/demo/certs/device1.key"],
+    ["run", "--messages", "forever", "--duration", "forever", "--interval", "60",
+     "--body-command", "/usr/local/bin/read-sensor", "--log-format", "json",
+     "$PROVISIONING_IDSCOPE=0ne00XXXXXX", "$X509_CERT_FILE=/etc/dps-device/device1.pem",
+     "$X509_KEY_FILE=/etc/dps-device/device1.key", "$DPS_DEVICE_STATE=/var/lib/dps-device/assignment.json",
+     "$PROVISIONING_HOST=global.azure-devices-provisioning.net", "$PROVISIONING_REGISTRATION_ID=device1"],
+    ["run", "--id-scope", "0ne00000BNCH", "--provisioning-host", "127.0.0.1:8883", "--ca", "server-ca.pem",
+     "--cert", "device1.pem", "--key", "device1.key", "--messages", "3", "--interval", "0"],
+    ["provision", "--id-scope=0ne00000A0A", "--cert=device1.pem", "--key=device1.key", "--state",
+     "/var/lib/dps-device/assignment.json", "--payload", '{"modelId":"dtmi:com:example:Thermostat;1"}',
+     "--registration-id", "device1", "--dps-host", "[::1]:8883", "--timeout", "30", "--keep-alive", "240",
+     "--json", "--verbose", "$X509_PASS_PHRASE=secret"],
+    ["run", "--id-scope", "s", "--cert", "c.pem", "--key", "k.key", "--body", '{"temperature":21.5}',
+     "--hub-port", "8884", "--reprovision", "--ca-file", "ca.pem", "--key-passphrase", "secret", "--duration", "10"],
+    ["run", "--help"],
+    ["run", "--id-scope", "s", "--cert", "c.pem", "--key", "k.key", "--messages=-1", "--interval=-0.5",
+     "--timeout", "-5", "--provisioning-host", "dps.example:99999", "--ca=", "--nope", "stray"],
 ]
 BASE64 = [b"", b"Zg==", b"Zm8=", b"Zm9v", b"Zm9vYmFy", b"YWJjZGVmZ2hpamtsbW5vcA==",
           b"SGVsbG8sIFdvcmxkIQ==", b"AAECAwQFBgcICQoLDA0ODw==", b"++//", b"QR==", b"Zg=a"]
@@ -115,7 +144,7 @@ def seeds():
     for i, b in enumerate(BAGS + TOPICS):
         yield "property-bag", bytes([8 + i]) + b
     # dps-body: arena size byte, body.
-    for i, b in enumerate(BODIES):
+    for i, b in enumerate(BODIES + [NULL_BODY]):
         yield "dps-body", bytes([(i * 37) & 0xFF]) + b
     # session: 4 sizing bytes, seed byte, then what the server sends after CONNACK.
     sub_ack = bytes.fromhex("9004000101" + "00")  # SUBACK id 1, codes 01 00
@@ -133,11 +162,16 @@ def seeds():
     # base64: buffer size byte, text.
     for i, t in enumerate(BASE64):
         yield "base64", bytes([i * 3]) + t
+    # options: fields on lines; the second command line once more with NUL between fields.
+    for fields in OPTIONS:
+        yield "options", "\n".join(fields).encode()
+    yield "options", "\0".join(OPTIONS[1]).encode()
 
 
 def main():
-    if CORPUS.exists():
-        shutil.rmtree(CORPUS)
+    # Regression inputs (regression-*) are kept; seeds are made afresh.
+    for old in CORPUS.glob("*/seed-*"):
+        old.unlink()
     counts = {}
     for target, data in seeds():
         directory = CORPUS / target

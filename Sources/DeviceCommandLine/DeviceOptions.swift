@@ -1,8 +1,4 @@
 import DeviceCore
-#if canImport(Glibc)
-import Glibc
-#endif
-import LinuxBoard
 
 /// What `provision` and `run` need to reach DPS: options, each with the environment variable
 /// Azure's SDK samples use as a fallback, so that nothing has to be edited in source.
@@ -60,13 +56,24 @@ public struct DeviceOptions {
     /// The version here is the one `make dist` puts in the tarball's name.
     static let userAgent = "swift-azure-iot-device/0.1"
 
-    /// A value from the option, else the environment variable, else `nil`. (An empty option is
-    /// refused by `resolved()` before this is asked, as is a variable that is not UTF-8
-    /// (`environmentProblems`); an empty variable counts as unset.)
+    /// A value from the option, else the process's environment variable, else `nil`. (An
+    /// empty option is refused by `resolved()` before this is asked, as is a variable that is
+    /// not UTF-8; an empty variable counts as unset.)
     public static func resolve(_ flag: String?, _ variable: String) -> String? {
+        resolve(flag, variable, in: .process)
+    }
+
+    /// A value from the option, else `environment`'s variable (unless empty), else `nil`.
+    static func resolve(_ flag: String?, _ variable: String, in environment: Environment) -> String? {
         if let flag, !flag.isEmpty { return flag }
-        if case .success(let value)? = ArgumentBytes.environment(variable) { return value }
+        if let value = environment[variable], !value.isEmpty { return value }
         return nil
+    }
+
+    /// Where a value came from, to name it in a refusal: the option when it was given, else the
+    /// variable standing in for it.
+    static func source(_ flag: String?, _ option: String, _ variable: String) -> String {
+        (flag ?? "").isEmpty ? variable : option
     }
 
     /// The environment variables the device options fall back to.
@@ -77,10 +84,11 @@ public struct DeviceOptions {
 
     /// One line for each of those variables that is set but not UTF-8.
     public static func environmentProblems() -> [String] {
-        environmentVariables.compactMap { name in
-            if case .failure(let error)? = ArgumentBytes.environment(name) { return error.message }
-            return nil
-        }
+        environmentProblems(in: .process)
+    }
+
+    static func environmentProblems(in environment: Environment) -> [String] {
+        environmentVariables.compactMap { environment.problem($0) }
     }
 
     /// What is wrong with an ID scope (DPS shows it as `0ne` and 8 hex digits), or `nil`.
@@ -133,11 +141,12 @@ public struct DeviceOptions {
         return nil
     }
 
-    /// `host`, `host:port` or `[v6]:port`.
+    /// `host`, `host:port` or `[v6]:port`; the host is never empty.
     static func endpoint(_ text: String) -> (host: String, port: UInt16)? {
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
             let host = String(text[text.index(after: text.startIndex)..<close])
+            guard !host.isEmpty else { return nil }
             let rest = text[text.index(after: close)...]
             if rest.isEmpty { return (host, 8883) }
             guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()), port > 0 else { return nil }
@@ -150,7 +159,7 @@ public struct DeviceOptions {
     }
 
     /// The settings, checked: every missing or malformed one is named with how to give it.
-    func resolved() throws(UsageError) -> ResolvedDeviceOptions {
+    func resolved(environment: Environment) throws(UsageError) -> ResolvedDeviceOptions {
         var problems = [String]()
         // An explicitly empty value is a mistake to name, never a quiet fall-back to the
         // environment or to Azure's global endpoint.
@@ -161,19 +170,24 @@ public struct DeviceOptions {
         for (name, value) in given where value == "" {
             problems.append("\(name) is empty: give a value, or leave the option out")
         }
-        problems += Self.environmentProblems()
-        let scope = Self.resolve(idScope, "PROVISIONING_IDSCOPE")
+        problems += Self.environmentProblems(in: environment)
+        let scope = Self.resolve(idScope, "PROVISIONING_IDSCOPE", in: environment)
         if scope == nil && idScope == nil { problems.append("the ID scope is missing: pass --id-scope or set PROVISIONING_IDSCOPE (it is on the DPS instance's overview page)") }
-        let certificate = Self.resolve(cert, "X509_CERT_FILE")
-        let privateKey = Self.resolve(key, "X509_KEY_FILE")
+        let certificate = Self.resolve(cert, "X509_CERT_FILE", in: environment)
+        let privateKey = Self.resolve(key, "X509_KEY_FILE", in: environment)
         if certificate == nil && cert == nil { problems.append("the device certificate is missing: pass --cert FILE or set X509_CERT_FILE") }
         if privateKey == nil && key == nil { problems.append("the device key is missing: pass --key FILE or set X509_KEY_FILE") }
-        let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST") ?? Self.defaultDPSHost
+        let hostText = Self.resolve(provisioningHost, "PROVISIONING_HOST", in: environment) ?? Self.defaultDPSHost
         let host = Self.endpoint(hostText)
-        if host == nil { problems.append("--provisioning-host \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535") }
-        if let host, let problem = Self.hostProblem(host.host) { problems.append("--provisioning-host: \(problem)") }
-        if let scope, let problem = Self.idScopeProblem(scope) { problems.append(problem) }
-        if let id = Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID"), let problem = Self.registrationIDProblem(id) { problems.append(problem) }
+        let hostSource = Self.source(provisioningHost, "--provisioning-host", "PROVISIONING_HOST")
+        if host == nil { problems.append("\(hostSource) \"\(hostText)\" is not HOST or HOST:PORT with a port from 1 to 65535") }
+        if let host, let problem = Self.hostProblem(host.host) { problems.append("\(hostSource): \(problem)") }
+        if let scope, let problem = Self.idScopeProblem(scope) {
+            problems.append("\(Self.source(idScope, "--id-scope", "PROVISIONING_IDSCOPE")): \(problem)")
+        }
+        if let id = Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID", in: environment), let problem = Self.registrationIDProblem(id) {
+            problems.append("\(Self.source(registrationId, "--registration-id", "PROVISIONING_REGISTRATION_ID")): \(problem)")
+        }
         if let payload, let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
         if !(1...86_400).contains(timeout) { problems.append("--timeout must be 1 to 86400 seconds, got \(timeout)") }
         if !(1...1177).contains(keepAlive) { problems.append("--keep-alive must be 1 to 1177 seconds (IoT Hub waits at most 1767 s), got \(keepAlive)") }
@@ -184,16 +198,16 @@ public struct DeviceOptions {
         }
         return ResolvedDeviceOptions(
             idScope: scope, certificateFile: certificate, keyFile: privateKey,
-            passphrase: Self.resolve(keyPassphrase, "X509_PASS_PHRASE"),
-            registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID"),
+            passphrase: Self.resolve(keyPassphrase, "X509_PASS_PHRASE", in: environment),
+            registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID", in: environment),
             dpsHost: host.host, dpsPort: host.port,
             caFile: ca, payload: payload, timeoutSeconds: timeout, keepAlive: UInt16(keepAlive),
             logFormat: json ? .json : (logFormat ?? .text), verbose: verbose,
-            statePath: Self.resolve(state, "DPS_DEVICE_STATE"))
+            statePath: Self.resolve(state, "DPS_DEVICE_STATE", in: environment))
     }
 }
 
-struct ResolvedDeviceOptions {
+struct ResolvedDeviceOptions: Equatable {
     var idScope: String
     var certificateFile: String
     var keyFile: String

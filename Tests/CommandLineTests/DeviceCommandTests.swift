@@ -60,6 +60,9 @@ struct DeviceCommandTests {
         (["--state", ""], "--state is empty"),
         (["--keep-alive", "0"], "--keep-alive must be 1 to 1177 seconds"),
         (["--keep-alive", "5000"], "--keep-alive must be 1 to 1177 seconds"),
+        // Found by the fuzz target `options` (docs/fuzzing.md): an empty IPv6 host was accepted.
+        (["--provisioning-host", "[]"], "--provisioning-host \"[]\" is not HOST or HOST:PORT with a port from 1 to 65535"),
+        (["--dps-host=[]:8883"], "--provisioning-host \"[]:8883\" is not HOST or HOST:PORT with a port from 1 to 65535"),
     ])
     func badValuesAreUsageErrors(arguments: [String], message: String) throws {
         let output = try DPSDeviceBinary.run(["provision", "--id-scope", "s", "--cert", "c.pem", "--key", "k.key"] + arguments, environment: [:])
@@ -151,6 +154,28 @@ struct DeviceCommandTests {
         let keyAsCA = try DPSDeviceBinary.run(base + ["--cert", device.certificate, "--key", device.key, "--ca", device.key], environment: [:])
         #expect(keyAsCA.status == 4)
         #expect(keyAsCA.stderr == "error: the trusted CA certificates file \"\(device.key)\" holds a PRIVATE KEY, not CA certificates: --ca takes the CA's certificate, never a key\n")
+    }
+
+    /// Found by the fuzz target `options`: a bad host from the environment was blamed on the
+    /// option, which was not given.
+    @Test func aBadHostFromTheEnvironmentNamesTheVariable() throws {
+        let output = try DPSDeviceBinary.run(["provision", "--id-scope", "s", "--cert", "c.pem", "--key", "k.key"],
+                                             environment: ["PROVISIONING_HOST": "[]:8883"])
+        #expect(output.status == 64)
+        #expect(output.stderr == "Error: PROVISIONING_HOST \"[]:8883\" is not HOST or HOST:PORT with a port from 1 to 65535\nUsage: dps-device provision [<options>]\n  See 'dps-device help provision' for more information.\n")
+    }
+
+    /// The same rule for the ID scope and the registration id: a bad value from a variable
+    /// names the variable; the same value from the option names the option.
+    @Test func aBadScopeOrRegistrationIDNamesWhereItCameFrom() throws {
+        let fromVariables = try DPSDeviceBinary.run(["provision", "--cert", "c.pem", "--key", "k.key"],
+                                                    environment: ["PROVISIONING_IDSCOPE": "a b", "PROVISIONING_REGISTRATION_ID": "dev ice"])
+        #expect(fromVariables.status == 64)
+        #expect(fromVariables.stderr == "Error: PROVISIONING_IDSCOPE: the ID scope \"a b\" is not one: it is letters and digits (DPS shows it as 0ne followed by 8 hex digits, e.g. 0ne00012345), at most 64; copy it from the DPS instance's overview page\nPROVISIONING_REGISTRATION_ID: the registration id \"dev ice\" has \" \" at offset 3; DPS allows letters, digits and - . _ : only\nUsage: dps-device provision [<options>]\n  See 'dps-device help provision' for more information.\n")
+        let fromOptions = try DPSDeviceBinary.run(["provision", "--id-scope", "a b", "--registration-id", "dev ice", "--cert", "c.pem", "--key", "k.key"],
+                                                  environment: [:])
+        #expect(fromOptions.stderr.hasPrefix("Error: --id-scope: the ID scope \"a b\" is not one"))
+        #expect(fromOptions.stderr.contains("\n--registration-id: the registration id \"dev ice\" has"))
     }
 
     @Test func anEmptyIDScopeIsNotTakenFromTheEnvironment() throws {

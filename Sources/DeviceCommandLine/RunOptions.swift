@@ -1,0 +1,58 @@
+import DeviceCore
+
+/// `run`'s own options: what to send and for how long.
+struct RunOptions: Equatable {
+    static let specs: [OptionSpec] = [
+        OptionSpec("--messages", value: "messages", help: "Number of telemetry messages (0-1000000000; default 3), or forever: one every --interval until stopped."),
+        OptionSpec("--interval", value: "interval", help: "Seconds between messages (0-86400; decimals allowed; default 1)."),
+        OptionSpec("--duration", value: "duration", help: "Seconds to stay connected after the messages are acknowledged (0-315360000; default 0), or forever: until SIGINT/SIGTERM."),
+        OptionSpec("--body", value: "body", help: "Send this JSON body instead of the walkthrough's message."),
+        OptionSpec("--body-command", value: "body-command", help: "Run this with /bin/sh -c before each message and send its output (one JSON object) as the body; MESSAGE_INDEX, MESSAGE_COUNT and DEVICE_ID are in its environment; it may take 10 s."),
+        OptionSpec("--reprovision", help: "Register with DPS even if --state holds an assignment."),
+        OptionSpec("--hub-port", value: "hub-port", help: "IoT Hub port (1-65535; default 8883)."),
+    ]
+
+    var messages: CountOrForever
+    var interval: Double
+    var duration: CountOrForever
+    var body: String?
+    var bodyCommand: String?
+    var reprovision: Bool
+    var hubPort: UInt16
+
+    init(_ parsed: ParsedOptions) throws(UsageError) {
+        messages = try parsed.value("--messages", default: .count(3), expected: "a whole number or forever") { CountOrForever($0) }
+        interval = try parsed.value("--interval", default: 1, expected: "a number of seconds") { Double($0) }
+        duration = try parsed.value("--duration", default: .count(0), expected: "a whole number of seconds or forever") { CountOrForever($0) }
+        body = parsed.string("--body")
+        bodyCommand = parsed.string("--body-command")
+        reprovision = parsed.flag("--reprovision")
+        hubPort = try parsed.value("--hub-port", default: 8883, expected: "a port from 1 to 65535") { UInt16($0).flatMap { $0 > 0 ? $0 : nil } }
+    }
+
+    func validate() throws(UsageError) {
+        if case .count(let count) = messages, !(0...1_000_000_000).contains(count) {
+            throw UsageError("--messages must be 0 to 1000000000, or forever; got \(count)")
+        }
+        if !interval.isFinite || !(0...86_400).contains(interval) { throw UsageError("--interval must be 0 to 86400 seconds, got \(interval)") }
+        if case .count(let seconds) = duration, !(0...315_360_000).contains(seconds) {
+            throw UsageError("--duration must be 0 to 315360000 seconds (10 years), or forever; got \(seconds)")
+        }
+        if body != nil && bodyCommand != nil { throw UsageError("--body and --body-command both give the message body: pass one") }
+        if bodyCommand == "" { throw UsageError("--body-command is empty: pass the command that prints the body") }
+        if let body, let problem = JSONCheck.problem(in: body) { throw UsageError("--body is not valid JSON: \(problem)") }
+        if let body, body.utf8.count > IoTHubTopics.maximumMessageSize {
+            throw UsageError("--body is \(body.utf8.count) bytes; IoT Hub accepts at most \(IoTHubTopics.maximumMessageSize)")
+        }
+    }
+
+    var plan: TelemetryPlan {
+        let count: Int?
+        if case .count(let n) = messages { count = n } else { count = nil }
+        let stay: DeviceDuration?
+        if case .count(let seconds) = duration { stay = .seconds(Int64(seconds)) } else { stay = nil }
+        let source: TelemetryPlan.Body = body.map { .fixed($0) } ?? bodyCommand.map { .command($0) } ?? .walkthrough
+        return TelemetryPlan(messages: count, interval: DeviceDuration(milliseconds: Int64((interval * 1000).rounded())),
+                             stayConnected: stay, body: source)
+    }
+}
