@@ -260,18 +260,8 @@ public struct JSONParser {
 extension JSONSyntaxError {
     /// 1-based line and column (in bytes) of `offset` within `text`.
     public func lineAndColumn(in text: String) -> (line: Int, column: Int) {
-        var line = 1
-        var column = 1
-        for (index, byte) in text.utf8.enumerated() {
-            if index == offset { break }
-            if byte == 0x0A {
-                line += 1
-                column = 1
-            } else {
-                column += 1
-            }
-        }
-        return (line, column)
+        let position = TextPosition().advanced(over: text.utf8.prefix(offset))
+        return (position.line, position.column)
     }
 }
 

@@ -1,3 +1,5 @@
+import HostJSON
+
 /// Finds where each top-level JSON value of a stream ends, without parsing it (`JSONParser`
 /// parses it once it is whole), so that `encode` holds one value at a time.
 ///
@@ -94,17 +96,8 @@ struct JSONValueSplitter {
 
     /// Line and column of `offset` in the held value.
     func position(of offset: Int) -> (line: Int, column: Int) {
-        var line = valueLine
-        var column = valueColumn
-        for byte in held.prefix(offset) {
-            if byte == 0x0A {
-                line += 1
-                column = 1
-            } else {
-                column += 1
-            }
-        }
-        return (line, column)
+        let position = TextPosition(line: valueLine, column: valueColumn).advanced(over: held.prefix(offset))
+        return (position.line, position.column)
     }
 
     /// The first byte of a value; `true` when that byte is the whole of it.
