@@ -94,11 +94,14 @@ private func checkRefusal(_ error: UsageError, _ input: OptionsInput) {
             return text.contains("'\(argument)'") || text.contains("'\(name)'")
         }
         fuzzCheck(namesOption || quotesArgument, "the refusal \(String(reflecting: text)) names no option")
-        // A value that only a variable gave is blamed on the variable.
+        // A value that only a variable gave is blamed on the variable (or on another variable
+        // that holds the same value: the quoted value alone cannot say which one it was).
         for (variable, option) in environmentFallbacks {
             let spellings = input.command.help.specs.first { $0.primaryName == option }!.names
             guard !input.mentions(spellings), let value = input.environment[variable], !value.isEmpty,
                   text.contains("\"\(value)\""), !isKnown("variable-blamed-on-option") else { continue }
+            let twin = environmentFallbacks.contains { $0.variable != variable && input.environment[$0.variable] == value && text.contains($0.variable) }
+            if twin { continue }
             fuzzCheck(text.contains(variable), "the refusal \(String(reflecting: text)) of \(variable)'s value names \(option)")
         }
     }
