@@ -78,7 +78,6 @@ public enum Describe {
     static func dps(_ error: DPSError) -> String {
         switch error {
         case .requestBufferTooSmall(let needed, let capacity): return "the DPS request needs \(needed) bytes; its buffer holds \(capacity)"
-        case .session(let e): return session(e)
         }
     }
 
@@ -91,7 +90,6 @@ public enum Describe {
         switch error {
         case .messageTooLarge(let size, let limit): return "the message is \(size) bytes; IoT Hub accepts at most \(limit)"
         case .topicBufferTooSmall(let needed, let capacity): return "the telemetry topic needs \(needed) bytes, the buffer has \(capacity)"
-        case .session(let e): return session(e)
         }
     }
 

@@ -39,6 +39,9 @@ public struct CLIError: Error, CustomStringConvertible {
         let status: ExitStatus
         switch failure {
         case .transport(let tls): status = tls.isRetriable ? .connectionFailed : .configuration
+        // A publish the session refused (the request cannot be encoded or queued) is this
+        // program's configuration, not the connection's.
+        case .session(.encoding), .session(.backPressure), .session(.notConnected): status = .configuration
         case .session: status = .connectionFailed
         case .timedOut: status = .timedOut
         case .stopped: status = .interrupted

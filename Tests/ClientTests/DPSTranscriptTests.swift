@@ -9,6 +9,8 @@ final class DPSHarness {
     let userNameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     var registration: DPSRegistration
     var outcome: DPSOutcome?
+    /// Every action the registration returned, in words (its views last only until the next call), in order.
+    var actions = [String]()
 
     init(resultsCapacity: Int = 1024, configure: (inout DPSConfiguration) -> Void = { _ in }) throws {
         resultsBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: resultsCapacity, alignment: 8)
@@ -36,7 +38,7 @@ final class DPSHarness {
             offset += data[offset...].withUnsafeBytes { mqtt.session.receive($0) }
             while let event = try mqtt.session.nextEvent(now: mqtt.now) {
                 seen.append(Seen(event))
-                if let result = try registration.handle(event, session: &mqtt.session, now: mqtt.now) { outcome = result }
+                try carryOut(registration.handle(event, now: mqtt.now))
             }
         } while offset < data.count
         return seen
@@ -46,7 +48,25 @@ final class DPSHarness {
     func tick(_ milliseconds: Int64) throws {
         mqtt.at(milliseconds)
         _ = try feed("")
-        if let result = try registration.checkTimers(session: &mqtt.session, now: mqtt.now) { outcome = result }
+        try carryOut(registration.timersDue(now: mqtt.now))
+    }
+
+    /// Does what the registration asked, as `DeviceFlow.provision` does; keeps every action.
+    func carryOut(_ action: DPSAction?) throws {
+        guard let action else { return }
+        actions.append(action.summary)
+        switch action {
+        case .publish(let topic, let payload): try mqtt.session.publish(topic: topic, payload: payload, qos: .atLeastOnce)
+        case .progress: break
+        case .finished(let result): outcome = result
+        }
+    }
+
+    /// The connection dropped: the session and the registration are told, as `DeviceFlow` tells them.
+    func connectionLost() {
+        mqtt.session.connectionLost()
+        mqtt.session.discardOutbox()
+        registration.connectionLost()
     }
 
     /// Connects, answers CONNACK and SUBACK: the register request is then queued.
@@ -77,6 +97,17 @@ func publishHex(_ topic: String, _ payload: String, id: UInt16, dup: Bool = fals
 }
 
 let assignedBody = #"{"operationId":"4.abc","status":"assigned","registrationState":{"x509":{},"registrationId":"device1","createdDateTimeUtc":"2025-05-22T08:06:58.2Z","assignedHub":"contoso.azure-devices.net","deviceId":"device1","status":"assigned","substatus":"initialAssignment","lastUpdatedDateTimeUtc":"2025-05-22T08:06:58.5Z","etag":"IjAwMDAi"}}"#
+
+extension DPSAction {
+    /// The action in words, for exact comparisons.
+    var summary: String {
+        switch self {
+        case .publish(let topic, let payload): return "publish \(text(topic)) \(text(payload))"
+        case .progress(let p): return "progress \(p.status) \(p.registrationStatus.map { "\($0)" } ?? "-") next in \(p.nextRequestIn.milliseconds) ms"
+        case .finished(let outcome): return "finished \(outcome.summary)"
+        }
+    }
+}
 
 extension DPSOutcome {
     /// The outcome in words, for exact comparisons.
@@ -116,6 +147,17 @@ struct DPSFlowTests {
         #expect(h.mqtt.sent() == "40020002")
         #expect(h.outcome?.summary == "assigned hub=contoso.azure-devices.net device=device1 substatus=initialAssignment payload=-")
         #expect(h.registration.nextDeadline == nil)
+        // What the registration asked for, in order: it never touched the session itself.
+        #expect(h.actions == [
+            #"publish $dps/registrations/PUT/iotdps-register/?$rid=1 {"registrationId":"device1"}"#,
+            "progress 202 assigning next in 3000 ms",
+            "publish $dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=4.abc ",
+            "finished assigned hub=contoso.azure-devices.net device=device1 substatus=initialAssignment payload=-",
+        ])
+        // Finished: later events and timers ask for nothing.
+        try h.feed(serverPublish("$dps/registrations/res/200/?$rid=2", assignedBody, id: 3))
+        try h.tick(1_000_000)
+        #expect(h.actions.count == 4)
     }
 
     @Test func assignedWithReturnedPayload() throws {
@@ -293,8 +335,7 @@ struct DPSResponseTests {
 
     @Test func lostConnectionKeepsTheRetryAfterWaitThenPolls() throws {
         let h = try answered("202", "$rid=1&retry-after=2", #"{"operationId":"op1","status":"assigning"}"#)
-        h.mqtt.session.connectionLost()
-        h.registration.connectionLost(session: &h.mqtt.session)
+        h.connectionLost()
         h.mqtt.at(500)
         try h.mqtt.session.connectionOpened(now: h.mqtt.now)
         _ = h.mqtt.sent()
@@ -311,8 +352,7 @@ struct DPSResponseTests {
         let h = try DPSHarness()
         try h.connectAndSubscribe()
         _ = h.mqtt.sent()
-        h.mqtt.session.connectionLost()
-        h.registration.connectionLost(session: &h.mqtt.session)
+        h.connectionLost()
         try h.mqtt.session.connectionOpened(now: h.mqtt.now)
         _ = h.mqtt.sent()
         try h.feed("20020000")

@@ -94,23 +94,37 @@ public enum DPSOutcome: Equatable {
     case failed(DPSFailure)
 }
 
+/// What the registration asks its driver to do next.
+public enum DPSAction: Equatable {
+    /// Publish this request at QoS 1. Both views point into the request buffer: publish before
+    /// the next call.
+    case publish(topic: ByteView, payload: ByteView)
+    /// DPS answered without ending the registration; the next request follows after
+    /// `nextRequestIn` (call `timersDue` at `nextDeadline`).
+    case progress(DPSProgress)
+    /// The registration ended.
+    case finished(DPSOutcome)
+}
+
 /// Errors in using the registration, as opposed to DPS saying no.
 public enum DPSError: Error, Equatable {
     /// The request buffer cannot hold the topic and body.
     case requestBufferTooSmall(needed: Int, capacity: Int)
-    /// The session refused the publish.
-    case session(MQTTSessionError)
 }
 
-/// The DPS register/poll flow as a pure state machine on top of an `MQTTSession`.
+/// The DPS register/poll flow as a pure state machine: it takes what arrived (the SUBACK for
+/// the response topic, each PUBLISH), the time and lost connections, and returns what to do.
+/// It never touches the session; its driver (`DeviceFlow.provision`) publishes for it.
 ///
 ///     connect ─▶ SUBACK ─▶ register ($rid=1) ─▶ 202 assigning ─(retry-after)─▶ poll ($rid=2) ─▶ …
 ///                                               200 assigned ──▶ .assigned(hub, device id)
 ///                                               200 failed / disabled, 4xx ──▶ .failed(reason, code, message, tracking id)
 ///                                               429 / 5xx / no answer ─(retry-after or backoff)─▶ same request again
 ///
-/// Feed it every session event and call `checkTimers` at `nextDeadline`. A lost connection
-/// only needs `connectionLost(session:)`: after the next SUBACK the current request is sent again.
+/// Hand it every session event with `handle`, call `timersDue` at `nextDeadline`, and carry out
+/// each `DPSAction` it returns. After a lost connection call `connectionLost()` (and drop the
+/// session's unacknowledged requests: DPS keeps no session); after the next SUBACK the current
+/// request is sent again, with a new request id.
 public struct DPSRegistration {
     enum Step: Equatable {
         /// Waiting for the session's SUBACK before the first (or a repeated) request.
@@ -129,15 +143,13 @@ public struct DPSRegistration {
     private var resultArena: ByteArena
     private var operationID: ByteView?
     private(set) var step: Step = .awaitingSubscription
+    /// Whether the response topic is subscribed on the current connection.
+    private var subscribed = false
     private var lastRequestID: UInt32 = 0
     /// When the overall timeout ends the registration; set by `start(now:)`.
     public private(set) var overallDeadline: DeviceInstant?
     private var backoff: ReconnectBackoff
     private var random: SplitMix64
-    /// Set once the registration ends.
-    public private(set) var outcome: DPSOutcome?
-    /// The latest answer that did not end the registration, until taken with `takeProgress()`.
-    private var progress: DPSProgress?
 
     /// Room kept for the operation id (DPS's are about 60 bytes).
     static let operationIDCapacity = 128
@@ -177,21 +189,14 @@ public struct DPSRegistration {
         if overallDeadline == nil { overallDeadline = now + configuration.overallTimeout }
     }
 
-    /// The latest answer that did not end the registration, once (for progress displays).
-    public mutating func takeProgress() -> DPSProgress? {
-        defer { progress = nil }
-        return progress
-    }
-
     /// The connection dropped. A request in flight is repeated after the next SUBACK; a wait
-    /// for `retry-after` goes on. Unacknowledged requests are dropped from the session's outbox:
-    /// DPS keeps no session, and the repeated request carries a new request id.
-    public mutating func connectionLost(session: inout MQTTSession) {
-        session.discardOutbox()
+    /// for `retry-after` goes on.
+    public mutating func connectionLost() {
+        subscribed = false
         if case .awaitingResponse = step { step = .awaitingSubscription }
     }
 
-    /// When `checkTimers` must next run.
+    /// When `timersDue` must next run; `nil` once the registration has ended.
     public var nextDeadline: DeviceInstant? {
         switch step {
         case .finished: return nil
@@ -201,26 +206,27 @@ public struct DPSRegistration {
         }
     }
 
-    /// Handles one session event; returns the outcome when the registration ends.
-    public mutating func handle(_ event: MQTTSessionEvent, session: inout MQTTSession, now: DeviceInstant) throws(DPSError) -> DPSOutcome? {
-        guard step != .finished else { return outcome }
+    /// Takes one session event: the SUBACK for the response topic sends the current request, a
+    /// PUBLISH on it is read as DPS's answer; other events are ignored.
+    public mutating func handle(_ event: MQTTSessionEvent, now: DeviceInstant) throws(DPSError) -> DPSAction? {
+        guard step != .finished else { return nil }
         switch event {
         case .subscribed(let suback):
             guard suback.returnCodes.count > 0, suback.returnCode(at: 0) != .failure else {
                 return finish(.failed(DPSFailure(reason: .subscriptionRefused)))
             }
-            if step == .awaitingSubscription { try sendRequest(session: &session, now: now) }
-            return nil
+            subscribed = true
+            return step == .awaitingSubscription ? try request(now: now) : nil
         case .message(let publish):
-            return try handleResponse(publish, session: &session, now: now)
+            return received(topic: publish.topic, payload: publish.payload, now: now)
         default:
             return nil
         }
     }
 
     /// Acts on deadlines: the overall timeout, a response timeout, the wait before a poll.
-    public mutating func checkTimers(session: inout MQTTSession, now: DeviceInstant) throws(DPSError) -> DPSOutcome? {
-        if step == .finished { return outcome }
+    public mutating func timersDue(now: DeviceInstant) throws(DPSError) -> DPSAction? {
+        if step == .finished { return nil }
         if let overallDeadline, now >= overallDeadline {
             return finish(.failed(DPSFailure(reason: .timedOut)))
         }
@@ -228,21 +234,22 @@ public struct DPSRegistration {
         case .awaitingResponse(_, let deadline) where now >= deadline:
             step = .waiting(until: now + backoff.nextDelay(using: &random))
         case .waiting(let until) where now >= until:
-            if session.state == .connected {
-                try sendRequest(session: &session, now: now)
-            } else {
-                step = .awaitingSubscription
-            }
+            if subscribed { return try request(now: now) }
+            step = .awaitingSubscription
         default:
             break
         }
         return nil
     }
 
-    private mutating func handleResponse(_ publish: MQTTPublish, session: inout MQTTSession, now: DeviceInstant) throws(DPSError) -> DPSOutcome? {
+    /// A PUBLISH that arrived: DPS's answer to the request in flight, or nothing (another
+    /// topic, a stale or foreign request id). Inlined into its one caller, so that the answer
+    /// is built in the caller's result and not copied through a frame of its own.
+    @inline(__always)
+    private mutating func received(topic: ByteView, payload: ByteView, now: DeviceInstant) -> DPSAction? {
         let response: DPSTopics.Response
         do throws(DPSProtocolError) {
-            guard let parsed = try DPSTopics.parseResponse(publish.topic) else { return nil }
+            guard let parsed = try DPSTopics.parseResponse(topic) else { return nil }
             response = parsed
         } catch {
             return finish(.failed(DPSFailure(reason: .malformedResponse(error))))
@@ -252,15 +259,14 @@ public struct DPSRegistration {
 
         resultArena.reset()
         let body: DPSResponseBody
-        do throws(DPSProtocolError) { body = try DPSResponseBody.parse(publish.payload, into: &resultArena) } catch {
+        do throws(DPSProtocolError) { body = try DPSResponseBody.parse(payload, into: &resultArena) } catch {
             return finish(.failed(DPSFailure(reason: .malformedResponse(error))))
         }
         let status = response.status
         if status == 429 || status >= 500 {
             let wait = response.retryAfter.map { clampRetryAfter($0) } ?? backoff.nextDelay(using: &random)
             step = .waiting(until: now + wait)
-            progress = DPSProgress(status: status, registrationStatus: body.status, nextRequestIn: wait)
-            return nil
+            return .progress(DPSProgress(status: status, registrationStatus: body.status, nextRequestIn: wait))
         }
         guard status == 200 || status == 202 else {
             return finish(.failed(DPSFailure(
@@ -295,8 +301,7 @@ public struct DPSRegistration {
             }
             let wait = response.retryAfter.map { clampRetryAfter($0) } ?? configuration.defaultRetryAfter
             step = .waiting(until: now + wait)
-            progress = DPSProgress(status: status, registrationStatus: registrationStatus, nextRequestIn: wait)
-            return nil
+            return .progress(DPSProgress(status: status, registrationStatus: registrationStatus, nextRequestIn: wait))
         }
     }
 
@@ -306,8 +311,11 @@ public struct DPSRegistration {
         return max(configuration.minimumRetryAfter, min(configuration.maximumRetryAfter, wait))
     }
 
-    /// Publishes the register request, or the poll once DPS has given an operation id.
-    private mutating func sendRequest(session: inout MQTTSession, now: DeviceInstant) throws(DPSError) {
+    /// The register request, or the poll once DPS has given an operation id, with a new
+    /// request id; its response is awaited from now. Out of line: inlined into `handle`, its
+    /// writers' frame sat on the stack under every response's parse as well.
+    @inline(never)
+    private mutating func request(now: DeviceInstant) throws(DPSError) -> DPSAction {
         lastRequestID &+= 1
         if lastRequestID == 0 { lastRequestID = 1 }
         var topicWriter = TextWriter(into: requestBuffer)
@@ -331,17 +339,12 @@ public struct DPSRegistration {
                 throw .requestBufferTooSmall(needed: 0, capacity: requestBuffer.count)
             }
         }
-        do throws(MQTTSessionError) {
-            try session.publish(topic: topic, payload: payload, qos: .atLeastOnce)
-        } catch {
-            throw .session(error)
-        }
         step = .awaitingResponse(requestID: lastRequestID, deadline: now + configuration.responseTimeout)
+        return .publish(topic: topic, payload: payload)
     }
 
-    private mutating func finish(_ result: DPSOutcome) -> DPSOutcome {
+    private mutating func finish(_ result: DPSOutcome) -> DPSAction {
         step = .finished
-        outcome = result
-        return result
+        return .finished(result)
     }
 }

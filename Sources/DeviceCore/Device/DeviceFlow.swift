@@ -125,52 +125,67 @@ where Observer.TransportFailure == Transport.Failure {
     }
 
     /// Registers with DPS over `client` (configured with `DPSRegistration.connectPacket` and
-    /// its subscription) and returns the outcome; disconnects before returning.
+    /// its subscription) and returns the outcome; disconnects before returning. The
+    /// registration decides, the flow carries out its actions: it publishes the requests,
+    /// reports progress, and reconnects while the registration's deadline allows.
     @inline(never)
     public mutating func provision(_ client: inout Client, _ registration: inout DPSRegistration) throws(Failure) -> DPSOutcome {
         let clock = client.clock
         registration.start(now: clock.now())
         let deadline = registration.overallDeadline ?? clock.now()
+        var outcome: DPSOutcome?
+        // A failure that ends the registration at once (the request did not fit or could not be queued).
+        var final: Failure?
         while true {
             try connect(&client, deadline: deadline)
-            var outcome: DPSOutcome?
-            var dpsError: DPSError?
             do throws(Client.Failure) {
-                while outcome == nil && dpsError == nil {
+                while outcome == nil && final == nil {
                     if observer.shouldStop { break }
                     try client.poll(until: registration.nextDeadline) { event, session in
-                        guard outcome == nil, dpsError == nil else { return }
+                        guard outcome == nil, final == nil else { return }
                         do throws(DPSError) {
-                            outcome = try registration.handle(event, session: &session, now: clock.now())
-                            if let progress = registration.takeProgress() { observer.observe(.registrationProgress(progress)) }
+                            carryOut(try registration.handle(event, now: clock.now()), &session, &outcome, &final)
                         } catch {
-                            dpsError = error
+                            final = .dps(error)
                         }
                     }
-                    if outcome == nil && dpsError == nil {
+                    if outcome == nil && final == nil {
                         do throws(DPSError) {
-                            outcome = try registration.checkTimers(session: &client.session, now: clock.now())
+                            carryOut(try registration.timersDue(now: clock.now()), &client.session, &outcome, &final)
                         } catch {
-                            dpsError = error
+                            final = .dps(error)
                         }
                     }
                 }
             } catch {
-                registration.connectionLost(session: &client.session)
-                if let finished = registration.outcome {
-                    outcome = finished
-                } else {
+                // DPS keeps no session: requests not yet acknowledged are sent again, with new
+                // request ids, after the next SUBACK.
+                client.session.discardOutbox()
+                registration.connectionLost()
+                if outcome == nil && final == nil {
                     try waitBeforeRetry(Self.failure(error), clock: clock, deadline: deadline)
                     continue
                 }
             }
             client.disconnect()
             observer.observe(.disconnected)
-            if let dpsError { throw .dps(dpsError) }
-            guard outcome != nil else { throw .stopped }
-            let result = outcome.unsafelyUnwrapped
+            if let final { throw final }
+            guard let result = outcome else { throw .stopped }
             observer.observe(.provisioned(result))
             return result
+        }
+    }
+
+    /// Does what the registration asked: publishes its request, reports its progress, or keeps its outcome.
+    private mutating func carryOut(_ action: DPSAction?, _ session: inout MQTTSession, _ outcome: inout DPSOutcome?, _ final: inout Failure?) {
+        switch action {
+        case nil: break
+        case .publish(let topic, let payload):
+            do throws(MQTTSessionError) { try session.publish(topic: topic, payload: payload, qos: .atLeastOnce) } catch {
+                final = .session(error)
+            }
+        case .progress(let progress): observer.observe(.registrationProgress(progress))
+        case .finished(let result): outcome = result
         }
     }
 
@@ -203,14 +218,16 @@ where Observer.TransportFailure == Transport.Failure {
                             nextSendAt = clock.now() + interval
                             continue
                         }
-                        do throws(IoTHubError) {
-                            let packetID = try hub.sendTelemetry(body, session: &client.session)
+                        let topic: ByteView
+                        do throws(IoTHubError) { topic = try hub.telemetryTopic(for: body) } catch { throw .hub(error) }
+                        do throws(MQTTSessionError) {
+                            let packetID = try client.session.publish(topic: topic, payload: body, qos: .atLeastOnce)
                             observer.observe(.messageSent(index: next, packetID: packetID, body: body))
                             next += 1
                             nextSendAt = clock.now() + interval
                         } catch {
                             // A full window or outbox waits for acknowledgements; anything else is final.
-                            guard case .session(.backPressure) = error else { throw .hub(error) }
+                            guard case .backPressure = error else { throw .session(error) }
                         }
                     }
                     let wake = next <= count ? nextSendAt : min(stayConnectedUntil ?? deadline, deadline)

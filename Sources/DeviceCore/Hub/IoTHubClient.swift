@@ -1,11 +1,9 @@
-/// Why a telemetry message was not queued.
+/// Why a telemetry topic could not be made.
 public enum IoTHubError: Error, Equatable {
     /// The body is larger than IoT Hub accepts (256 KB); nothing was sent.
     case messageTooLarge(size: Int, limit: Int)
     /// The topic buffer cannot hold the topic and its property bag.
     case topicBufferTooSmall(needed: Int, capacity: Int)
-    /// The session refused the publish (back-pressure, not connected, …).
-    case session(MQTTSessionError)
 }
 
 /// A cloud-to-device message: its payload and the still-encoded property bag of its topic.
@@ -18,13 +16,13 @@ public struct CloudToDeviceMessage {
     public func propertyReader() -> PropertyBagReader { PropertyBagReader(properties) }
 }
 
-/// IoT Hub device-to-cloud and cloud-to-device messaging on top of an `MQTTSession`.
+/// IoT Hub device-to-cloud and cloud-to-device messaging: the topics to publish on and the
+/// reading of what arrives. It never touches the session; `DeviceFlow.sendTelemetry` publishes.
 public struct IoTHubClient {
     public let configuration: IoTHubConfiguration
     private let topicBuffer: UnsafeMutableRawBufferPointer
 
-    /// A client writing telemetry topics into `topicBuffer` (the topic is copied into the
-    /// session's outbox, so the buffer is reused for every message).
+    /// A client writing telemetry topics into `topicBuffer`, reused for every message.
     public init(configuration: IoTHubConfiguration, topicBuffer: UnsafeMutableRawBufferPointer) {
         self.configuration = configuration
         self.topicBuffer = topicBuffer
@@ -45,25 +43,17 @@ public struct IoTHubClient {
         return MQTTConnect(clientID: clientID, cleanSession: false, keepAlive: keepAlive, userName: userName, password: password)
     }
 
-    /// Queues one telemetry message (QoS 1 unless told otherwise) and returns its packet id;
-    /// the session's `.published` event for that id means IoT Hub has it.
-    @discardableResult
-    public func sendTelemetry(
-        _ payload: ByteView, properties: TelemetryProperties = .json, qos: QoS = .atLeastOnce, session: inout MQTTSession
-    ) throws(IoTHubError) -> UInt16 {
+    /// The topic to publish `payload` on as telemetry with `properties`, written into the topic
+    /// buffer (valid until the next call; the session copies it when it queues the message).
+    /// Publish at QoS 1: the session's `.published` event for its packet id means IoT Hub has it.
+    public func telemetryTopic(for payload: ByteView, properties: TelemetryProperties = .json) throws(IoTHubError) -> ByteView {
         if payload.count > IoTHubTopics.maximumMessageSize {
             throw .messageTooLarge(size: payload.count, limit: IoTHubTopics.maximumMessageSize)
         }
         var writer = TextWriter(into: topicBuffer)
         IoTHubTopics.telemetryTopic(configuration, properties: properties, into: &writer)
-        let topic: ByteView
-        do throws(TextOverflow) { topic = try writer.finish() } catch {
+        do throws(TextOverflow) { return try writer.finish() } catch {
             throw .topicBufferTooSmall(needed: error.needed, capacity: topicBuffer.count)
-        }
-        do throws(MQTTSessionError) {
-            return try session.publish(topic: topic, payload: payload, qos: qos)
-        } catch {
-            throw .session(error)
         }
     }
 
