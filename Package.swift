@@ -16,11 +16,14 @@ let package = Package(
     targets: [
         // The firmware core: no Foundation, typed throws, builds in Embedded Swift (see `make arm`).
         .target(name: "DeviceCore"),
+        // The words for DeviceCore's error codes (MQTT rules): the host tools' texts, kept out of
+        // a firmware that prints codes instead.
+        .target(name: "DeviceCoreWords", dependencies: ["DeviceCore"]),
         // Host-only JSON trees (ordered members, exact error offsets) for the command line's
         // inspector, stand-ins and log lines; the core has its own non-allocating reader/writer.
         .target(name: "HostJSON"),
         // Host-only helpers that turn packets into JSON and back (the `dps-device mqtt` inspector).
-        .target(name: "PacketInspector", dependencies: ["DeviceCore", "HostJSON"]),
+        .target(name: "PacketInspector", dependencies: ["DeviceCore", "DeviceCoreWords", "HostJSON"]),
         // Host-only board for Linux: TCP and mbedTLS transports, monotonic clock, entropy, HMAC.
         .target(name: "LinuxBoard", dependencies: ["DeviceCore", "CMbedTLS"]),
         // mbedTLS 2.28 from the system (libmbedtls-dev), for LinuxBoard's TLS transport.
@@ -28,19 +31,20 @@ let package = Package(
         // Host-only: makes and inspects certificates with mbedTLS (`dps-device certs`).
         .target(name: "CertificateTool", dependencies: ["CMbedTLS", "LinuxBoard"]),
         // Host-only: local stand-ins for Azure (DPS emulator, hub monitor) for demos and tests.
-        .target(name: "StandIn", dependencies: ["DeviceCore", "LinuxBoard", "CMbedTLS", "HostJSON"]),
+        .target(name: "StandIn", dependencies: ["DeviceCore", "DeviceCoreWords", "LinuxBoard", "CMbedTLS", "HostJSON"]),
         // Host-only: what makes `dps-device run` a gateway agent (the saved assignment, the
         // user's shell commands for message bodies).
         .target(name: "DeviceAgent", dependencies: ["DeviceCore", "LinuxBoard", "HostJSON"]),
         // `dps-device provision` and `run`, with their own option parser: no ArgumentParser, no
         // Foundation, so that the gateway binary (`make dist`) is small in memory.
-        .target(name: "DeviceCommandLine", dependencies: ["DeviceCore", "DeviceAgent", "LinuxBoard", "HostJSON", "PacketInspector"]),
+        .target(name: "DeviceCommandLine", dependencies: ["DeviceCore", "DeviceCoreWords", "DeviceAgent", "LinuxBoard", "HostJSON", "PacketInspector"]),
         // The gateway agent that `make dist` ships as bin/dps-device: provision and run alone.
         .executableTarget(name: "dps-device-agent", dependencies: ["DeviceCommandLine"]),
         .executableTarget(
             name: "dps-device",
             dependencies: [
                 "DeviceCore",
+                "DeviceCoreWords",
                 "DeviceCommandLine",
                 "PacketInspector",
                 "HostJSON",
@@ -54,7 +58,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["DeviceCore", "LinuxBoard"], path: "Tests/TestSupport"),
         .testTarget(
             name: "MQTTCodecTests",
-            dependencies: ["DeviceCore"],
+            dependencies: ["DeviceCore", "DeviceCoreWords"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

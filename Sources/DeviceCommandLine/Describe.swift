@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceCoreWords
 import LinuxBoard
 
 /// Words for failures, naming what to check.

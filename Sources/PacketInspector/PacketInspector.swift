@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceCoreWords
 import HostJSON
 
 /// Why the inspector could not decode or encode its input. `message` is meant for a person,

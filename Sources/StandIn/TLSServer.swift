@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CMbedTLS
 import DeviceCore
+import DeviceCoreWords
 import LinuxBoard
 
 /// What a `TLSServer` tells its application.

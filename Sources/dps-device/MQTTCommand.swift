@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeviceCore
+import DeviceCoreWords
 import DeviceCommandLine
 import HostJSON
 import PacketInspector
@@ -8,8 +9,8 @@ import PacketInspector
 struct MQTTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mqtt",
-        abstract: "Decode and encode MQTT 3.1.1 packets.",
-        subcommands: [Decode.self, Encode.self]
+        abstract: "Decode and encode MQTT 3.1.1 packets; say what a rule number means.",
+        subcommands: [Decode.self, Encode.self, Rule.self]
     )
 }
 
@@ -89,6 +90,38 @@ extension MQTTCommand {
                         }
                         try encoder.encode(value)
                     }
+                }
+            }
+        }
+    }
+}
+
+extension MQTTCommand {
+    struct Rule: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the words of MQTT rules by number, as a firmware console reports them.",
+            discussion: """
+                A firmware reports a malformed packet as "MQTT rule N at byte B" so that it need \
+                not carry the texts. This prints each rule N given, or every rule when none is, \
+                as "N words" lines. A number no rule has is an error (exit code 1).
+                """
+        )
+
+        @Argument(help: "Rule numbers, e.g. 12.")
+        var codes: [String] = []
+
+        func run() throws {
+            try Console.run {
+                let known = MQTTRule.codes
+                if codes.isEmpty {
+                    for code in known { Output.line("\(code) \(MQTTRule.summary(code: code)!)") }
+                    return
+                }
+                for argument in codes {
+                    guard let code = UInt8(argument), let words = MQTTRule.summary(code: code) else {
+                        throw InspectorError("no MQTT rule has the number '\(argument)': the rules are \(known.lowerBound) to \(known.upperBound)")
+                    }
+                    Output.line("\(code) \(words)")
                 }
             }
         }

@@ -71,6 +71,26 @@ struct CommandLineTests {
         #expect(badJSON.stderr == "error: invalid JSON at line 2, column 9: expected ':', found '\"'\n")
     }
 
+    /// A firmware console prints "MQTT rule 12 at byte 4"; this gives the words back.
+    @Test func ruleNumbersInWords() throws {
+        let output = try DPSDeviceBinary.run(["mqtt", "rule", "12", "3"])
+        #expect(output.status == 0)
+        #expect(output.stdout == """
+            12 topic name contains a wildcard + or # (MQTT-3.3.2-2)
+            3 remaining length longer than 4 bytes or not in its shortest form (MQTT 2.2.3, Table 2.4)
+
+            """)
+        let all = try DPSDeviceBinary.run(["mqtt", "rule"])
+        #expect(all.stdout.split(separator: "\n").count == 31)
+        #expect(all.stdout.hasPrefix("1 packet type 0 and 15 are reserved (MQTT 2.2.1)\n"))
+        for bad in ["0", "32", "x"] {
+            let refused = try DPSDeviceBinary.run(["mqtt", "rule", "12", bad])
+            #expect(refused.status == 1)
+            #expect(refused.stdout == "12 topic name contains a wildcard + or # (MQTT-3.3.2-2)\n")
+            #expect(refused.stderr == "error: no MQTT rule has the number '\(bad)': the rules are 1 to 31\n")
+        }
+    }
+
     @Test func decodeThenEncodeIsIdentity() throws {
         let hex = "3b0c0003612f620003616761696e a20700030003612f62 9006000100010280"
         let decoded = try DPSDeviceBinary.run(["mqtt", "decode", hex])

@@ -68,8 +68,12 @@ public enum FlowConsole {
         case .session(let error):
             Console.write("session")
             if case .malformedPacket(let decode) = error {
-                Console.write(": malformed packet: ")
-                Console.write(decode.rule.summary)
+                // The rule's number, not its words: the texts stay out of the firmware
+                // (`dps-device mqtt rule N` prints them).
+                Console.write(": malformed packet: MQTT rule ")
+                Console.decimal(Int(decode.rule.code))
+                Console.write(" at byte ")
+                Console.decimal(decode.offset)
             }
         case .dps: Console.write("DPS")
         case .hub: Console.write("IoT Hub")

@@ -1,5 +1,6 @@
-/// A rule of MQTT 3.1.1 that a packet breaks. Each case names one check; `summary` says it in
-/// words and cites the standard's conformance statement where there is one.
+/// A rule of MQTT 3.1.1 that a packet breaks. Each case names one check; `code` is its stable
+/// number, and DeviceCoreWords's `summary` says it in words, citing the standard's conformance
+/// statement where there is one.
 public enum MQTTRule: Equatable, Sendable {
     /// Packet type 0 or 15 (§2.2.1).
     case reservedPacketType(UInt8)
@@ -65,42 +66,47 @@ public enum MQTTRule: Equatable, Sendable {
     /// A packet bigger than the reader's configured maximum.
     case packetTooLarge(size: Int, limit: Int)
 
-    /// What is wrong, in words, with the conformance statement where the standard has one.
-    public var summary: StaticString {
+    /// The rule's number, 1…31 in the order of the cases above; it never changes. The words
+    /// for it are in the module DeviceCoreWords (`summary`), which a firmware need not link: its
+    /// console prints the number, and `dps-device mqtt rule CODE` prints the words.
+    public var code: UInt8 {
         switch self {
-        case .reservedPacketType: return "packet type 0 and 15 are reserved (MQTT 2.2.1)"
-        case .invalidFixedHeaderFlags: return "fixed header flags not allowed for this packet type (MQTT-2.2.2-1, MQTT-2.2.2-2)"
-        case .malformedRemainingLength: return "remaining length longer than 4 bytes or not in its shortest form (MQTT 2.2.3, Table 2.4)"
-        case .remainingLengthMismatch: return "remaining length does not match what the packet type requires or contains (MQTT 2.2.3)"
-        case .truncatedField: return "field runs past the end of the packet (MQTT 1.5)"
-        case .trailingBytes: return "bytes left after the last field of the packet (remaining length too large)"
-        case .invalidUTF8: return "string is not well-formed UTF-8 (MQTT-1.5.3-1)"
-        case .surrogateInString: return "string encodes a UTF-16 surrogate U+D800..U+DFFF (MQTT-1.5.3-1)"
-        case .nullCharacterInString: return "string contains U+0000 (MQTT-1.5.3-2)"
-        case .stringTooLong: return "string longer than 65535 bytes (MQTT 1.5.3)"
-        case .emptyTopic: return "topic names and filters must be at least one character (MQTT-4.7.3-1)"
-        case .wildcardInTopicName: return "topic name contains a wildcard + or # (MQTT-3.3.2-2)"
-        case .misplacedMultiLevelWildcard: return "# must be the last character and alone in its level (MQTT-4.7.1-2)"
-        case .misplacedSingleLevelWildcard: return "+ must occupy an entire topic level (MQTT-4.7.1-3)"
-        case .zeroPacketIdentifier: return "packet identifier must be non-zero (MQTT-2.3.1-1)"
-        case .invalidQoS: return "QoS 3 is not a valid QoS (MQTT-3.3.1-4, MQTT-3.1.2-14)"
-        case .dupWithQoS0: return "DUP must be 0 on a QoS 0 PUBLISH (MQTT-3.3.1-2)"
-        case .invalidProtocolName: return "protocol name must be \"MQTT\" (MQTT-3.1.2-1)"
-        case .unsupportedProtocolLevel: return "protocol level must be 4 for MQTT 3.1.1 (MQTT-3.1.2-2)"
-        case .connectReservedFlagSet: return "CONNECT reserved flag bit 0 must be 0 (MQTT-3.1.2-3)"
-        case .willFieldsWithoutWillFlag: return "will QoS and will retain must be 0 without the will flag (MQTT-3.1.2-11, -13, -15)"
-        case .passwordWithoutUserName: return "password flag set without user name flag (MQTT-3.1.2-22)"
-        case .emptyClientIDWithoutCleanSession: return "a zero-byte client id needs CleanSession 1 (MQTT-3.1.3-7)"
-        case .connackReservedFlagsSet: return "CONNACK acknowledge flags bits 7-1 must be 0 (MQTT 3.2.2.1)"
-        case .invalidConnackReturnCode: return "CONNACK return code must be 0-5 (MQTT 3.2.2.3)"
-        case .sessionPresentWithRefusal: return "session present must be 0 when the connection is refused (MQTT-3.2.2-4)"
-        case .noTopicFilters: return "SUBSCRIBE and UNSUBSCRIBE need at least one topic filter (MQTT-3.8.3-3, MQTT-3.10.3-2)"
-        case .subscribeReservedBitsSet: return "requested QoS byte has reserved bits set or QoS 3 (MQTT-3.8.3-4)"
-        case .noReturnCodes: return "SUBACK needs at least one return code (MQTT 3.9.3)"
-        case .invalidSubackReturnCode: return "SUBACK return code must be 0, 1, 2 or 0x80 (MQTT-3.9.3-2)"
-        case .packetTooLarge: return "packet is larger than the configured maximum packet size"
+        case .reservedPacketType: return 1
+        case .invalidFixedHeaderFlags: return 2
+        case .malformedRemainingLength: return 3
+        case .remainingLengthMismatch: return 4
+        case .truncatedField: return 5
+        case .trailingBytes: return 6
+        case .invalidUTF8: return 7
+        case .surrogateInString: return 8
+        case .nullCharacterInString: return 9
+        case .stringTooLong: return 10
+        case .emptyTopic: return 11
+        case .wildcardInTopicName: return 12
+        case .misplacedMultiLevelWildcard: return 13
+        case .misplacedSingleLevelWildcard: return 14
+        case .zeroPacketIdentifier: return 15
+        case .invalidQoS: return 16
+        case .dupWithQoS0: return 17
+        case .invalidProtocolName: return 18
+        case .unsupportedProtocolLevel: return 19
+        case .connectReservedFlagSet: return 20
+        case .willFieldsWithoutWillFlag: return 21
+        case .passwordWithoutUserName: return 22
+        case .emptyClientIDWithoutCleanSession: return 23
+        case .connackReservedFlagsSet: return 24
+        case .invalidConnackReturnCode: return 25
+        case .sessionPresentWithRefusal: return 26
+        case .noTopicFilters: return 27
+        case .subscribeReservedBitsSet: return 28
+        case .noReturnCodes: return 29
+        case .invalidSubackReturnCode: return 30
+        case .packetTooLarge: return 31
         }
     }
+
+    /// The numbers the rules have.
+    public static let codes: ClosedRange<UInt8> = 1...31
 }
 
 /// A received packet broke a rule of MQTT 3.1.1.
