@@ -16,8 +16,8 @@ let package = Package(
     targets: [
         // The firmware core: no Foundation, typed throws, builds in Embedded Swift (see `make arm`).
         .target(name: "DeviceCore"),
-        // The words for DeviceCore's error codes (MQTT rules): the host tools' texts, kept out of
-        // a firmware that prints codes instead.
+        // The words for DeviceCore's errors (MQTT rules, JSON, base64, property bags): the host
+        // tools' texts, kept out of a firmware that prints codes instead.
         .target(name: "DeviceCoreWords", dependencies: ["DeviceCore"]),
         // Host-only JSON trees (ordered members, exact error offsets) for the command line's
         // inspector, stand-ins and log lines; the core has its own non-allocating reader/writer.
@@ -70,7 +70,7 @@ let package = Package(
             dependencies: ["DeviceCore", "LinuxBoard", "TestSupport"],
             exclude: ["alloc-count.c"]
         ),
-        .testTarget(name: "TextTests", dependencies: ["DeviceCore"]),
+        .testTarget(name: "TextTests", dependencies: ["DeviceCore", "DeviceCoreWords"]),
         .testTarget(name: "TLSTests", dependencies: ["DeviceCore", "LinuxBoard", "TestSupport"]),
         .testTarget(name: "FaultInjectionTests", dependencies: ["DeviceCore", "LinuxBoard", "StandIn", "CertificateTool", "TestSupport"]),
         .testTarget(name: "ModemTests", dependencies: ["DeviceCore", "LinuxBoard", "TestSupport"]),
@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "DeviceAgentTests", dependencies: ["DeviceAgent"]),
         .testTarget(
             name: "CommandLineTests",
-            dependencies: ["DeviceCore", "DeviceCommandLine", "PacketInspector", "HostJSON"]
+            dependencies: ["DeviceCore", "DeviceCoreWords", "DeviceCommandLine", "PacketInspector", "HostJSON"]
         ),
     ],
     swiftLanguageModes: [.v6]

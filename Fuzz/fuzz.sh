@@ -49,9 +49,13 @@ build() {
     "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name DeviceCore \
         -emit-module -emit-module-path "$core/DeviceCore.swiftmodule" -emit-library -static \
         "${sources[@]}" -o "$core/libDeviceCore.a" || exit 1
+    # DeviceCoreWords (the errors' words, which DeviceOptions prints) is a module of its own too.
+    "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name DeviceCoreWords -I "$core" \
+        -emit-module -emit-module-path "$core/DeviceCoreWords.swiftmodule" -emit-library -static \
+        "$ROOT"/Sources/DeviceCoreWords/*.swift -o "$core/libDeviceCoreWords.a" || exit 1
     "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name FuzzOptions \
         -I "$core" -Xfrontend -import-module -Xfrontend DeviceCore \
-        "${options[@]}" "$ROOT"/Fuzz/Support.swift "$ROOT"/Fuzz/Options/*.swift "$core/libDeviceCore.a" \
+        "${options[@]}" "$ROOT"/Fuzz/Support.swift "$ROOT"/Fuzz/Options/*.swift "$core/libDeviceCoreWords.a" "$core/libDeviceCore.a" \
         -o "$OPTIONS_BIN.tmp" || exit 1
     mv "$OPTIONS_BIN.tmp" "$OPTIONS_BIN"
     echo "fuzz: built in $((SECONDS - start)) s"

@@ -94,17 +94,30 @@ private func checkRefusal(_ error: UsageError, _ input: OptionsInput) {
             return text.contains("'\(argument)'") || text.contains("'\(name)'")
         }
         fuzzCheck(namesOption || quotesArgument, "the refusal \(String(reflecting: text)) names no option")
-        // A value that only a variable gave is blamed on the variable (or on another variable
-        // that holds the same value: the quoted value alone cannot say which one it was).
+        // A value that only a variable gave is blamed on the variable, never on the option the
+        // user did not type. (The quoted value alone does not say whose it is: another option or
+        // variable may hold the same text.)
         for (variable, option) in environmentFallbacks {
             let spellings = input.command.help.specs.first { $0.primaryName == option }!.names
             guard !input.mentions(spellings), let value = input.environment[variable], !value.isEmpty,
                   text.contains("\"\(value)\""), !isKnown("variable-blamed-on-option") else { continue }
-            let twin = environmentFallbacks.contains { $0.variable != variable && input.environment[$0.variable] == value && text.contains($0.variable) }
-            if twin { continue }
-            fuzzCheck(text.contains(variable), "the refusal \(String(reflecting: text)) of \(variable)'s value names \(option)")
+            let blamesOption = spellings.contains { spells(text, $0) }
+            fuzzCheck(!blamesOption || text.contains(variable), "the refusal \(String(reflecting: text)) of \(variable)'s value names \(option)")
         }
     }
+}
+
+/// Whether `text` holds `spelling` as a whole option name (`--key`, not inside `--key-passphrase`).
+private func spells(_ text: String, _ spelling: String) -> Bool {
+    let bytes = Array(text.utf8), name = Array(spelling.utf8)
+    func isNamePart(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "-") || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) }
+    guard bytes.count >= name.count else { return false }
+    for start in 0...(bytes.count - name.count) where bytes[start..<(start + name.count)].elementsEqual(name) {
+        let before = start == 0 || !isNamePart(bytes[start - 1])
+        let after = start + name.count == bytes.count || !isNamePart(bytes[start + name.count])
+        if before && after { return true }
+    }
+    return false
 }
 
 /// Accepted values are within the ranges docs/dps-device.md gives, and a variable stands in

@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceCoreWords
 
 /// What `provision` and `run` need to reach DPS: options, each with the environment variable
 /// Azure's SDK samples use as a fallback, so that nothing has to be edited in source.

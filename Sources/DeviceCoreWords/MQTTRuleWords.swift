@@ -1,6 +1,6 @@
-// The words for DeviceCore's error codes, for the host tools (and any firmware that wants
-// them). A module of its own so that a firmware that prints codes does not link the texts:
-// Swift puts every string literal of a module into one section, which the linker keeps whole.
+// The words for DeviceCore's errors, for the host tools. A module of its own so that a firmware
+// (which prints codes) does not carry the texts: Swift puts every string literal of a module
+// into one section, which the linker keeps whole if any one of them is used.
 
 import DeviceCore
 

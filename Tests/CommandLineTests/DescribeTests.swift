@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceCoreWords
 @testable import DeviceCommandLine
 import Testing
 

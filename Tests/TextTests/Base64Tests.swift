@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceCoreWords
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceCoreWords
 import Testing
 
 /// A realistic DPS 200 response body (operation ids and etags as the service sends them).

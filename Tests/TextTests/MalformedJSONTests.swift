@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceCoreWords
 import Testing
 
 /// A malformed document and the exact error the reader must report.

@@ -23,17 +23,6 @@ public struct Base64Error: Error, Equatable, Sendable {
         self.kind = kind
         self.offset = offset
     }
-
-    /// What is wrong, in words.
-    public var summary: StaticString {
-        switch kind {
-        case .invalidCharacter: return "character outside the base64 alphabet"
-        case .invalidPadding: return "misplaced '=' padding"
-        case .invalidLength: return "base64 length must be a multiple of 4"
-        case .nonZeroTrailingBits: return "unused bits of the last base64 group must be zero"
-        case .bufferTooSmall: return "buffer too small for the decoded bytes"
-        }
-    }
 }
 
 /// Base64 with the standard alphabet and padding (RFC 4648 §4), as SAS keys and signatures use.

@@ -16,14 +16,6 @@ public struct PropertyBagError: Error, Equatable, Sendable {
         self.kind = kind
         self.offset = offset
     }
-
-    /// What is wrong, in words.
-    public var summary: StaticString {
-        switch kind {
-        case .emptyKey: return "property bag pair has an empty name"
-        case .invalidEscape: return "property bag has a '%' not followed by two hex digits"
-        }
-    }
 }
 
 /// Reads the pairs of an IoT Hub property bag, `k1=v1&k2=v2`, as found at the end of a topic
