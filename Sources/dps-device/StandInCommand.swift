@@ -296,14 +296,14 @@ struct MonitorCommand: ParsableCommand {
                 }
             }
             do {
-                try client.connect(handler)
+                try client.connect()
                 while !StopSignals.isRequested && problem == nil {
                     if let count, seen >= count { break }
                     if let deadline, clock.now() >= deadline {
                         client.disconnect()
                         throw CLIError("monitor: \(seen) of \(count.map(String.init) ?? "?") events arrived within \(timeout ?? 0) s")
                     }
-                    try client.poll(until: deadline, handler)
+                    if let event = try client.nextEvent(until: deadline) { handler(event) }
                 }
             } catch let error as CLIError {
                 throw error

@@ -233,6 +233,26 @@ struct InboundTranscripts {
         #expect(h.sent() == "40020005")
     }
 
+    /// An application that stops after taking a message (DPS's last answer) still acknowledges it.
+    @Test func disconnectAcknowledgesTheMessageTakenLast() throws {
+        let h = SessionHarness()
+        _ = try h.connect()
+        let data = bytes("32070001740005" + "6869")  // QoS 1, id 5, "hi"
+        _ = data.withUnsafeBytes { h.session.receive($0) }
+        #expect(try h.session.nextEvent(now: h.now).map(Seen.init) == .message(topic: "t", payload: "hi", qos: .atLeastOnce, packetID: 5, dup: false, retain: false))
+        try h.session.disconnect()
+        #expect(h.sent() == "40020005" + "e000", "PUBACK, then DISCONNECT")
+    }
+
+    @Test func disconnectWithNothingOwedIsDisconnectAlone() throws {
+        let h = SessionHarness()
+        _ = try h.connect()
+        #expect(try h.feed("32070001740005" + "6869").count == 1)
+        #expect(h.sent() == "40020005")
+        try h.session.disconnect()
+        #expect(h.sent() == "e000")
+    }
+
     @Test func redeliveryWithDupIsDeliveredAndAcknowledgedAgain() throws {
         let h = SessionHarness()
         _ = try h.connect()

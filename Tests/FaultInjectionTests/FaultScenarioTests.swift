@@ -126,7 +126,7 @@ final class Subscriber {
             memory: memory.memory)
         client = Client(session: session, transport: TCPTransport(host: "127.0.0.1", port: port), clock: MonotonicClock())
         client.ioTimeout = .milliseconds(50)
-        try client.connect { _ in }
+        try client.connect()
         var subscribed = false
         let deadline = client.clock.now() + .seconds(5)
         while !subscribed && client.clock.now() < deadline {
@@ -378,7 +378,7 @@ struct FaultScenarioTests {
         defer { proxy.stop() }
         proxy.plan([.init(toBroker: .init(stallAfterPackets: 1), toClient: .init(stallAfterPackets: 1))])
         let device = try Device(port: proxy.port, id: "halfopen", keepAlive: 1, pingTimeout: .milliseconds(500))
-        try device.client.connect { _ in }
+        try device.client.connect()
         let clock = device.client.clock
         let connected = clock.now()
         var failure: Client.Failure?
@@ -395,7 +395,7 @@ struct FaultScenarioTests {
         #expect(after >= 1_400 && after < 2_500, "detected after \(after) ms")
         #expect(proxy.records.contains { $0.connection == 1 && $0.type == 12 && $0.fate == .swallowed }, "PINGREQ sent and swallowed")
         // The next connection is clean.
-        try device.client.connect { _ in }
+        try device.client.connect()
         device.client.disconnect()
         print("[faults] half-open: pingTimeout \(after) ms after CONNACK (keep-alive 1 s, ping timeout 500 ms)")
     }

@@ -162,7 +162,7 @@ private final class ProbeClient {
 
     func connect() throws {
         var subscribed = client.session.configuration.subscriptions == nil
-        try client.connect { _ in }
+        try client.connect()
         let deadline = clock.now() + DeviceDuration.seconds(5)
         while !subscribed && clock.now() < deadline {
             try client.poll(until: clock.now() + DeviceDuration.milliseconds(100)) { if case .subscribed = $0 { subscribed = true } }

@@ -214,9 +214,7 @@ final class TestClient {
 
     /// Connects and returns the events up to and including `.connected`.
     func connect() throws(Client.Failure) -> [Event] {
-        var events = [Event]()
-        try client.connect { events.append(Event($0)) }
-        return events
+        [.connected(sessionPresent: try client.connect())]
     }
 
     /// One `poll`, waiting at most `milliseconds` for input.

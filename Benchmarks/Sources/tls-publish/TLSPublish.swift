@@ -89,7 +89,7 @@ enum TLSPublish {
         var suite = "?"
         let started = monotonicSeconds()
         do throws(MQTTClient<TLSTransport, MonotonicClock>.Failure) {
-            try client.connect(handler)
+            try client.connect()
             suite = client.transport.cipherSuite ?? "?"
             var queued = 0
             while acknowledged < count {

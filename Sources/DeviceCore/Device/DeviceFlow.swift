@@ -111,10 +111,7 @@ where Observer.TransportFailure == Transport.Failure {
             attempt += 1
             observer.observe(.connecting(attempt: attempt))
             do throws(Client.Failure) {
-                var sessionPresent = false
-                try client.connect(until: deadline) { event in
-                    if case .connected(let present) = event { sessionPresent = present }
-                }
+                let sessionPresent = try client.connect(until: deadline)
                 backoff.reset()
                 observer.observe(.connected(sessionPresent: sessionPresent))
                 return
@@ -141,20 +138,14 @@ where Observer.TransportFailure == Transport.Failure {
             do throws(Client.Failure) {
                 while outcome == nil && final == nil {
                     if observer.shouldStop { break }
-                    try client.poll(until: registration.nextDeadline) { event, session in
-                        guard outcome == nil, final == nil else { return }
-                        do throws(DPSError) {
-                            carryOut(try registration.handle(event, now: clock.now()), &session, &outcome, &final)
-                        } catch {
-                            final = .dps(error)
-                        }
-                    }
-                    if outcome == nil && final == nil {
-                        do throws(DPSError) {
+                    let event = try client.nextEvent(until: registration.nextDeadline)
+                    do throws(DPSError) {
+                        if let event { carryOut(try registration.handle(event, now: clock.now()), &client.session, &outcome, &final) }
+                        if outcome == nil && final == nil {
                             carryOut(try registration.timersDue(now: clock.now()), &client.session, &outcome, &final)
-                        } catch {
-                            final = .dps(error)
                         }
+                    } catch {
+                        final = .dps(error)
                     }
                 }
             } catch {
@@ -231,17 +222,13 @@ where Observer.TransportFailure == Transport.Failure {
                         }
                     }
                     let wake = next <= count ? nextSendAt : min(stayConnectedUntil ?? deadline, deadline)
-                    do throws(Client.Failure) {
-                        try client.poll(until: wake) { event, _ in
-                            switch event {
-                            case .published(let packetID): observer.observe(.messageAcknowledged(packetID: packetID))
-                            case .message(let publish):
-                                if let c2d = hub.cloudToDeviceMessage(in: publish) { observer.observe(.cloudToDevice(c2d)) }
-                            default: break
-                            }
-                        }
-                    } catch {
-                        throw Self.failure(error)
+                    let event: MQTTSessionEvent?
+                    do throws(Client.Failure) { event = try client.nextEvent(until: wake) } catch { throw Self.failure(error) }
+                    switch event {
+                    case .published(let packetID)?: observer.observe(.messageAcknowledged(packetID: packetID))
+                    case .message(let publish)?:
+                        if let c2d = hub.cloudToDeviceMessage(in: publish) { observer.observe(.cloudToDevice(c2d)) }
+                    default: break
                     }
                 } catch {
                     // Final failures (hub, body, stop) are rethrown by waitBeforeRetry; the rest reconnect.

@@ -1,7 +1,8 @@
 /// The thin driver that pumps an `MQTTSession` over a board's transport and clock.
 ///
 /// All protocol decisions stay in the session; the client only moves bytes, reads the clock
-/// and waits. The same client runs on the Linux board and on a microcontroller.
+/// and waits, and hands out the session's events one at a time (`nextEvent(until:)`). The same
+/// client runs on the Linux board and on a microcontroller.
 public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
     /// Why the client stopped.
     public enum Failure: Error {
@@ -23,13 +24,13 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
         self.clock = clock
     }
 
-    // connect, poll and flush stay out of line, for the stack and flash reasons given at DeviceFlow.
-    /// Opens the transport, sends CONNECT and waits for CONNACK, handing every event (the
-    /// `.connected` one included) to `handler`. Opening and the wait for CONNACK end by
-    /// `deadline` (if given) as well as by the transport's and the session's own limits; a
-    /// CONNACK still missing then is `.session(.connackTimeout)`.
-    @inline(never)
-    public mutating func connect(until deadline: DeviceInstant? = nil, _ handler: (MQTTSessionEvent, inout MQTTSession) -> Void) throws(Failure) {
+    // connect, nextEvent and flush stay out of line, for the stack and flash reasons given at DeviceFlow.
+    /// Opens the transport, sends CONNECT and waits for CONNACK; returns CONNACK's session-present
+    /// flag. Opening and the wait for CONNACK end by `deadline` (if given) as well as by the
+    /// transport's and the session's own limits; a CONNACK still missing then is
+    /// `.session(.connackTimeout)`.
+    @inline(never) @discardableResult
+    public mutating func connect(until deadline: DeviceInstant? = nil) throws(Failure) -> Bool {
         var openTimeout = DeviceDuration.forever
         if let deadline {
             openTimeout = deadline - clock.now()
@@ -37,23 +38,30 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
         }
         do throws(Transport.Failure) { try transport.open(timeout: openTimeout) } catch { throw .transport(error) }
         do throws(MQTTSessionError) { try session.connectionOpened(now: clock.now()) } catch { throw .session(error) }
-        while session.state != .connected {
+        while true {
             if let deadline, clock.now() >= deadline {
                 transport.close()
                 session.connectionLost()
                 throw .session(.connackTimeout)
             }
-            try poll(until: deadline, handler)
+            // Before CONNACK the session accepts nothing else: the first event is `.connected`.
+            if case .connected(let sessionPresent)? = try nextEvent(until: deadline) { return sessionPresent }
         }
     }
 
-    /// Sends pending output, then waits for input or the session's next deadline (or
-    /// `deadline`, if earlier) and hands each event to `handler`, with the session so that it
-    /// can answer (publish, subscribe). On an error the transport is closed and the session
-    /// marked disconnected, ready for `connect` again.
+    /// The next event on the connection. Sends what the session has queued, then returns an
+    /// event already received or, if there is none, waits for input — until `deadline`, the
+    /// session's own next deadline or `ioTimeout`, whichever comes first — and returns what it
+    /// brought: an event, or `nil` when the wait brought none (check your timers, then call
+    /// again). An event's views point into the receive buffer and are valid until the next call;
+    /// a QoS 1 message is acknowledged on the next call. On an error the transport is closed and
+    /// the session marked disconnected, ready for `connect` again.
     @inline(never)
-    public mutating func poll(until deadline: DeviceInstant?, _ handler: (MQTTSessionEvent, inout MQTTSession) -> Void) throws(Failure) {
+    public mutating func nextEvent(until deadline: DeviceInstant?) throws(Failure) -> MQTTSessionEvent? {
         do throws(Failure) {
+            try flush()
+            if let event = try takeEvent() { return event }
+            // Taking events may have queued an acknowledgement: it goes out before the wait.
             try flush()
             let now = clock.now()
             var wait = ioTimeout
@@ -65,17 +73,7 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
             let count: Int
             do throws(Transport.Failure) { count = try transport.receive(into: space, timeout: wait) } catch { throw .transport(error) }
             session.didReceive(count)
-            while true {
-                do throws(MQTTSessionError) {
-                    while let event = try session.nextEvent(now: clock.now()) { handler(event, &session) }
-                } catch {
-                    throw .session(error)
-                }
-                // Owed acknowledgements that did not fit hold input back: send, then go on.
-                guard session.needsOutputSent else { break }
-                try flush()
-            }
-            try flush()
+            return try takeEvent()
         } catch {
             transport.close()
             session.connectionLost()
@@ -83,14 +81,27 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
         }
     }
 
-    /// `connect` for handlers that only look at events.
-    public mutating func connect(until deadline: DeviceInstant? = nil, _ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
-        try connect(until: deadline) { event, _ in handler(event) }
+    /// The session's next event from what has been received, sending first when owed
+    /// acknowledgements that did not fit hold input back.
+    private mutating func takeEvent() throws(Failure) -> MQTTSessionEvent? {
+        while true {
+            do throws(MQTTSessionError) {
+                if let event = try session.nextEvent(now: clock.now()) { return event }
+            } catch {
+                throw .session(error)
+            }
+            guard session.needsOutputSent else { return nil }
+            try flush()
+        }
     }
 
-    /// `poll` for handlers that only look at events.
-    public mutating func poll(until deadline: DeviceInstant?, _ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
-        try poll(until: deadline) { event, _ in handler(event) }
+    /// Hands `handler` every event until a wait brings none or `deadline` passes: for tools
+    /// and tests that only watch the events.
+    public mutating func poll(until deadline: DeviceInstant, _ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
+        while let event = try nextEvent(until: deadline) {
+            handler(event)
+            if clock.now() >= deadline { return }
+        }
     }
 
     /// Writes everything the session has queued.

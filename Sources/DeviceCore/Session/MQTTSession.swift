@@ -80,9 +80,11 @@ public struct MQTTSession {
     }
 
     /// Queues DISCONNECT; send the pending output, then close the transport. The outbox is
-    /// kept: a later `connectionOpened(now:)` resumes it.
+    /// kept: a later `connectionOpened(now:)` resumes it. The PUBACK owed for the message the
+    /// application took last goes first, if there is room, so that it is not delivered again.
     public mutating func disconnect() throws(MQTTSessionError) {
         guard state == .connected else { throw .notConnected }
+        if owedPubAck != 0, appendIfRoom(packetID: owedPubAck) { owedPubAck = 0 }
         let space = transmitSpace()
         do throws(MQTTEncodeError) { didAppend(try MQTTShortPacket.encode(.disconnect, into: space)) } catch { throw Self.appendError(error) }
         state = .closing

@@ -21,9 +21,8 @@ func connectAndPublish(_ transport: TLSTransport, clientID: StaticString = "devi
     var client = MQTTClient(session: MQTTSession(configuration: configuration, memory: buffers.memory), transport: transport, clock: clock)
     client.ioTimeout = .milliseconds(500)
     var trip = RoundTrip()
-    try client.connect { event in
-        if case .connected = event { trip.connected = true }
-    }
+    try client.connect()
+    trip.connected = true
     let id = try client.session.publish(
         topic: ByteView("devices/device1/messages/events/"), payload: ByteView("{\"temperature\":21.5}"), qos: .atLeastOnce)
     trip.publishedPacketID = id
