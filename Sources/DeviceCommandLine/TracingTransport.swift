@@ -36,6 +36,8 @@ struct TracingTransport: DeviceTransport {
     }
 
     mutating func close() { inner.close() }
+
+    mutating func setEndpoint(host: ByteView, port: UInt16) { inner.setEndpoint(host: host, port: port) }
 }
 
 /// Reassembles one direction's bytes into packets and reports each, decoded.

@@ -50,8 +50,8 @@ public struct TCPTransport: DeviceTransport {
         }
     }
 
-    public let host: String
-    public let port: UInt16
+    public private(set) var host: String
+    public private(set) var port: UInt16
     /// Longest time `open()` spends connecting, over all of the host's addresses.
     public var connectTimeout: DeviceDuration
     /// The socket, or -1 when closed. Exposed so that a test can break the connection under
@@ -62,6 +62,12 @@ public struct TCPTransport: DeviceTransport {
         self.host = host
         self.port = port
         self.connectTimeout = connectTimeout
+    }
+
+    /// Points the next `open` at `host`:`port` (the view is copied).
+    public mutating func setEndpoint(host: ByteView, port: UInt16) {
+        self.host = String(decoding: UnsafeRawBufferPointer(start: host.baseAddress, count: host.count), as: UTF8.self)
+        self.port = port
     }
 
     // MARK: Open and close

@@ -26,8 +26,8 @@ import DeviceCore
 public final class TLSTransport: DeviceTransport {
     public typealias Failure = TLSFailure
 
-    public let host: String
-    public let port: UInt16
+    public private(set) var host: String
+    public private(set) var port: UInt16
     public let identity: TLSIdentity
     /// Longest time the TCP connection may take, over all of the host's addresses.
     public var connectTimeout: DeviceDuration
@@ -53,7 +53,7 @@ public final class TLSTransport: DeviceTransport {
     private let socket: UnsafeMutablePointer<SocketState>
     private var prepared = false
     /// `host` as an IPv4 (4 bytes) or IPv6 (16 bytes) address when it is an IP literal.
-    private let ipAddress: [UInt8]?
+    private var ipAddress: [UInt8]?
     /// What the verify callback saw of the server's chain during the last handshake.
     private var check = PeerCheck()
     /// The kind of hang-up the last handshakes ended in, and how many in a row.
@@ -96,6 +96,17 @@ public final class TLSTransport: DeviceTransport {
     }
 
     public static func isRetriable(_ failure: TLSFailure) -> Bool { failure.isRetriable }
+
+    /// Points the next `open` at `host`:`port` (the view is copied); the server certificate
+    /// is then checked against the new host.
+    public func setEndpoint(host: ByteView, port: UInt16) {
+        close()
+        self.host = String(decoding: UnsafeRawBufferPointer(start: host.baseAddress, count: host.count), as: UTF8.self)
+        self.port = port
+        ipAddress = Self.ipLiteral(self.host)
+        lastHangUp = nil
+        hangUps = 0
+    }
 
     // MARK: Open and close
 

@@ -27,6 +27,7 @@ final class ScriptedPeer {
     var dropAfterPublishes: Int?  // close the connection after this many client PUBLISHes
     var publishCount = 0
     var open = false
+    var endpoints = [String]()    // where the flow pointed the transport, in order
     var lastRequestID = ""
 
     init(time: VirtualTime) { self.time = time }
@@ -80,6 +81,9 @@ struct ScriptedTransport: DeviceTransport {
     }
 
     static func isRetriable(_ failure: ScriptedFailure) -> Bool { true }
+
+    /// The peer plays whichever server; it records where the flow pointed it.
+    mutating func setEndpoint(host: ByteView, port: UInt16) { peer.endpoints.append("\(text(host)):\(port)") }
 
     mutating func open(timeout: DeviceDuration) throws(ScriptedFailure) {
         if peer.refuseConnections > 0 {

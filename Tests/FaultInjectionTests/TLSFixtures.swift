@@ -245,6 +245,8 @@ struct TappedTLS: DeviceTransport {
         try inner.open(timeout: timeout)
     }
 
+    mutating func setEndpoint(host: ByteView, port: UInt16) { inner.setEndpoint(host: host, port: port) }
+
     mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(TLSFailure) -> Int {
         let sent = try inner.send(bytes, timeout: timeout)
         if sent > 0 { tap.sent(bytes.slice(from: 0, count: sent)) }

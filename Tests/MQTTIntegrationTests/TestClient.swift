@@ -153,6 +153,8 @@ struct RecordingTransport<Base: DeviceTransport>: DeviceTransport {
         log.connectionOpened()
     }
 
+    mutating func setEndpoint(host: ByteView, port: UInt16) { base.setEndpoint(host: host, port: port) }
+
     mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(Failure) -> Int {
         let count = try base.send(bytes, timeout: timeout)
         log.didSend(UnsafeRawBufferPointer(start: bytes.baseAddress, count: count))

@@ -149,6 +149,9 @@ struct ScriptedTransport: DeviceTransport {
         !failed && script.step(step) == nil && replyPosition == reply.count && !isOpen && opens == 1 && closes >= 1
     }
 
+    /// The script plays whichever server the flow points it at.
+    mutating func setEndpoint(host: ByteView, port: UInt16) {}
+
     mutating func open(timeout: DeviceDuration) throws(PeerFailure) {
         if opens > 0 { throw fail(.openedTwice) }
         opens += 1

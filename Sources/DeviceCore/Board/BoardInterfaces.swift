@@ -8,6 +8,9 @@ public protocol DeviceTransport {
     /// caller's time left: connecting and any handshake together). A transport may give up
     /// sooner by a limit of its own.
     mutating func open(timeout: DeviceDuration) throws(Failure)
+    /// Points the next `open` at `host`:`port`. The device flow calls it with the assigned IoT
+    /// Hub after DPS; `host` needs to live only for this call.
+    mutating func setEndpoint(host: ByteView, port: UInt16)
     /// Writes some of `bytes`, waiting at most `timeout` for room; returns how many were taken.
     mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(Failure) -> Int
     /// Reads what is available into `buffer`, waiting at most `timeout` for the first byte;

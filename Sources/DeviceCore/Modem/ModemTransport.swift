@@ -260,8 +260,10 @@ public struct ModemTransport<Link: ModemLink, Clock: DeviceClock>: DeviceTranspo
     public typealias Failure = ModemFailure
 
     public var channel: ModemChannel<Link, Clock>
-    public var host: ByteView
-    public var port: UInt16
+    /// Where `open` connects. `host` points into the caller's memory, which must outlive the
+    /// transport (the assigned hub's name is in the DPS results buffer).
+    public private(set) var host: ByteView
+    public private(set) var port: UInt16
     public var tls: Bool
     /// How long the modem may take to connect and finish the TLS handshake.
     public var openTimeout: DeviceDuration = .seconds(30)
@@ -275,6 +277,12 @@ public struct ModemTransport<Link: ModemLink, Clock: DeviceClock>: DeviceTranspo
 
     public mutating func open(timeout: DeviceDuration) throws(ModemFailure) {
         try channel.open(host: host, port: port, tls: tls, timeout: min(openTimeout, timeout))
+    }
+
+    /// Keeps the view: `host` must outlive the transport here.
+    public mutating func setEndpoint(host: ByteView, port: UInt16) {
+        self.host = host
+        self.port = port
     }
 
     public mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(ModemFailure) -> Int {
