@@ -23,6 +23,7 @@ public enum Describe {
         case .body(let error): return "the message body could not be written: \(json(error))"
         case .timedOut: return "the connection stalled: the server took no bytes or sent no acknowledgement in time"
         case .stopped: return "stopped"
+        case .bufferTooSmall(let needed, let capacity): return "a buffer holds \(capacity) bytes; it needs \(needed)"
         }
     }
 

@@ -45,7 +45,7 @@ public struct CLIError: Error, CustomStringConvertible {
         case .session: status = .connectionFailed
         case .timedOut: status = .timedOut
         case .stopped: status = .interrupted
-        case .dps, .hub, .body: status = .configuration
+        case .dps, .hub, .body, .bufferTooSmall: status = .configuration
         }
         self.init("\(context): \(Describe.failure(failure))", status: status)
         if case .session(.connectionRefused(let code)) = failure {

@@ -19,7 +19,7 @@ nonisolated(unsafe) var memoryPool = InlineArray<4096, UInt8>(repeating: 0)
 
 typealias Link = UARTModemLink
 typealias Transport = ModemTransport<Link, SysTickClock>
-typealias Flow = DeviceFlow<Transport, SysTickClock, DemoObserver>
+typealias Device = IoTDevice<Transport, SysTickClock, DemoObserver>
 
 /// Prints the flow's events and counts the hub's acknowledgements.
 struct DemoObserver: DeviceFlowObserver {
@@ -53,19 +53,6 @@ func describe(_ failure: ModemFailure) {
         Console.write("the modem speaks protocol version ")
         Console.decimal(Int(version))
     }
-}
-
-func describe(_ failure: DPSFailure) {
-    Console.write("  DPS refused the registration")
-    if case .rejected(let status) = failure.reason {
-        Console.write(": status ")
-        Console.decimal(Int(status))
-    }
-    if let message = failure.message {
-        Console.write(": ")
-        Console.write(message)
-    }
-    Console.newline()
 }
 
 @_cdecl("main")
@@ -115,46 +102,28 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
     Console.write(registrationID)
     Console.newline()
 
-    // One set of session buffers serves the DPS session, then the IoT Hub session.
-    let memory = MQTTSessionMemory(
-        receive: pool.bytes(768), transmit: pool.bytes(384), outbox: pool.bytes(512),
-        inflight: pool.array(of: MQTTInflightEntry.self, count: 2, repeating: MQTTInflightEntry()))
-    var flow = Flow(observer: DemoObserver(), backoff: ReconnectBackoff(), random: SplitMix64(seed: UInt64(bitPattern: wallClockAtBoot)))
-
-    // DPS registration.
+    // The front door: DPS, then telemetry, in one region of the pool (docs/firmware.md).
     Console.write("modem-demo: registering with DPS at ")
     Console.write(Settings.provisioningHost)
     Console.write(", ID scope ")
     Console.write(Settings.idScope)
     Console.newline()
-    let dps = DPSConfiguration(idScope: ByteView(Settings.idScope), registrationID: registrationID)
-    let subscriptions = pool.array(of: MQTTSubscription.self, count: 1, repeating: DPSRegistration.subscription)
-    let dpsConnect: MQTTConnect
-    do throws(TextOverflow) {
-        dpsConnect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: pool.bytes(128))
-    } catch {
-        Console.line("modem-demo: the DPS user name does not fit in 128 bytes")
-        return 4
-    }
-    var dpsClient = MQTTClient(
-        session: MQTTSession(
-            configuration: MQTTSessionConfiguration(
-                connect: dpsConnect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(subscriptions))),
-            memory: memory),
-        transport: Transport(channel: channel, host: ByteView(Settings.provisioningHost), port: Settings.provisioningPort),
-        clock: clock)
-    var registration = DPSRegistration(configuration: dps, requestBuffer: pool.bytes(256), resultsBuffer: pool.bytes(384))
-    let outcome: DPSOutcome
-    do throws(Flow.Failure) {
-        outcome = try flow.provision(&dpsClient, &registration)
+    var device: Device
+    let assignment: DPSAssignment
+    do throws(Device.Failure) {
+        device = try Device(
+            idScope: ByteView(Settings.idScope), registrationID: registrationID,
+            provisioningHost: ByteView(Settings.provisioningHost), provisioningPort: Settings.provisioningPort,
+            transport: Transport(channel: channel, host: ByteView(Settings.provisioningHost)), clock: clock,
+            memory: pool.bytes(Device.requiredBytes()), observer: DemoObserver(), seed: UInt64(bitPattern: wallClockAtBoot))
+        guard case .assigned(let assigned) = try device.provision() else {
+            Console.line("modem-demo: DPS did not assign the device")
+            return 1
+        }
+        assignment = assigned
     } catch {
         FlowConsole.failure(error, transport: describe)
         return 2
-    }
-    channel = dpsClient.transport.channel
-    guard case .assigned(let assignment) = outcome else {
-        if case .failed(let failure) = outcome { describe(failure) }
-        return 1
     }
 
     // Telemetry to the assigned hub.
@@ -163,25 +132,9 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
     Console.write(" messages to ")
     Console.write(assignment.assignedHub)
     Console.newline()
-    let hubConfiguration = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID)
-    let hubConnect: MQTTConnect
-    do throws(TextOverflow) {
-        hubConnect = try IoTHubClient.connectPacket(for: hubConfiguration, buffer: pool.bytes(192))
-    } catch {
-        Console.line("modem-demo: the IoT Hub client id and user name do not fit in 192 bytes")
-        return 4
-    }
-    var hubClient = MQTTClient(
-        session: MQTTSession(configuration: MQTTSessionConfiguration(connect: hubConnect), memory: memory),
-        transport: Transport(channel: channel, host: assignment.assignedHub, port: 8883),
-        clock: clock)
-    let hub = IoTHubClient(configuration: hubConfiguration, topicBuffer: pool.bytes(128))
-    flow.observer = DemoObserver()
-    do throws(Flow.Failure) {
-        try flow.sendTelemetry(
-            &hubClient, hub: hub, count: Settings.messages, interval: .milliseconds(Settings.intervalMilliseconds),
-            bodyBuffer: pool.bytes(256), deadline: clock.now() + .seconds(120)
-        ) { (index, buffer) throws(JSONWriteError) -> ByteView? in
+    do throws(Device.Failure) {
+        try device.sendTelemetry(to: assignment, messages: Settings.messages, interval: .milliseconds(Settings.intervalMilliseconds)) {
+            (index, buffer) throws(JSONWriteError) -> ByteView? in
             let i = Int64(word: index)
             let now = wallClockAtBoot &+ clock.now().milliseconds
             return try WalkthroughTelemetry(
@@ -195,15 +148,15 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
         FlowConsole.failure(error, transport: describe)
         return 2
     }
-    let acknowledged = flow.observer.acknowledged
+    let acknowledged = device.flow.observer.acknowledged
     Console.write("modem-demo: ")
     Console.decimal(acknowledged)
     Console.write(" of ")
     Console.decimal(Settings.messages)
     Console.write(" messages acknowledged by the hub; modem line: ")
-    Console.decimal(hubClient.transport.channel.damagedFrames)
+    Console.decimal(device.transport.channel.damagedFrames)
     Console.write(" damaged frames, ")
-    Console.decimal(hubClient.transport.channel.link.overruns)
+    Console.decimal(device.transport.channel.link.overruns)
     Console.line(" bytes overrun")
     return acknowledged == Settings.messages ? 0 : 1
 }

@@ -80,6 +80,11 @@ public enum FlowConsole {
         case .body: Console.write("message body")
         case .timedOut: Console.write("timed out")
         case .stopped: Console.write("stopped")
+        case .bufferTooSmall(let needed, let capacity):
+            Console.write("a buffer holds ")
+            Console.decimal(capacity)
+            Console.write(" bytes, needs ")
+            Console.decimal(needed)
         }
     }
 }

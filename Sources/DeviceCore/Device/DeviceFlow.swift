@@ -10,6 +10,9 @@ public enum DeviceFlowFailure<TransportFailure: Error>: Error {
     case timedOut
     /// The observer asked to stop (e.g. on SIGINT); the connection was closed with DISCONNECT.
     case stopped
+    /// A buffer holds `capacity` bytes; `needed` would fit (`IoTDevice`'s memory region or a
+    /// piece of it, see `DeviceLimits`).
+    case bufferTooSmall(needed: Int, capacity: Int)
 }
 
 /// What happens during the device's job, as it happens (the command line prints it, a
@@ -76,7 +79,7 @@ where Observer.TransportFailure == Transport.Failure {
         case .session(let error): return error.isRetriable
         case .transport(let error): return Transport.isRetriable(error)
         case .timedOut: return true
-        case .dps, .hub, .body, .stopped: return false
+        case .dps, .hub, .body, .stopped, .bufferTooSmall: return false
         }
     }
 

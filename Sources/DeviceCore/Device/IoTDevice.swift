@@ -1,0 +1,111 @@
+/// The front door for firmware: the device's whole job — register with DPS, then send
+/// telemetry to the assigned IoT Hub, retrying what may pass — from an ID scope, a
+/// registration id, the board's transport and clock, and one memory region the firmware owns.
+///
+///     var device = try IoTDevice(idScope: "0ne00000A0A", registrationID: id,
+///                                transport: transport, clock: clock, memory: region, observer: observer)
+///     try device.run(messages: 3, interval: .seconds(1)) { index, buffer throws(JSONWriteError) in … }
+///
+/// `memory` must hold `requiredBytes(limits)` and outlive the device; nothing else is
+/// allocated. docs/firmware.md shows a whole firmware and every lifetime rule.
+public struct IoTDevice<Transport: DeviceTransport, Clock: DeviceClock, Observer: DeviceFlowObserver>
+where Observer.TransportFailure == Transport.Failure {
+    public typealias Failure = DeviceFlowFailure<Transport.Failure>
+    public typealias Flow = DeviceFlow<Transport, Clock, Observer>
+
+    /// Runs the steps; its observer sees every step as it happens (and can stop the job).
+    public var flow: Flow
+    /// The board's transport, between the steps (e.g. for a modem's line statistics).
+    public private(set) var transport: Transport
+    private let clock: Clock
+    private let memory: DeviceMemory
+    private let dps: DPSConfiguration
+    private let provisioningHost: ByteView
+    private let provisioningPort: UInt16
+
+    /// The bytes `memory` must hold for `limits`.
+    public static func requiredBytes(_ limits: DeviceLimits = DeviceLimits()) -> Int {
+        DeviceMemory.requiredBytes(limits)
+    }
+
+    /// A device that will register `registrationID` (for X.509, the certificate's CN) in
+    /// `idScope` at `provisioningHost`:`provisioningPort`; IoT Hub is then reached on 8883.
+    /// The views must outlive the device. Throws
+    /// `.bufferTooSmall` when `memory` holds less than `requiredBytes(limits)`. `seed` seeds
+    /// the retries' jitter: take it from the board's entropy.
+    public init(
+        idScope: ByteView, registrationID: ByteView,
+        provisioningHost: ByteView = ByteView("global.azure-devices-provisioning.net"), provisioningPort: UInt16 = 8883,
+        transport: Transport, clock: Clock, memory region: UnsafeMutableRawBufferPointer, limits: DeviceLimits = DeviceLimits(),
+        observer: Observer, seed: UInt64 = 0x5EED
+    ) throws(Failure) {
+        guard let memory = DeviceMemory.carve(region, limits) else {
+            throw .bufferTooSmall(needed: DeviceMemory.requiredBytes(limits), capacity: region.count)
+        }
+        self.memory = memory
+        self.transport = transport
+        self.clock = clock
+        self.provisioningHost = provisioningHost
+        self.provisioningPort = provisioningPort
+        dps = DPSConfiguration(idScope: idScope, registrationID: registrationID, jitterSeed: seed)
+        flow = Flow(observer: observer, random: SplitMix64(seed: seed))
+    }
+
+    /// Registers with DPS and, when DPS assigns the device, sends `messages` telemetry messages
+    /// `interval` apart and waits until IoT Hub has acknowledged each; returns DPS's outcome
+    /// (`.failed` when DPS refused the device: nothing was sent). `makeBody(index, buffer)`
+    /// writes message `index` (from 1) into `buffer`, or returns `nil` to skip it. Throws the
+    /// first failure that retrying cannot pass.
+    @discardableResult
+    public mutating func run(
+        messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
+        makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
+    ) throws(Failure) -> DPSOutcome {
+        let outcome = try provision()
+        if case .assigned(let assignment) = outcome {
+            try sendTelemetry(to: assignment, messages: messages, interval: interval, timeout: timeout, makeBody: makeBody)
+        }
+        return outcome
+    }
+
+    /// The DPS step of `run` alone: registers (retrying within DPS's overall timeout, 180 s)
+    /// and returns the outcome; its views point into `memory`.
+    @inline(never)
+    public mutating func provision() throws(Failure) -> DPSOutcome {
+        let connect: MQTTConnect
+        do throws(TextOverflow) { connect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: memory.connectText) } catch {
+            throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
+        }
+        transport.setEndpoint(host: provisioningHost, port: provisioningPort)
+        var client = Flow.Client(
+            session: MQTTSession(
+                configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(memory.subscription))),
+                memory: memory.session),
+            transport: transport, clock: clock)
+        var registration = DPSRegistration(configuration: dps, requestBuffer: memory.request, resultsBuffer: memory.results)
+        defer { transport = client.transport }
+        return try flow.provision(&client, &registration)
+    }
+
+    /// The telemetry step of `run` alone, to the hub of `assignment` (from `provision()`, or
+    /// one the firmware saved; its views must outlive the call).
+    @inline(never)
+    public mutating func sendTelemetry(
+        to assignment: DPSAssignment, messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
+        makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
+    ) throws(Failure) {
+        let hub = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID)
+        let connect: MQTTConnect
+        do throws(TextOverflow) { connect = try IoTHubClient.connectPacket(for: hub, buffer: memory.connectText) } catch {
+            throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
+        }
+        transport.setEndpoint(host: assignment.assignedHub, port: 8883)
+        var client = Flow.Client(
+            session: MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.session),
+            transport: transport, clock: clock)
+        defer { transport = client.transport }
+        try flow.sendTelemetry(
+            &client, hub: IoTHubClient(configuration: hub, topicBuffer: memory.topic), count: messages, interval: interval,
+            bodyBuffer: memory.body, deadline: clock.now() + timeout, makeBody: makeBody)
+    }
+}

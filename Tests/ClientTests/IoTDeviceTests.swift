@@ -1,0 +1,105 @@
+import DeviceCore
+import Testing
+
+/// The front door over the scripted peer: one memory region, one transport, the whole job.
+@Suite("IoTDevice: the front door")
+struct IoTDeviceTests {
+    typealias Device = IoTDevice<ScriptedTransport, VirtualClock, RecordingObserver>
+
+    @Test func requiredBytesIsTheSumOfTheLimitsRoundedTo8() {
+        let entry = MemoryLayout<MQTTInflightEntry>.stride, subscription = MemoryLayout<MQTTSubscription>.stride
+        let round8 = { (n: Int) in (n + 7) / 8 * 8 }
+        // 768 + 384 + 512 + 2 entries + 1 subscription + 192 + 256 + 384 + 128 + 256, and 7 for the start.
+        #expect(Device.requiredBytes() == 7 + 768 + 384 + 512 + round8(2 * entry) + round8(subscription) + 192 + 256 + 384 + 128 + 256)
+        var odd = DeviceLimits()
+        odd.receive = 1
+        #expect(Device.requiredBytes(odd) == Device.requiredBytes() - 768 + 8)
+        var absurd = DeviceLimits()
+        absurd.window = Int.max
+        #expect(Device.requiredBytes(absurd) == Int.max)
+        absurd = DeviceLimits()
+        absurd.body = -1
+        #expect(Device.requiredBytes(absurd) == Int.max)
+    }
+
+    @Test func provisionsThenSendsWithOneTransportAndOneRegion() throws {
+        let time = VirtualTime()
+        let peer = ScriptedPeer(time: time)
+        // Start one byte past an 8-byte boundary: the region's own alignment must not matter.
+        let base = UnsafeMutableRawBufferPointer.allocate(byteCount: Device.requiredBytes() + 1, alignment: 8)
+        defer { base.deallocate() }
+        let shifted = UnsafeMutableRawBufferPointer(rebasing: base[1...])
+        var device = try Device(
+            idScope: view("0ne00000A0A"), registrationID: view("device1"),
+            transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time), memory: shifted,
+            observer: RecordingObserver())
+        let outcome = try device.run(messages: 2, interval: .seconds(1)) { (index, buffer) throws(JSONWriteError) -> ByteView? in
+            var json = JSONWriter(into: buffer)
+            json.beginObject()
+            json.key("n")
+            json.integer(index)
+            json.endObject()
+            return try json.finish()
+        }
+        #expect(outcome.summary == "assigned hub=contoso.azure-devices.net device=device1 substatus=initialAssignment payload=-")
+        #expect(peer.endpoints == ["global.azure-devices-provisioning.net:8883", "contoso.azure-devices.net:8883"])
+        let events = "devices/device1/messages/events/$.ct=application%2Fjson&$.ce=utf-8"
+        #expect(peer.received == [
+            "CONNECT device1 0ne00000A0A/registrations/device1/api-version=2019-03-31",
+            "SUBSCRIBE $dps/registrations/res/#",
+            "PUBLISH $dps/registrations/PUT/iotdps-register/?$rid=1",
+            "PUBACK 1",
+            "PUBLISH $dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=op-7",
+            "PUBACK 2",
+            "DISCONNECT",
+            "CONNECT device1 contoso.azure-devices.net/device1/?api-version=2021-04-12",
+            "PUBLISH \(events)",
+            "PUBLISH \(events)",
+            "DISCONNECT",
+        ])
+        #expect(device.flow.observer.log == [
+            "connecting 1", "connected sp=false", "dps 202 assigning next in 3000 ms", "disconnected",
+            "assigned hub=contoso.azure-devices.net device=device1 substatus=initialAssignment payload=-",
+            "connecting 1", "connected sp=false", #"sent 1 id 1 {"n":1}"#, "acked 1", #"sent 2 id 2 {"n":2}"#, "acked 2",
+            "disconnected",
+        ])
+    }
+
+    @Test func aRegionOneByteShortIsRefusedWithTheSizes() {
+        let time = VirtualTime()
+        let needed = Device.requiredBytes()
+        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: needed - 1, alignment: 8)
+        defer { region.deallocate() }
+        do {
+            _ = try Device(
+                idScope: view("0ne00000A0A"), registrationID: view("device1"),
+                transport: ScriptedTransport(peer: ScriptedPeer(time: time)), clock: VirtualClock(time: time), memory: region,
+                observer: RecordingObserver())
+            Issue.record("a region of \(needed - 1) bytes was accepted")
+        } catch {
+            guard case .bufferTooSmall(let n, let capacity) = error else { Issue.record("\(error)"); return }
+            #expect(n == needed && capacity == needed - 1)
+        }
+    }
+
+    @Test func aConnectTextTooSmallForTheUserNameStopsBeforeAnyTraffic() throws {
+        let time = VirtualTime()
+        let peer = ScriptedPeer(time: time)
+        var limits = DeviceLimits()
+        limits.connectText = 16
+        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: Device.requiredBytes(limits), alignment: 8)
+        defer { region.deallocate() }
+        var device = try Device(
+            idScope: view("0ne00000A0A"), registrationID: view("device1"),
+            transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time), memory: region, limits: limits,
+            observer: RecordingObserver())
+        do {
+            _ = try device.provision()
+            Issue.record("a 16-byte connect-text buffer held the DPS user name")
+        } catch {
+            guard case .bufferTooSmall(let needed, let capacity) = error else { Issue.record("\(error)"); return }
+            #expect(needed == 56 && capacity == 16, "0ne00000A0A/registrations/device1/api-version=2019-03-31")
+        }
+        #expect(peer.received.isEmpty)
+    }
+}
