@@ -17,11 +17,12 @@ unit-test:
 	$(SWIFT) test
 
 ## Everything CI checks.
-test: setup fixtures-check unit-test fuzz-smoke arm qemu-test e2e-test dist-test
+test: setup fixtures-check unit-test fuzz-smoke arm qemu-test firmware-example e2e-test dist-test
 
 include board/arm.mk
 include board/qemu.mk
 include board/qemu-demo.mk
+include board/firmware-example.mk
 include scripts/fixtures.mk
 include scripts/standins.mk
 include scripts/dist.mk

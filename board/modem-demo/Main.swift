@@ -114,7 +114,7 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
         device = try Device(
             idScope: ByteView(Settings.idScope), registrationID: registrationID,
             provisioningHost: ByteView(Settings.provisioningHost), provisioningPort: Settings.provisioningPort,
-            transport: Transport(channel: channel, host: ByteView(Settings.provisioningHost)), clock: clock,
+            transport: Transport(channel: channel), clock: clock,
             memory: pool.bytes(Device.requiredBytes()), observer: DemoObserver(), seed: UInt64(bitPattern: wallClockAtBoot))
         guard case .assigned(let assigned) = try device.provision() else {
             Console.line("modem-demo: DPS did not assign the device")

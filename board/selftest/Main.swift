@@ -50,6 +50,8 @@ func firmwareMain() -> Int32 {
     Console.decimal(MemoryLayout<MQTTSessionEvent>.size)
     Console.write(", DeviceFlow ")
     Console.decimal(MemoryLayout<Flow>.size)
+    Console.write(" bytes; IoTDevice.requiredBytes() ")
+    Console.decimal(IoTDevice<ScriptedTransport, SysTickClock, FlowObserver>.requiredBytes())
     Console.line(" bytes")
     // The stack is painted down to the end of .bss: a high-water mark at the limit means it overflowed.
     checks.check(StackUsage.used + 512 <= StackUsage.available, "stack stays 512 bytes clear of .bss")

@@ -109,3 +109,17 @@ where Observer.TransportFailure == Transport.Failure {
             bodyBuffer: memory.body, deadline: clock.now() + timeout, makeBody: makeBody)
     }
 }
+
+extension IoTDevice where Observer == SilentObserver<Transport.Failure> {
+    /// A device with no observer: for a firmware that does not report progress.
+    public init(
+        idScope: ByteView, registrationID: ByteView,
+        provisioningHost: ByteView = ByteView("global.azure-devices-provisioning.net"), provisioningPort: UInt16 = 8883,
+        transport: Transport, clock: Clock, memory region: UnsafeMutableRawBufferPointer, limits: DeviceLimits = DeviceLimits(),
+        seed: UInt64 = 0x5EED
+    ) throws(Failure) {
+        try self.init(
+            idScope: idScope, registrationID: registrationID, provisioningHost: provisioningHost, provisioningPort: provisioningPort,
+            transport: transport, clock: clock, memory: region, limits: limits, observer: SilentObserver(), seed: seed)
+    }
+}

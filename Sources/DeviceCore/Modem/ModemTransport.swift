@@ -268,7 +268,8 @@ public struct ModemTransport<Link: ModemLink, Clock: DeviceClock>: DeviceTranspo
     /// How long the modem may take to connect and finish the TLS handshake.
     public var openTimeout: DeviceDuration = .seconds(30)
 
-    public init(channel: ModemChannel<Link, Clock>, host: ByteView, port: UInt16 = 8883, tls: Bool = true) {
+    /// A transport to `host`:`port`; `IoTDevice` sets the endpoint itself, so it needs neither.
+    public init(channel: ModemChannel<Link, Clock>, host: ByteView = ByteView(), port: UInt16 = 8883, tls: Bool = true) {
         self.channel = channel
         self.host = host
         self.port = port
