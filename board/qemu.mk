@@ -57,14 +57,15 @@ size: $(QEMU_ELFS)
 
 ## The last lines of `make size`, one per board: `size-summary BOARD core=N modem=N stack=N`, the
 ## flash of DeviceCore in the device-flow firmware (board/modem-demo) and of its Modem/ share, and
-## the device flow's stack high-water, read from a run of the self-test firmware under QEMU (the
-## same DeviceFlow, provisioning and three messages, over a scripted peer).
+## the device flow's stack high-water, read from a run of the self-test firmware under QEMU: its
+## part (c), the front door IoTDevice that board/modem-demo runs, provisioning and three messages
+## over a scripted peer, measured alone (the stack is painted again before it).
 size-summary: $(QEMU_ELFS) $(QEMU_DEMO_ELFS)
 	@set -e; for b in $(QEMU_BOARDS); do \
 	    d=$(QEMU_BUILD)/$$b; \
 	    timeout 120 $(ARM_QEMU) -M $$b -nographic -monitor none -serial stdio \
 	        -semihosting-config enable=on,target=native -kernel $$d/firmware.elf </dev/null >$$d/size-stack.log 2>&1 || true; \
-	    stack=$$(tr -d '\r' <$$d/size-stack.log | sed -n 's/.*after the device flow \([0-9]*\) bytes.*/\1/p'); \
+	    stack=$$(tr -d '\r' <$$d/size-stack.log | sed -n 's/.*stack high-water of the front door (IoTDevice) \([0-9]*\) bytes.*/\1/p'); \
 	    [ -n "$$stack" ] || { echo "size-summary: $$b: the self-test printed no stack high-water" >&2; exit 1; }; \
 	    $(PYTHON3) board/common/size-report.py --board $$b --map $$d/modem-demo/firmware.map --elf $$d/modem-demo.elf \
 	        --core Sources/DeviceCore --size-tool $(ARM_SIZE) --summary-stack $$stack; \

@@ -209,6 +209,8 @@ __attribute__((noinline)) static void paint_stack(void)
         *p = STACK_PAINT;
 }
 
+void board_stack_repaint(void) { paint_stack(); }
+
 void Reset_Handler(void)
 {
     for (uint32_t *s = __data_source, *d = __data_start; d < __data_end;)

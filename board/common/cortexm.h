@@ -31,6 +31,7 @@ void semihost_putc(uint8_t byte);  /* console output through the debugger (SYS_W
 int64_t board_millis(void);            /* milliseconds since reset, from SysTick */
 void board_wait_for_interrupt(void);   /* WFI: sleeps until the next interrupt (at most 1 ms) */
 uint32_t board_stack_used(void);       /* stack high-water mark so far, in bytes */
+void board_stack_repaint(void);        /* paint the stack below the caller again: the high-water mark starts over from there */
 uint32_t board_stack_size(void);       /* bytes between the end of .bss/.heap and the stack top */
 const char *board_get_name(void);
 void board_exit(int status) __attribute__((noreturn));  /* semihosting exit: QEMU's status */

@@ -119,7 +119,7 @@ enum PeerFailure: Error, Equatable {
 struct ScriptedTransport: DeviceTransport {
     typealias Failure = PeerFailure
 
-    let script: Script
+    private(set) var script: Script
     let clock: SysTickClock
     /// Reassembles the client's bytes into frames.
     var reader: MQTTFrameReader
@@ -149,8 +149,19 @@ struct ScriptedTransport: DeviceTransport {
         !failed && script.step(step) == nil && replyPosition == reply.count && !isOpen && opens == 1 && closes >= 1
     }
 
-    /// The script plays whichever server the flow points it at.
-    mutating func setEndpoint(host: ByteView, port: UInt16) {}
+    /// Pointed at the assigned hub (as `IoTDevice` does after DPS), the peer plays the hub's
+    /// script from its start; any other endpoint keeps the script it has.
+    mutating func setEndpoint(host: ByteView, port: UInt16) {
+        guard host == ByteView("contoso.azure-devices.net"), port == 8883, script != .hub else { return }
+        script = .hub
+        step = 0
+        reply = Hex("")
+        replyPosition = 0
+        opens = 0
+        closes = 0
+        arrivedAt = InlineArray(repeating: -1)
+        repliedAt = InlineArray(repeating: -1)
+    }
 
     mutating func open(timeout: DeviceDuration) throws(PeerFailure) {
         if opens > 0 { throw fail(.openedTwice) }

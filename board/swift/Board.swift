@@ -9,6 +9,7 @@ import DeviceCore
 @_extern(c, "board_millis") func board_millis() -> Int64
 @_extern(c, "board_wait_for_interrupt") func board_wait_for_interrupt()
 @_extern(c, "board_stack_used") func board_stack_used() -> UInt32
+@_extern(c, "board_stack_repaint") func board_stack_repaint()
 @_extern(c, "board_stack_size") func board_stack_size() -> UInt32
 @_extern(c, "board_get_name") func board_get_name() -> UnsafePointer<CChar>
 @_extern(c, "putchar") func board_putchar(_ c: Int32) -> Int32
@@ -110,5 +111,7 @@ extension Console {
 /// The stack's high-water mark (the start-up code paints the stack), and its size.
 public enum StackUsage {
     public static var used: Int { Int(board_stack_used()) }
+    /// Starts the high-water mark over below the caller's frame, to measure one part alone.
+    public static func restart() { board_stack_repaint() }
     public static var available: Int { Int(board_stack_size()) }
 }
