@@ -95,13 +95,12 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
         }
     }
 
-    /// Hands `handler` every event until a wait brings none or `deadline` passes: for tools
-    /// and tests that only watch the events.
+    /// Waits for input once (until `deadline` at most) and hands `handler` the events it
+    /// brought and any that follow without waiting: for tools and tests that only watch events.
     public mutating func poll(until deadline: DeviceInstant, _ handler: (MQTTSessionEvent) -> Void) throws(Failure) {
-        while let event = try nextEvent(until: deadline) {
-            handler(event)
-            if clock.now() >= deadline { return }
-        }
+        guard let first = try nextEvent(until: deadline) else { return }
+        handler(first)
+        while let event = try nextEvent(until: clock.now()) { handler(event) }
     }
 
     /// Writes everything the session has queued.
