@@ -9,8 +9,10 @@ struct IoTDeviceTests {
     @Test func requiredBytesIsTheSumOfTheLimitsRoundedTo8() {
         let entry = MemoryLayout<MQTTInflightEntry>.stride, subscription = MemoryLayout<MQTTSubscription>.stride
         let round8 = { (n: Int) in (n + 7) / 8 * 8 }
-        // 768 + 384 + 512 + 2 entries + 1 subscription + 192 + 256 + 384 + 128 + 256, and 7 for the start.
-        #expect(Device.requiredBytes() == 7 + 768 + 384 + 512 + round8(2 * entry) + round8(subscription) + 192 + 256 + 384 + 128 + 256)
+        // The client and the registration, then 768 + 384 + 512 + 2 entries + 1 subscription +
+        // 192 + 256 + 384 + 128 + 256, and 7 for the start.
+        let state = round8(round8(MemoryLayout<MQTTClient<ScriptedTransport, VirtualClock>>.stride) + MemoryLayout<DPSRegistration>.stride)
+        #expect(Device.requiredBytes() == 7 + state + 768 + 384 + 512 + round8(2 * entry) + round8(subscription) + 192 + 256 + 384 + 128 + 256)
         var odd = DeviceLimits()
         odd.receive = 1
         #expect(Device.requiredBytes(odd) == Device.requiredBytes() - 768 + 8)
@@ -63,6 +65,24 @@ struct IoTDeviceTests {
             "connecting 1", "connected sp=false", #"sent 1 id 1 {"n":1}"#, "acked 1", #"sent 2 id 2 {"n":2}"#, "acked 2",
             "disconnected",
         ])
+    }
+
+    /// The client (with the transport) lives in the region; ending the device deinitialises it.
+    @Test func endingTheDeviceReleasesItsTransport() throws {
+        let time = VirtualTime()
+        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: Device.requiredBytes(), alignment: 8)
+        defer { region.deallocate() }
+        weak var released: ScriptedPeer?
+        do {
+            let peer = ScriptedPeer(time: time)
+            released = peer
+            let device = try Device(
+                idScope: view("0ne00000A0A"), registrationID: view("device1"),
+                transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time), memory: region,
+                observer: RecordingObserver())
+            #expect(device.transport.peer === peer)
+        }
+        #expect(released == nil)
     }
 
     @Test func aRegionOneByteShortIsRefusedWithTheSizes() {

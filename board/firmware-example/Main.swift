@@ -1,7 +1,7 @@
 import CortexMBoard
 import DeviceCore
 
-nonisolated(unsafe) var memory = InlineArray<3584, UInt8>(repeating: 0)  // ≥ 520 + IoTDevice.requiredBytes()
+nonisolated(unsafe) var memory = InlineArray<4104, UInt8>(repeating: 0)  // 520 + IoTDevice.requiredBytes() (3,583)
 
 @_cdecl("main")
 func main() -> Int32 {

@@ -15,7 +15,7 @@
 import CortexMBoard
 import DeviceCore
 
-nonisolated(unsafe) var memoryPool = InlineArray<4096, UInt8>(repeating: 0)
+nonisolated(unsafe) var memoryPool = InlineArray<4608, UInt8>(repeating: 0)
 
 typealias Link = UARTModemLink
 typealias Transport = ModemTransport<Link, SysTickClock>
@@ -70,7 +70,7 @@ func firmwareMain() -> Int32 {
         status = runDevice(link, &pool)
         used = pool.used
     }
-    Console.memoryReport("modem-demo: ", poolUsed: used, poolSize: MemoryLayout<InlineArray<4096, UInt8>>.size)
+    Console.memoryReport("modem-demo: ", poolUsed: used, poolSize: MemoryLayout<InlineArray<4608, UInt8>>.size)
     Console.line(status == 0 ? "modem-demo: ok" : "modem-demo: FAILED")
     return status
 }
@@ -108,31 +108,23 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
     Console.write(", ID scope ")
     Console.write(Settings.idScope)
     Console.newline()
-    var device: Device
-    let assignment: DPSAssignment
     do throws(Device.Failure) {
-        device = try Device(
+        var device = try Device(
             idScope: ByteView(Settings.idScope), registrationID: registrationID,
             provisioningHost: ByteView(Settings.provisioningHost), provisioningPort: Settings.provisioningPort,
             transport: Transport(channel: channel), clock: clock,
             memory: pool.bytes(Device.requiredBytes()), observer: DemoObserver(), seed: UInt64(bitPattern: wallClockAtBoot))
-        guard case .assigned(let assigned) = try device.provision() else {
+        guard case .assigned(let assignment) = try device.provision() else {
             Console.line("modem-demo: DPS did not assign the device")
             return 1
         }
-        assignment = assigned
-    } catch {
-        FlowConsole.failure(error, transport: describe)
-        return 2
-    }
 
-    // Telemetry to the assigned hub.
-    Console.write("modem-demo: sending ")
-    Console.decimal(Settings.messages)
-    Console.write(" messages to ")
-    Console.write(assignment.assignedHub)
-    Console.newline()
-    do throws(Device.Failure) {
+        // Telemetry to the assigned hub.
+        Console.write("modem-demo: sending ")
+        Console.decimal(Settings.messages)
+        Console.write(" messages to ")
+        Console.write(assignment.assignedHub)
+        Console.newline()
         try device.sendTelemetry(to: assignment, messages: Settings.messages, interval: .milliseconds(Settings.intervalMilliseconds)) {
             (index, buffer) throws(JSONWriteError) -> ByteView? in
             let i = Int64(word: index)
@@ -144,19 +136,19 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
                 timestampMicroseconds: now &* 1000, deviceID: assignment.deviceID
             ).write(into: buffer)
         }
+        let acknowledged = device.flow.observer.acknowledged
+        Console.write("modem-demo: ")
+        Console.decimal(acknowledged)
+        Console.write(" of ")
+        Console.decimal(Settings.messages)
+        Console.write(" messages acknowledged by the hub; modem line: ")
+        Console.decimal(device.transport.channel.damagedFrames)
+        Console.write(" damaged frames, ")
+        Console.decimal(device.transport.channel.link.overruns)
+        Console.line(" bytes overrun")
+        return acknowledged == Settings.messages ? 0 : 1
     } catch {
         FlowConsole.failure(error, transport: describe)
         return 2
     }
-    let acknowledged = device.flow.observer.acknowledged
-    Console.write("modem-demo: ")
-    Console.decimal(acknowledged)
-    Console.write(" of ")
-    Console.decimal(Settings.messages)
-    Console.write(" messages acknowledged by the hub; modem line: ")
-    Console.decimal(device.transport.channel.damagedFrames)
-    Console.write(" damaged frames, ")
-    Console.decimal(device.transport.channel.link.overruns)
-    Console.line(" bytes overrun")
-    return acknowledged == Settings.messages ? 0 : 1
 }

@@ -6,7 +6,7 @@ import CortexMBoard
 import DeviceCore
 
 /// The front door's region (sized by `limits` below) and the peer's frame buffer.
-nonisolated(unsafe) var frontDoorMemory = InlineArray<2560, UInt8>(repeating: 0)
+nonisolated(unsafe) var frontDoorMemory = InlineArray<3328, UInt8>(repeating: 0)
 
 typealias FrontDoor = IoTDevice<ScriptedTransport, SysTickClock, FlowObserver>
 

@@ -60,6 +60,8 @@ func firmwareMain() -> Int32 {
     Console.decimal(MemoryLayout<Flow>.size)
     Console.write(" bytes; IoTDevice.requiredBytes() ")
     Console.decimal(IoTDevice<ScriptedTransport, SysTickClock, FlowObserver>.requiredBytes())
+    Console.write(" bytes, with the modem transport ")
+    Console.decimal(IoTDevice<ModemTransport<UARTModemLink, SysTickClock>, SysTickClock, SilentObserver<ModemFailure>>.requiredBytes())
     Console.line(" bytes")
     // The stack is painted down to the end of .bss: a high-water mark at the limit means it overflowed.
     checks.check(max(flowStack, frontDoorStack) + 512 <= StackUsage.available, "stack stays 512 bytes clear of .bss")

@@ -7,48 +7,75 @@
 ///     try device.run(messages: 3, interval: .seconds(1)) { index, buffer throws(JSONWriteError) in … }
 ///
 /// `memory` must hold `requiredBytes(limits)` and outlive the device; nothing else is
-/// allocated. docs/firmware.md shows a whole firmware and every lifetime rule.
-public struct IoTDevice<Transport: DeviceTransport, Clock: DeviceClock, Observer: DeviceFlowObserver>
+/// allocated. The device's client (with the transport) and its DPS registration live in
+/// `memory` too, not on the stack; the device is not copyable, and ending it deinitialises them.
+/// docs/firmware.md shows a whole firmware and every lifetime rule.
+public struct IoTDevice<Transport: DeviceTransport, Clock: DeviceClock, Observer: DeviceFlowObserver>: ~Copyable
 where Observer.TransportFailure == Transport.Failure {
     public typealias Failure = DeviceFlowFailure<Transport.Failure>
     public typealias Flow = DeviceFlow<Transport, Clock, Observer>
 
     /// Runs the steps; its observer sees every step as it happens (and can stop the job).
     public var flow: Flow
-    /// The board's transport, between the steps (e.g. for a modem's line statistics).
-    public private(set) var transport: Transport
-    private let clock: Clock
+    /// The one client of both steps, in `memory`: its transport is pointed at DPS, then at the
+    /// hub, and each step puts its session in.
+    private let client: UnsafeMutablePointer<Flow.Client>
+    private let registration: UnsafeMutablePointer<DPSRegistration>
     private let memory: DeviceMemory
+    /// The board's transport, between the steps (e.g. for a modem's line statistics).
+    public var transport: Transport { client.pointee.transport }
     private let dps: DPSConfiguration
     private let provisioningHost: ByteView
     private let provisioningPort: UInt16
 
     /// The bytes `memory` must hold for `limits`.
     public static func requiredBytes(_ limits: DeviceLimits = DeviceLimits()) -> Int {
-        DeviceMemory.requiredBytes(limits)
+        DeviceMemory.requiredBytes(limits, state: stateBytes)
     }
+
+    /// The client, then the registration, each on `DeviceMemory.alignment`.
+    private static var clientBytes: Int { (MemoryLayout<Flow.Client>.stride + 7) / 8 * 8 }
+    private static var stateBytes: Int { clientBytes + MemoryLayout<DPSRegistration>.stride }
 
     /// A device that will register `registrationID` (for X.509, the certificate's CN) in
     /// `idScope` at `provisioningHost`:`provisioningPort`; IoT Hub is then reached on 8883.
     /// The views must outlive the device. Throws
     /// `.bufferTooSmall` when `memory` holds less than `requiredBytes(limits)`. `seed` seeds
-    /// the retries' jitter: take it from the board's entropy.
+    /// the retries' jitter: take it from the board's entropy. Out of line, so that the values
+    /// it builds in place do not stay in the caller's frame.
+    @inline(never)
     public init(
         idScope: ByteView, registrationID: ByteView,
         provisioningHost: ByteView = ByteView("global.azure-devices-provisioning.net"), provisioningPort: UInt16 = 8883,
         transport: Transport, clock: Clock, memory region: UnsafeMutableRawBufferPointer, limits: DeviceLimits = DeviceLimits(),
         observer: Observer, seed: UInt64 = 0x5EED
     ) throws(Failure) {
-        guard let memory = DeviceMemory.carve(region, limits) else {
-            throw .bufferTooSmall(needed: DeviceMemory.requiredBytes(limits), capacity: region.count)
+        // The state's types need no more than the pieces' alignment on the targets we build for.
+        guard MemoryLayout<Flow.Client>.alignment <= DeviceMemory.alignment,
+              MemoryLayout<DPSRegistration>.alignment <= DeviceMemory.alignment,
+              let memory = DeviceMemory.carve(region, limits, state: Self.stateBytes) else {
+            throw .bufferTooSmall(needed: Self.requiredBytes(limits), capacity: region.count)
         }
         self.memory = memory
-        self.transport = transport
-        self.clock = clock
         self.provisioningHost = provisioningHost
         self.provisioningPort = provisioningPort
         dps = DPSConfiguration(idScope: idScope, registrationID: registrationID, jitterSeed: seed)
         flow = Flow(observer: observer, random: SplitMix64(seed: seed))
+        let base = memory.state.baseAddress.unsafelyUnwrapped
+        client = base.bindMemory(to: Flow.Client.self, capacity: 1)
+        // A session to hold the place: each step puts its own in.
+        client.initialize(to: Flow.Client(
+            session: MQTTSession(
+                configuration: MQTTSessionConfiguration(connect: MQTTConnect(clientID: registrationID, cleanSession: true, keepAlive: 60)),
+                memory: memory.session),
+            transport: transport, clock: clock))
+        registration = (base + Self.clientBytes).bindMemory(to: DPSRegistration.self, capacity: 1)
+        registration.initialize(to: DPSRegistration(configuration: dps, requestBuffer: memory.request, resultsBuffer: memory.results))
+    }
+
+    deinit {
+        client.deinitialize(count: 1)
+        registration.deinitialize(count: 1)
     }
 
     /// Registers with DPS and, when DPS assigns the device, sends `messages` telemetry messages
@@ -72,19 +99,23 @@ where Observer.TransportFailure == Transport.Failure {
     /// and returns the outcome; its views point into `memory`.
     @inline(never)
     public mutating func provision() throws(Failure) -> DPSOutcome {
+        try prepareProvisioning()
+        return try flow.provision(&client.pointee, &registration.pointee)
+    }
+
+    /// The DPS session and a new registration, in place; out of line so that its temporaries
+    /// are gone before the registration runs.
+    @inline(never)
+    private func prepareProvisioning() throws(Failure) {
         let connect: MQTTConnect
         do throws(TextOverflow) { connect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: memory.connectText) } catch {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
         }
-        transport.setEndpoint(host: provisioningHost, port: provisioningPort)
-        var client = Flow.Client(
-            session: MQTTSession(
-                configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(memory.subscription))),
-                memory: memory.session),
-            transport: transport, clock: clock)
-        var registration = DPSRegistration(configuration: dps, requestBuffer: memory.request, resultsBuffer: memory.results)
-        defer { transport = client.transport }
-        return try flow.provision(&client, &registration)
+        client.pointee.transport.setEndpoint(host: provisioningHost, port: provisioningPort)
+        client.pointee.session = MQTTSession(
+            configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(memory.subscription))),
+            memory: memory.session)
+        registration.pointee = DPSRegistration(configuration: dps, requestBuffer: memory.request, resultsBuffer: memory.results)
     }
 
     /// The telemetry step of `run` alone, to the hub of `assignment` (from `provision()`, or
@@ -94,19 +125,23 @@ where Observer.TransportFailure == Transport.Failure {
         to assignment: DPSAssignment, messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
+        let hub = try prepareTelemetry(to: assignment)
+        try flow.sendTelemetry(
+            &client.pointee, hub: IoTHubClient(configuration: hub, topicBuffer: memory.topic), count: messages, interval: interval,
+            bodyBuffer: memory.body, deadline: client.pointee.clock.now() + timeout, makeBody: makeBody)
+    }
+
+    /// The IoT Hub session in place; out of line, as `prepareProvisioning`.
+    @inline(never)
+    private func prepareTelemetry(to assignment: DPSAssignment) throws(Failure) -> IoTHubConfiguration {
         let hub = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID)
         let connect: MQTTConnect
         do throws(TextOverflow) { connect = try IoTHubClient.connectPacket(for: hub, buffer: memory.connectText) } catch {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
         }
-        transport.setEndpoint(host: assignment.assignedHub, port: 8883)
-        var client = Flow.Client(
-            session: MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.session),
-            transport: transport, clock: clock)
-        defer { transport = client.transport }
-        try flow.sendTelemetry(
-            &client, hub: IoTHubClient(configuration: hub, topicBuffer: memory.topic), count: messages, interval: interval,
-            bodyBuffer: memory.body, deadline: clock.now() + timeout, makeBody: makeBody)
+        client.pointee.transport.setEndpoint(host: assignment.assignedHub, port: 8883)
+        client.pointee.session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.session)
+        return hub
     }
 }
 
