@@ -117,6 +117,17 @@ struct ScriptedTransport: DeviceTransport {
     mutating func close() { peer.open = false }
 }
 
+/// What the client sends the scripted peer's DPS, in words: register, the 202, poll, the 200.
+let scriptedDPSTranscript = [
+    "CONNECT device1 0ne00000A0A/registrations/device1/api-version=2019-03-31",
+    "SUBSCRIBE $dps/registrations/res/#",
+    "PUBLISH $dps/registrations/PUT/iotdps-register/?$rid=1",
+    "PUBACK 1",
+    "PUBLISH $dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=op-7",
+    "PUBACK 2",
+    "DISCONNECT",
+]
+
 /// Records events as words.
 struct RecordingObserver: DeviceFlowObserver {
     typealias TransportFailure = ScriptedFailure
@@ -176,15 +187,7 @@ struct DeviceFlowTests {
             Issue.record("not assigned: \(outcome.summary)")
             return
         }
-        #expect(peer.received == [
-            "CONNECT device1 0ne00000A0A/registrations/device1/api-version=2019-03-31",
-            "SUBSCRIBE $dps/registrations/res/#",
-            "PUBLISH $dps/registrations/PUT/iotdps-register/?$rid=1",
-            "PUBACK 1",
-            "PUBLISH $dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=op-7",
-            "PUBACK 2",
-            "DISCONNECT",
-        ])
+        #expect(peer.received == scriptedDPSTranscript)
         #expect(flow.observer.log == [
             "connecting 1",
             "failed transport(ClientTests.ScriptedFailure.refused) retry in 1000 ms",
