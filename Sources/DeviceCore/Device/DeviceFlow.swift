@@ -204,25 +204,10 @@ where Observer.TransportFailure == Transport.Failure {
                 if observer.shouldStop { throw .stopped }
                 if clock.now() >= deadline { throw .timedOut }
                 do throws(Failure) {
-                    if next <= count && clock.now() >= nextSendAt {
-                        let made: ByteView?
-                        do throws(JSONWriteError) { made = try makeBody(next, bodyBuffer) } catch { throw .body(error) }
-                        guard let body = made else {
-                            next += 1
-                            nextSendAt = clock.now() + interval
-                            continue
-                        }
-                        let topic: ByteView
-                        do throws(IoTHubError) { topic = try hub.telemetryTopic(for: body) } catch { throw .hub(error) }
-                        do throws(MQTTSessionError) {
-                            let packetID = try client.session.publish(topic: topic, payload: body, qos: .atLeastOnce)
-                            observer.observe(.messageSent(index: next, packetID: packetID, body: body))
-                            next += 1
-                            nextSendAt = clock.now() + interval
-                        } catch {
-                            // A full window or outbox waits for acknowledgements; anything else is final.
-                            guard case .backPressure = error else { throw .session(error) }
-                        }
+                    if next <= count && clock.now() >= nextSendAt,
+                       try queueMessage(next, &client.session, hub: hub, bodyBuffer: bodyBuffer, makeBody: makeBody) {
+                        next += 1
+                        nextSendAt = clock.now() + interval
                     }
                     let wake = next <= count ? nextSendAt : min(stayConnectedUntil ?? deadline, deadline)
                     let event: MQTTSessionEvent?
@@ -246,5 +231,29 @@ where Observer.TransportFailure == Transport.Failure {
         }
         client.disconnect()
         observer.observe(.disconnected)
+    }
+
+    /// Writes message `index` and queues it; `false` when the window or outbox is full (it is
+    /// written again later). Out of line, so that its values are not in `sendTelemetry`'s frame
+    /// while that waits for input.
+    @inline(never)
+    mutating func queueMessage(
+        _ index: Int, _ session: inout MQTTSession, hub: IoTHubClient, bodyBuffer: UnsafeMutableRawBufferPointer,
+        makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
+    ) throws(Failure) -> Bool {
+        let made: ByteView?
+        do throws(JSONWriteError) { made = try makeBody(index, bodyBuffer) } catch { throw .body(error) }
+        guard let body = made else { return true }  // its source failed and said so: skipped
+        let topic: ByteView
+        do throws(IoTHubError) { topic = try hub.telemetryTopic(for: body) } catch { throw .hub(error) }
+        do throws(MQTTSessionError) {
+            let packetID = try session.publish(topic: topic, payload: body, qos: .atLeastOnce)
+            observer.observe(.messageSent(index: index, packetID: packetID, body: body))
+            return true
+        } catch {
+            // A full window or outbox waits for acknowledgements; anything else is final.
+            guard case .backPressure = error else { throw .session(error) }
+            return false
+        }
     }
 }
