@@ -69,13 +69,13 @@ where Observer.TransportFailure == Transport.Failure {
                 configuration: MQTTSessionConfiguration(connect: MQTTConnect(clientID: registrationID, cleanSession: true, keepAlive: 60)),
                 memory: memory.session),
             transport: transport, clock: clock))
+        // Set up by each `provision()`: a registration holds only plain values (views, numbers),
+        // so its memory needs no deinitialising.
         registration = (base + Self.clientBytes).bindMemory(to: DPSRegistration.self, capacity: 1)
-        registration.initialize(to: DPSRegistration(configuration: dps, requestBuffer: memory.request, resultsBuffer: memory.results))
     }
 
     deinit {
         client.deinitialize(count: 1)
-        registration.deinitialize(count: 1)
     }
 
     /// Registers with DPS and, when DPS assigns the device, sends `messages` telemetry messages
@@ -115,7 +115,7 @@ where Observer.TransportFailure == Transport.Failure {
         client.pointee.session = MQTTSession(
             configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(memory.subscription))),
             memory: memory.session)
-        registration.pointee = DPSRegistration(configuration: dps, requestBuffer: memory.request, resultsBuffer: memory.results)
+        registration.initialize(to: DPSRegistration(configuration: dps, requestBuffer: memory.request, resultsBuffer: memory.results))
     }
 
     /// The telemetry step of `run` alone, to the hub of `assignment` (from `provision()`, or
