@@ -8,8 +8,9 @@ public protocol DeviceTransport {
     /// caller's time left: connecting and any handshake together). A transport may give up
     /// sooner by a limit of its own.
     mutating func open(timeout: DeviceDuration) throws(Failure)
-    /// Points the next `open` at `host`:`port`. The device flow calls it with the assigned IoT
-    /// Hub after DPS; `host` needs to live only for this call.
+    /// Points the next `open` at `host`:`port`. `IoTDevice` calls it with DPS, then with the
+    /// assigned IoT Hub. A transport may keep the view (the modem's does): `host` must outlive
+    /// the transport's use of it.
     mutating func setEndpoint(host: ByteView, port: UInt16)
     /// Writes some of `bytes`, waiting at most `timeout` for room; returns how many were taken.
     mutating func send(_ bytes: ByteView, timeout: DeviceDuration) throws(Failure) -> Int

@@ -2,9 +2,9 @@
 /// telemetry to the assigned IoT Hub, retrying what may pass — from an ID scope, a
 /// registration id, the board's transport and clock, and one memory region the firmware owns.
 ///
-///     var device = try IoTDevice(idScope: "0ne00000A0A", registrationID: id,
-///                                transport: transport, clock: clock, memory: region, observer: observer)
-///     try device.run(messages: 3, interval: .seconds(1)) { index, buffer throws(JSONWriteError) in … }
+///     var device = try IoTDevice(idScope: ByteView("0ne00000A0A"), registrationID: id,
+///                                transport: transport, clock: clock, memory: region)
+///     let outcome = try device.run(messages: 3, interval: .seconds(1)) { (index, buffer) throws(JSONWriteError) in … }
 ///
 /// `memory` must hold `requiredBytes(limits)` and outlive the device; nothing else is
 /// allocated. The device's client (with the transport) and its DPS registration live in
