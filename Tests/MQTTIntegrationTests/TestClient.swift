@@ -182,6 +182,8 @@ final class TestClient {
     let traffic = TrafficLog()
     let clock = MonotonicClock()
     var client: Client
+    /// Events handed out by a poll that then failed; the next poll returns them first.
+    private var undelivered = [Event]()
 
     init(
         port: UInt16, clientID id: String, cleanSession: Bool = true, keepAlive: UInt16 = 30,
@@ -219,11 +221,12 @@ final class TestClient {
         [.connected(sessionPresent: try client.connect())]
     }
 
-    /// One `poll`, waiting at most `milliseconds` for input.
+    /// One `poll`, waiting at most `milliseconds` for input. Events handed out before a poll
+    /// fails (PUBACKs read just before the peer's close) are returned by the next poll, not lost.
     func poll(milliseconds: Int64) throws(Client.Failure) -> [Event] {
-        var events = [Event]()
-        try client.poll(until: clock.now() + DeviceDuration.milliseconds(milliseconds)) { events.append(Event($0)) }
-        return events
+        try client.poll(until: clock.now() + DeviceDuration.milliseconds(milliseconds)) { undelivered.append(Event($0)) }
+        defer { undelivered.removeAll() }
+        return undelivered
     }
 
     /// Polls until `done` holds for the events so far, or `seconds` pass.
