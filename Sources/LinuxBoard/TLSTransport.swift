@@ -345,8 +345,9 @@ public final class TLSTransport: DeviceTransport {
             case 2: return .protocolVersion(host: host, serverVersion: "TLS 1.1")
             default: return .protocolVersion(host: host, serverVersion: nil)
             }
-        case MBEDTLS_ERR_SSL_INVALID_RECORD, MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE, MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO
-            where step == .handshake && awaitingServerHello:
+        case let code where step == .handshake && awaitingServerHello
+            && (code == MBEDTLS_ERR_SSL_INVALID_RECORD || code == MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE || code == MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO):
+            // The guard covers all three codes (a `case A, B, C where` guards only C).
             return .notTLS(host: host, port: port, received: receivedRecord())
         case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY, MBEDTLS_ERR_SSL_CONN_EOF, MBEDTLS_ERR_NET_CONN_RESET:
             guard step == .handshake else { return .closedByPeer(host: host, port: port) }
