@@ -2,7 +2,7 @@ import DeviceCore
 import LinuxBoard
 
 /// The exit statuses of `provision` and `run` (also in `docs/dps-device.md`).
-public enum ExitStatus: Int32 {
+public enum ExitStatus: Int32, Sendable {
     case success = 0
     /// DPS refused or failed the registration (401, 404, failed, disabled…).
     case provisioningFailed = 1

@@ -63,21 +63,19 @@ public enum DPSTopics {
         let prefix = ByteView(responsePrefix)
         guard topic.hasPrefix(prefix) else { return nil }
         let (parsed, errorOffset) = ResponseTopicTail.parse(topic, from: prefix.count)
-        guard let tail = parsed else { throw .malformedResponseTopic(offset: errorOffset) }
+        guard var tail = parsed else { throw .malformedResponseTopic(offset: errorOffset) }
         var response = Response(status: tail.status, requestID: nil, retryAfter: nil)
-        let queryOffset = topic.count - tail.query.count
-        var bag = PropertyBagReader(tail.query)
-        while true {
-            let pairStart = queryOffset + bag.offset
-            let pair: (key: ByteView, value: ByteView)?
-            do throws(PropertyBagError) { pair = try bag.next() } catch { throw .malformedResponseTopic(offset: queryOffset + error.offset) }
-            guard let pair else { return response }
-            let isRequestID = pair.key == ByteView("$rid")
-            guard isRequestID || pair.key == ByteView("retry-after") else { continue }
-            guard let value = DecimalText.parse(pair.value, maximum: UInt64(UInt32.max)) else {
-                throw .malformedResponseTopic(offset: pairStart)
+        do throws(TopicQuery.Malformed) {
+            while let pair = try tail.query.next() {
+                if pair.key == ByteView("$rid") {
+                    response.requestID = UInt32(truncatingIfNeeded: try pair.decimal(maximum: UInt64(UInt32.max)))
+                } else if pair.key == ByteView("retry-after") {
+                    response.retryAfter = UInt32(truncatingIfNeeded: try pair.decimal(maximum: UInt64(UInt32.max)))
+                }
             }
-            if isRequestID { response.requestID = UInt32(truncatingIfNeeded: value) } else { response.retryAfter = UInt32(truncatingIfNeeded: value) }
+        } catch {
+            throw .malformedResponseTopic(offset: error.offset)
         }
+        return response
     }
 }

@@ -3,8 +3,8 @@
 /// property bag (`$rid=1&$version=4`, keys in any order).
 struct ResponseTopicTail {
     var status: UInt16
-    /// The property bag after `?`, still encoded; empty when the topic has none.
-    var query: ByteView
+    /// The pairs after `?`; none when the topic has no query.
+    var query: TopicQuery
 
     /// The tail of `topic` from `start`, or the offset of the first byte that does not fit.
     static func parse(_ topic: ByteView, from start: Int) -> (tail: ResponseTopicTail?, errorOffset: Int) {
@@ -16,9 +16,9 @@ struct ResponseTopicTail {
         }
         guard position - start == 3 else { return (nil, position) }
         if position < topic.count && topic[position] == UInt8(ascii: "/") { position += 1 }
-        if position == topic.count { return (ResponseTopicTail(status: status, query: ByteView()), 0) }
+        if position == topic.count { return (ResponseTopicTail(status: status, query: TopicQuery(topic, from: position)), 0) }
         guard topic[position] == UInt8(ascii: "?") else { return (nil, position) }
         position += 1
-        return (ResponseTopicTail(status: status, query: topic.slice(from: position, count: topic.count - position)), 0)
+        return (ResponseTopicTail(status: status, query: TopicQuery(topic, from: position)), 0)
     }
 }
