@@ -19,6 +19,10 @@ let package = Package(
         // The words for DeviceCore's errors (MQTT rules, JSON, base64, property bags): the host
         // tools' texts, kept out of a firmware that prints codes instead.
         .target(name: "DeviceCoreWords", dependencies: ["DeviceCore"]),
+        // The device twin, direct methods and IoT Plug and Play on top of DeviceCore (no
+        // Foundation, Embedded Swift too): a module of its own so that a firmware that only
+        // sends telemetry links none of it, not even its topic strings.
+        .target(name: "DeviceTwinAndMethods", dependencies: ["DeviceCore"]),
         // Host-only JSON trees (ordered members, exact error offsets) for the command line's
         // inspector, stand-ins and log lines; the core has its own non-allocating reader/writer.
         .target(name: "HostJSON"),
@@ -63,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["DeviceCore"]
+            dependencies: ["DeviceCore", "DeviceTwinAndMethods"]
         ),
         .testTarget(
             name: "MQTTIntegrationTests",

@@ -19,6 +19,9 @@ ARM_COMMA  := ,
 ARM_CORE_DIR      ?= Sources/DeviceCore
 ARM_CORE_SOURCES  := $(sort $(shell find $(ARM_CORE_DIR) -name '*.swift'))
 ARM_PROBE_SOURCES := $(sort $(wildcard board/codec-probe/*.swift))
+# The twin, direct methods and Plug and Play: a module of its own on top of DeviceCore.
+ARM_TWIN_SOURCES  := $(sort $(wildcard Sources/DeviceTwinAndMethods/*.swift))
+ARM_TWIN_OBJECTS  := $(foreach a,$(ARM_ARCHS),$(ARM_BUILD)/$(a)/DeviceTwinAndMethods.o)
 
 # -function-sections + --gc-sections lets the linker drop unused stdlib specialisations.
 ARM_SWIFTFLAGS := -enable-experimental-feature Embedded -no-allocations -swift-version 6 \
@@ -55,7 +58,7 @@ arm: arm-build
 	@$(MAKE) --no-print-directory arm-size
 	@$(MAKE) --no-print-directory arm-run
 
-arm-build: $(ARM_ELFS)
+arm-build: $(ARM_ELFS) $(ARM_TWIN_OBJECTS)
 
 ## Sizes of each linked probe, and of DeviceCore's own sections kept after --gc-sections.
 arm-size: $(ARM_ELFS)
@@ -95,6 +98,13 @@ $(ARM_BUILD)/%/DeviceCore.o $(ARM_BUILD)/%/DeviceCore.swiftmodule: $(ARM_CORE_SO
 	    -emit-object -o $(ARM_BUILD)/$*/DeviceCore.o $(ARM_CORE_SOURCES)
 	@touch $(ARM_BUILD)/$*/DeviceCore.o  # swiftc leaves an identical object's mtime alone
 
+# DeviceTwinAndMethods, also with -no-allocations.
+$(ARM_BUILD)/%/DeviceTwinAndMethods.o $(ARM_BUILD)/%/DeviceTwinAndMethods.swiftmodule: $(ARM_TWIN_SOURCES) $(ARM_BUILD)/%/DeviceCore.swiftmodule board/arm.mk
+	$(ARM_SWIFTC) -target $($*_TRIPLE) $(ARM_SWIFTFLAGS) -module-name DeviceTwinAndMethods -I $(ARM_BUILD)/$* \
+	    -emit-module -emit-module-path $(ARM_BUILD)/$*/DeviceTwinAndMethods.swiftmodule \
+	    -emit-object -o $(ARM_BUILD)/$*/DeviceTwinAndMethods.o $(ARM_TWIN_SOURCES)
+	@touch $(ARM_BUILD)/$*/DeviceTwinAndMethods.o
+
 $(ARM_BUILD)/%/codec-probe.o: $(ARM_PROBE_SOURCES) $(ARM_BUILD)/%/DeviceCore.swiftmodule board/arm.mk
 	$(ARM_SWIFTC) -target $($*_TRIPLE) $(ARM_SWIFTFLAGS) -module-name CodecProbe \
 	    -I $(ARM_BUILD)/$* -emit-object -o $@ $(ARM_PROBE_SOURCES)
@@ -114,7 +124,7 @@ $(ARM_BUILD)/%/codec-probe.elf: $(ARM_BUILD)/%/codec-probe.o $(ARM_BUILD)/%/Devi
 
 # Keep the intermediate objects, so a second `make arm` rebuilds nothing.
 .SECONDARY: $(foreach a,$(ARM_ARCHS),$(addprefix $(ARM_BUILD)/$(a)/,\
-    DeviceCore.o DeviceCore.swiftmodule codec-probe.o board.o atomics-armv6m.o))
+    DeviceCore.o DeviceCore.swiftmodule DeviceTwinAndMethods.o DeviceTwinAndMethods.swiftmodule codec-probe.o board.o atomics-armv6m.o))
 
 # Per-architecture extra board objects (prerequisites only; the pattern rule above links them).
 $(foreach a,$(ARM_ARCHS),$(eval $(ARM_BUILD)/$(a)/codec-probe.elf: \

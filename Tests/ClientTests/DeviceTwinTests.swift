@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceTwinAndMethods
 import Testing
 
 /// The twin's state machine driven by hand: every action it returns, with exact topics and

@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceTwinAndMethods
 import Testing
 
 /// Bytes that stay put for as long as the test holds them (topics and payloads handed to the

@@ -62,20 +62,56 @@ public enum DPSTopics {
     public static func parseResponse(_ topic: ByteView) throws(DPSProtocolError) -> Response? {
         let prefix = ByteView(responsePrefix)
         guard topic.hasPrefix(prefix) else { return nil }
-        let (parsed, errorOffset) = ResponseTopicTail.parse(topic, from: prefix.count)
-        guard var tail = parsed else { throw .malformedResponseTopic(offset: errorOffset) }
-        var response = Response(status: tail.status, requestID: nil, retryAfter: nil)
-        do throws(TopicQuery.Malformed) {
-            while let pair = try tail.query.next() {
-                if pair.key == ByteView("$rid") {
-                    response.requestID = UInt32(truncatingIfNeeded: try pair.decimal(maximum: UInt64(UInt32.max)))
-                } else if pair.key == ByteView("retry-after") {
-                    response.retryAfter = UInt32(truncatingIfNeeded: try pair.decimal(maximum: UInt64(UInt32.max)))
-                }
+        var position = prefix.count
+        var status: UInt32 = 0
+        var digits = 0
+        while position < topic.count, let digit = decimalDigit(topic[position]) {
+            status = status * 10 + digit
+            digits += 1
+            position += 1
+            if digits > 3 { throw .malformedResponseTopic(offset: position) }
+        }
+        guard digits == 3 else { throw .malformedResponseTopic(offset: position) }
+        var response = Response(status: UInt16(truncatingIfNeeded: status), requestID: nil, retryAfter: nil)
+        // Expect "/?" then the query; a bare "/" or nothing means no query.
+        if position < topic.count && topic[position] == UInt8(ascii: "/") { position += 1 }
+        if position == topic.count { return response }
+        guard topic[position] == UInt8(ascii: "?") else { throw .malformedResponseTopic(offset: position) }
+        position += 1
+        var bag = PropertyBagReader(topic.slice(from: position, count: topic.count - position))
+        while true {
+            let pair: (key: ByteView, value: ByteView)?
+            do throws(PropertyBagError) { pair = try bag.next() } catch { throw .malformedResponseTopic(offset: position) }
+            guard let pair else { break }
+            if pair.key == ByteView("$rid") {
+                guard let value = parseDecimal(pair.value) else { throw .malformedResponseTopic(offset: position) }
+                response.requestID = value
+            } else if pair.key == ByteView("retry-after") {
+                guard let value = parseDecimal(pair.value) else { throw .malformedResponseTopic(offset: position) }
+                response.retryAfter = value
             }
-        } catch {
-            throw .malformedResponseTopic(offset: error.offset)
         }
         return response
+    }
+
+    @inline(__always)
+    static func decimalDigit(_ byte: UInt8) -> UInt32? {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? UInt32(byte &- UInt8(ascii: "0")) : nil
+    }
+
+    /// A non-empty run of decimal digits that fits in 32 bits.
+    static func parseDecimal(_ text: ByteView) -> UInt32? {
+        guard !text.isEmpty else { return nil }
+        var value: UInt32 = 0
+        var i = 0
+        while i < text.count {
+            guard let digit = decimalDigit(text[i]) else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(digit)
+            if overflow1 || overflow2 { return nil }
+            value = sum
+            i += 1
+        }
+        return value
     }
 }

@@ -189,9 +189,25 @@ where Observer.TransportFailure == Transport.Failure {
     /// messages keep arriving), and disconnects. `makeBody(index, buffer)` writes message
     /// `index` (from 1), or returns `nil` to send nothing this time (its source failed and said
     /// so). Lost connections are resumed: unacknowledged messages are re-sent with DUP.
-    @inline(never)
+    @inline(__always)
     public mutating func sendTelemetry(
         _ client: inout Client, hub: IoTHubClient, count: Int, interval: DeviceDuration,
+        bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant, stayConnectedUntil: DeviceInstant? = nil,
+        makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
+    ) throws(Failure) {
+        var none = NoHubFeatures()
+        try sendTelemetry(
+            &client, hub: hub, features: &none, count: count, interval: interval, bodyBuffer: bodyBuffer, deadline: deadline,
+            stayConnectedUntil: stayConnectedUntil, makeBody: makeBody)
+    }
+
+    /// `sendTelemetry` with the twin, direct methods or other `features` served on the same
+    /// connection: told of every connect and loss, handed every inbound PUBLISH that is not a
+    /// cloud-to-device message, and what they ask to publish is published (QoS 0) as the
+    /// steps go. Subscribe the session to what the features need.
+    @inline(never)
+    public mutating func sendTelemetry<Features: HubFeatures>(
+        _ client: inout Client, hub: IoTHubClient, features: inout Features, count: Int, interval: DeviceDuration,
         bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant, stayConnectedUntil: DeviceInstant? = nil,
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
@@ -199,29 +215,43 @@ where Observer.TransportFailure == Transport.Failure {
         var next = 1
         var nextSendAt = clock.now()
         try connect(&client, deadline: deadline)
+        features.connected(now: clock.now())
         do throws(Failure) {
             while next <= count || client.session.unacknowledgedCount > 0 || stayConnectedUntil.map({ clock.now() < $0 }) == true {
                 if observer.shouldStop { throw .stopped }
                 if clock.now() >= deadline { throw .timedOut }
                 do throws(Failure) {
+                    while let message = features.nextPublish(now: clock.now()) {
+                        do throws(MQTTSessionError) { _ = try client.session.publish(topic: message.topic, payload: message.payload, qos: .atMostOnce) } catch {
+                            // A full outbox waits for acknowledgements; the features ask again (the twin on its timeout).
+                            guard case .backPressure = error else { throw .session(error) }
+                            break
+                        }
+                    }
                     if next <= count && clock.now() >= nextSendAt,
                        try queueMessage(next, &client.session, hub: hub, bodyBuffer: bodyBuffer, makeBody: makeBody) {
                         next += 1
                         nextSendAt = clock.now() + interval
                     }
-                    let wake = next <= count ? nextSendAt : min(stayConnectedUntil ?? deadline, deadline)
+                    let wake = earliest(next <= count ? nextSendAt : min(stayConnectedUntil ?? deadline, deadline), features.nextDeadline)
                     let event: MQTTSessionEvent?
                     do throws(Client.Failure) { event = try client.nextEvent(until: wake) } catch { throw Self.failure(error) }
                     switch event {
                     case .published(let packetID)?: observer.observe(.messageAcknowledged(packetID: packetID))
                     case .message(let publish)?:
-                        if let c2d = hub.cloudToDeviceMessage(in: publish) { observer.observe(.cloudToDevice(c2d)) }
+                        if let c2d = hub.cloudToDeviceMessage(in: publish) {
+                            observer.observe(.cloudToDevice(c2d))
+                        } else {
+                            features.received(publish, now: clock.now())
+                        }
                     default: break
                     }
                 } catch {
                     // Final failures (hub, body, stop) are rethrown by waitBeforeRetry; the rest reconnect.
+                    features.connectionLost()
                     try waitBeforeRetry(error, clock: clock, deadline: deadline)
                     try connect(&client, deadline: deadline)
+                    features.connected(now: clock.now())
                 }
             }
         } catch {

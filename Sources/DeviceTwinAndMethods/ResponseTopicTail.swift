@@ -1,3 +1,5 @@
+import DeviceCore
+
 /// The tail that DPS's and IoT Hub's response topics share after their prefix:
 /// `{status}/?{query}`, a three-digit status, then an optional `/`, then optionally `?` and a
 /// property bag (`$rid=1&$version=4`, keys in any order).

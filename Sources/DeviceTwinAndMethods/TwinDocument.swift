@@ -1,3 +1,5 @@
+import DeviceCore
+
 /// A device twin as IoT Hub returns it for a GET:
 /// `{"desired":{…,"$version":n},"reported":{…,"$version":m}}`. Views point into the body.
 public struct TwinDocument: Equatable {

@@ -1,3 +1,5 @@
+import DeviceCore
+
 /// The device twin's MQTT names: what the device subscribes to and publishes on, and the
 /// reading of the topics IoT Hub answers on. Facts from `azure-iot-mqtt.md` §2.
 public enum TwinTopics {
@@ -42,11 +44,11 @@ public enum TwinTopics {
         do throws(TopicQuery.Malformed) {
             while let pair = try tail.query.next() {
                 if pair.key == ByteView("$rid") {
-                    requestID = UInt32(truncatingIfNeeded: try pair.decimal(maximum: UInt64(UInt32.max)))
+                    requestID = UInt32(truncatingIfNeeded: try pair.decimal(maximum: DecimalText.maximum32))
                 } else if pair.key == ByteView("$version") {
-                    response.version = Int64(try pair.decimal(maximum: UInt64(Int64.max)))
+                    response.version = Int64(bitPattern: try pair.decimal(maximum: DecimalText.maximumInt64))
                 } else if pair.key == ByteView("retry-after") {
-                    response.retryAfter = UInt32(truncatingIfNeeded: try pair.decimal(maximum: UInt64(UInt32.max)))
+                    response.retryAfter = UInt32(truncatingIfNeeded: try pair.decimal(maximum: DecimalText.maximum32))
                 }
             }
         } catch {
@@ -69,7 +71,7 @@ public enum TwinTopics {
         var version: Int64?
         do throws(TopicQuery.Malformed) {
             while let pair = try query.next() {
-                if pair.key == ByteView("$version") { version = Int64(try pair.decimal(maximum: UInt64(Int64.max))) }
+                if pair.key == ByteView("$version") { version = Int64(bitPattern: try pair.decimal(maximum: DecimalText.maximumInt64)) }
             }
         } catch {
             throw .malformedTopic(offset: error.offset)

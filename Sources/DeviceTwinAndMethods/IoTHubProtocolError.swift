@@ -1,3 +1,5 @@
+import DeviceCore
+
 /// What IoT Hub sent that the device cannot use: a twin or method message that starts like one
 /// but is malformed. The hub is the one at fault; the device drops the message and says why.
 public enum IoTHubProtocolError: Error, Equatable, Sendable {

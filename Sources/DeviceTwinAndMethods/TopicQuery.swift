@@ -1,3 +1,5 @@
+import DeviceCore
+
 /// The query of a DPS or IoT Hub topic (`$rid=1&$version=4` after the `?`), read pair by pair
 /// with each pair's offset in the whole topic, so that an error can say where it is.
 struct TopicQuery {

@@ -1,3 +1,5 @@
+import DeviceCore
+
 /// A direct-method call from IoT Hub. Views point into the receive buffer: valid until the
 /// next session event, so answer (or copy what you need) before asking for the next one.
 public struct DirectMethodRequest: Equatable {

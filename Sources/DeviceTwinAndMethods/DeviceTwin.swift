@@ -1,3 +1,5 @@
+import DeviceCore
+
 /// Which twin request an action is about.
 public enum TwinRequest: Equatable, Sendable {
     /// The GET of the full twin.
@@ -157,7 +159,10 @@ public struct DeviceTwin {
     /// When `nextAction(now:)` has something to do next; `nil` when nothing waits.
     public var nextDeadline: DeviceInstant? {
         guard isConnected else { return nil }
-        return earliest(Self.deadline(get), Self.deadline(patch))
+        switch (Self.deadline(get), Self.deadline(patch)) {
+        case (let a?, let b?): return min(a, b)
+        case (let a, let b): return a ?? b
+        }
     }
 
     private static func deadline(_ phase: Phase) -> DeviceInstant? {
@@ -269,7 +274,7 @@ public struct DeviceTwin {
     private mutating func retryWait(_ response: TwinTopics.Response) -> DeviceDuration? {
         guard response.status == 429 || response.status >= 500 else { return nil }
         guard let seconds = response.retryAfter else { return backoff.nextDelay(using: &random) }
-        let wait = DeviceDuration.seconds(Int64(seconds))
+        let wait = DeviceDuration.seconds(Int64(widening: UInt(seconds)))
         return wait < configuration.maximumRetryAfter ? wait : configuration.maximumRetryAfter
     }
 }

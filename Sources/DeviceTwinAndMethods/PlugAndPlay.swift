@@ -1,3 +1,5 @@
+import DeviceCore
+
 /// IoT Plug and Play's conventions over DPS and the twin (`azure-iot-mqtt.md` §2): the model id
 /// announced at registration, components, and writable-property acknowledgements. Commands are
 /// direct methods (`DirectMethodRequest.component` and `.command`); the model id in the hub's
