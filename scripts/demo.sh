@@ -35,7 +35,7 @@ cleanup() {
     "$ROOT/scripts/standins.sh" stop > /dev/null 2>&1 || true
     if [ $code -ne 0 ]; then
         echo
-        echo "The demo failed (exit $code). Logs: $RUN/dps.log, $RUN/mosquitto.log, $RUN/monitor.log, $DEMO/device.log" >&2
+        echo "The demo failed (exit $code). Logs: $RUN/dps.log, $RUN/hub.log, $RUN/monitor.log, $DEMO/device.log" >&2
     fi
     exit $code
 }

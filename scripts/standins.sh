@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stand-ins for Azure: the DPS emulator (`dps-device standin dps`) and the IoT Hub
-# (mosquitto with TLS 1.2, client certificates, CN as identity, per-device ACL).
+# (`dps-device standin hub`: TLS 1.2, client certificates, CN as identity, twins and methods).
 #
 #   scripts/standins.sh start     start both (restarting any left by an earlier run)
 #   scripts/standins.sh stop      stop both, by the PIDs in the run directory
@@ -9,9 +9,9 @@
 # Settings (environment):
 #   STANDIN_CERTS   directory with server.pem/.key, server-ca.pem, root-ca.pem   (build/demo/certs)
 #   STANDIN_CONFIG  DPS stand-in configuration JSON                            (build/demo/standin.json)
-#   STANDIN_RUN_DIR PIDs, logs, mosquitto.conf and its ACL                     (build/standins)
+#   STANDIN_RUN_DIR PIDs, logs and the hub's twin store                        (build/standins)
 #   DPS_LISTEN      127.0.0.1:8883      HUB_ADDRESS 127.0.0.2      HUB_PORT 8883
-#   HUB_CLIENT_CAS  CA files mosquitto trusts for client certificates (root-ca.pem server-ca.pem)
+#   HUB_CLIENT_CAS  CA files the hub trusts for client certificates (root-ca.pem server-ca.pem)
 #   DPS_FLAGS       extra flags for `dps-device standin dps` (fault injection)
 #   DPS_DEVICE      the dps-device binary (default: the release build)
 set -euo pipefail
@@ -25,49 +25,17 @@ HUB_ADDRESS=${HUB_ADDRESS:-127.0.0.2}
 HUB_PORT=${HUB_PORT:-8883}
 HUB_CLIENT_CAS=${HUB_CLIENT_CAS:-$STANDIN_CERTS/root-ca.pem $STANDIN_CERTS/server-ca.pem}
 DPS_FLAGS=${DPS_FLAGS:-}
-MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 
 start_hub() {
-    [ -x "$MOSQUITTO" ] || { echo "error: mosquitto is not installed: run \`make setup\` (apt-get install mosquitto)" >&2; exit 1; }
-    # shellcheck disable=SC2086
-    cat $HUB_CLIENT_CAS > "$RUN/hub-client-cas.pem"
-    # set_tcp_nodelay: a PUBACK goes out at once, not after the client's delayed TCP ACK (Nagle
-    # held it ~45 ms when a device sends several messages without waiting; docs/benchmarks.md).
-    # Each device (its certificate CN is its user name) may publish only its telemetry and read
-    # only its cloud-to-device messages; the monitor (CN=monitor) reads every device's telemetry.
-    # (mosquitto's # never matches topics starting with $, and these need none.)
-    cat > "$RUN/mosquitto.acl" <<X
-user monitor
-topic read devices/+/messages/events/#
-
-pattern write devices/%u/messages/events/#
-pattern read devices/%u/messages/devicebound/#
-X
-    {
-        [ "$(id -u)" = 0 ] && echo "user root"
-        cat <<X
-per_listener_settings false
-log_dest stderr
-log_type error
-log_type warning
-log_type notice
-log_type information
-log_type subscribe
-connection_messages true
-log_timestamp_format %Y-%m-%dT%H:%M:%S
-listener $HUB_PORT $HUB_ADDRESS
-set_tcp_nodelay true
-cafile $RUN/hub-client-cas.pem
-certfile $STANDIN_CERTS/server.pem
-keyfile $STANDIN_CERTS/server.key
-tls_version tlsv1.2
-require_certificate true
-use_identity_as_username true
-acl_file $RUN/mosquitto.acl
-X
-    } > "$RUN/mosquitto.conf"
-    start_bg "$RUN/mosquitto.pid" "$RUN/mosquitto.log" "$MOSQUITTO" -c "$RUN/mosquitto.conf"
-    wait_for_log "$RUN/mosquitto.log" " running" 10 "$RUN/mosquitto.pid" mosquitto
+    local binary ca cas=()
+    binary=$(dps_device_path)
+    [ -x "$binary" ] || { echo "error: $binary is missing: build it first (swift build -c release)" >&2; exit 1; }
+    for ca in $HUB_CLIENT_CAS; do cas+=(--client-ca "$ca"); done
+    # Devices are known by their certificate's CN; the certificate with CN=monitor is the
+    # service identity (the monitor and `dps-device hub …`). Twins persist in $RUN/twins.json.
+    start_bg "$RUN/hub.pid" "$RUN/hub.log" "$binary" standin hub --listen "$HUB_ADDRESS:$HUB_PORT" \
+        --cert "$STANDIN_CERTS/server.pem" --key "$STANDIN_CERTS/server.key" "${cas[@]}" --twins "$RUN/twins.json"
+    wait_for_log "$RUN/hub.log" "listening on" 10 "$RUN/hub.pid" "dps-device standin"
 }
 
 start_dps() {
@@ -82,15 +50,15 @@ start_dps() {
 
 stop_all() {
     stop_pidfile "$RUN/dps.pid" "dps-device standin"
-    stop_pidfile "$RUN/mosquitto.pid" mosquitto
+    stop_pidfile "$RUN/hub.pid" "dps-device standin"
 }
 
 status() {
     local code=0
     if pid_alive "$RUN/dps.pid" "dps-device standin"; then echo "DPS stand-in: running (pid $(cat "$RUN/dps.pid")), log $RUN/dps.log"
     else echo "DPS stand-in: stopped"; code=1; fi
-    if pid_alive "$RUN/mosquitto.pid" mosquitto; then echo "IoT Hub stand-in (mosquitto): running (pid $(cat "$RUN/mosquitto.pid")), log $RUN/mosquitto.log"
-    else echo "IoT Hub stand-in (mosquitto): stopped"; code=1; fi
+    if pid_alive "$RUN/hub.pid" "dps-device standin"; then echo "IoT Hub stand-in: running (pid $(cat "$RUN/hub.pid")), log $RUN/hub.log"
+    else echo "IoT Hub stand-in: stopped"; code=1; fi
     return $code
 }
 
@@ -100,7 +68,7 @@ case "${1:-}" in
         stop_all   # a previous, interrupted run may have left them (or stale PID files)
         start_hub
         if ! start_dps; then stop_all; exit 1; fi
-        echo "stand-ins: DPS on $DPS_LISTEN (log $RUN/dps.log), IoT Hub on $HUB_ADDRESS:$HUB_PORT (log $RUN/mosquitto.log)"
+        echo "stand-ins: DPS on $DPS_LISTEN (log $RUN/dps.log), IoT Hub on $HUB_ADDRESS:$HUB_PORT (log $RUN/hub.log)"
         ;;
     stop) stop_all; echo "stand-ins: stopped" ;;
     status) status ;;

@@ -19,6 +19,10 @@ public enum ExitStatus: Int32, Sendable {
     case usage = 64
     /// Stopped by SIGINT/SIGTERM after a clean DISCONNECT.
     case interrupted = 130
+
+    /// `hub …`: the hub stand-in refused the request (a device offline or not known, a method
+    /// not answered in time, a malformed patch); it shares status 1.
+    public static let refused = ExitStatus.provisioningFailed
 }
 
 public struct CLIError: Error, CustomStringConvertible {

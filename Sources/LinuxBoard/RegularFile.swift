@@ -52,3 +52,15 @@ public enum RegularFile {
         return bytes
     }
 }
+
+extension RegularFile.Failure: CustomStringConvertible {
+    /// What is wrong with the file, in words (after "the file X …: ").
+    public var description: String {
+        switch self {
+        case .missing: return "it does not exist"
+        case .notRegular(let kind): return "it is \(kind), not a regular file"
+        case .tooLarge(let size, let limit): return "it is \(size) bytes, more than the \(limit) allowed"
+        case .unreadable(let reason): return reason
+        }
+    }
+}

@@ -66,13 +66,7 @@ public struct DPSStandInOptions: Sendable, Equatable {
 
     /// `--listen` as host and port (an IPv6 host in brackets, `[::1]:8883`), or `nil` when it is
     /// not HOST:PORT with a port from 1 to 65535.
-    public var listenAddress: (host: String, port: UInt16)? {
-        guard let colon = listen.lastIndex(of: ":"), colon != listen.startIndex,
-              let port = UInt16(listen[listen.index(after: colon)...]), port > 0 else { return nil }
-        var host = listen[..<colon]
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return host.isEmpty ? nil : (String(host), port)
-    }
+    public var listenAddress: (host: String, port: UInt16)? { ListenAddress.parse(listen) }
 
     /// The server's timeouts: the flags', else the defaults.
     public var timeouts: ServerTimeouts {

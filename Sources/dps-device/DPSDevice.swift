@@ -8,7 +8,7 @@ struct DPSDevice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dps-device",
         abstract: "Azure IoT device tools.",
-        subcommands: [ProvisionCommand.self, RunCommand.self, CertsCommand.self, StandInCommand.self, MonitorCommand.self,
+        subcommands: [ProvisionCommand.self, RunCommand.self, CertsCommand.self, StandInCommand.self, MonitorCommand.self, HubServiceCommand.self,
                       ModemCommand.self, MQTTCommand.self]
     )
 

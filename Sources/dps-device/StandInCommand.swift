@@ -13,9 +13,9 @@ import StandIn
 struct StandInCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "standin",
-        abstract: "Run local stand-ins for Azure DPS.",
-        discussion: "See docs/local-standins.md. The IoT Hub stand-in is mosquitto, started by scripts/standins.sh.",
-        subcommands: [DPS.self, Verify.self])
+        abstract: "Run local stand-ins for Azure DPS and IoT Hub.",
+        discussion: "See docs/local-standins.md and docs/twin-and-methods.md; scripts/standins.sh starts both.",
+        subcommands: [DPS.self, Hub.self, Verify.self])
 }
 
 extension StandInCommand {
