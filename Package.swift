@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "DeviceAgent", dependencies: ["DeviceCore", "LinuxBoard", "HostJSON"]),
         // `dps-device provision` and `run`, with their own option parser: no ArgumentParser, no
         // Foundation, so that the gateway binary (`make dist`) is small in memory.
-        .target(name: "DeviceCommandLine", dependencies: ["DeviceCore", "DeviceCoreWords", "DeviceAgent", "LinuxBoard", "HostJSON", "PacketInspector"]),
+        .target(name: "DeviceCommandLine", dependencies: ["DeviceCore", "DeviceCoreWords", "DeviceTwinAndMethods", "DeviceAgent", "LinuxBoard", "HostJSON", "PacketInspector"]),
         // The gateway agent that `make dist` ships as bin/dps-device: provision and run alone.
         .executableTarget(name: "dps-device-agent", dependencies: ["DeviceCommandLine"]),
         .executableTarget(

@@ -206,3 +206,19 @@ extension ShellCommand.Outcome {
         return text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " / ")
     }
 }
+
+extension ShellCommand.Outcome {
+    /// Why the command failed, in words that follow its name ("exited with status 2: …"), or
+    /// `nil` when it exited 0. `timeoutSeconds` is the limit it ran under.
+    public func failure(timeoutSeconds: Int64) -> String? {
+        let stderr = errorText.isEmpty ? "" : ": \(errorText)"
+        switch ending {
+        case .exited(0): return nil
+        case .exited(let status): return "exited with status \(status)\(stderr)"
+        case .signaled(let signal): return "was ended by signal \(signal)\(stderr)"
+        case .timedOut: return "ran past \(timeoutSeconds) s and was killed"
+        case .stopped: return "was stopped (SIGINT/SIGTERM)"
+        case .notStarted(let error): return "could not start /bin/sh (errno \(error))"
+        }
+    }
+}

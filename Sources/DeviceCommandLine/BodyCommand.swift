@@ -19,15 +19,7 @@ struct BodyCommand {
             environment: [("MESSAGE_INDEX", String(index)), ("MESSAGE_COUNT", count.map(String.init) ?? ""), ("DEVICE_ID", deviceID)],
             timeoutMilliseconds: Self.timeoutSeconds * 1000, outputLimit: limit + 1
         ).run()
-        let stderr = run.errorText.isEmpty ? "" : ": \(run.errorText)"
-        switch run.ending {
-        case .exited(0): break
-        case .exited(let status): return .failure(BodyCommandError("exited with status \(status)\(stderr)"))
-        case .signaled(let signal): return .failure(BodyCommandError("was ended by signal \(signal)\(stderr)"))
-        case .timedOut: return .failure(BodyCommandError("ran past \(Self.timeoutSeconds) s and was killed"))
-        case .stopped: return .failure(BodyCommandError("was stopped (SIGINT/SIGTERM)"))
-        case .notStarted(let error): return .failure(BodyCommandError("could not start /bin/sh (errno \(error))"))
-        }
+        if let failure = run.failure(timeoutSeconds: Self.timeoutSeconds) { return .failure(BodyCommandError(failure)) }
         if run.outputTruncated || run.standardOutput.count > limit {
             return .failure(BodyCommandError("printed more than \(limit) bytes; IoT Hub accepts at most \(limit)"))
         }

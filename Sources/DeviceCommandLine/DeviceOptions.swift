@@ -1,5 +1,6 @@
 import DeviceCore
 import DeviceCoreWords
+import HostJSON
 
 /// What `provision` and `run` need to reach DPS: options, each with the environment variable
 /// Azure's SDK samples use as a fallback, so that nothing has to be edited in source.
@@ -13,6 +14,7 @@ public struct DeviceOptions {
         OptionSpec("--registration-id", value: "registration-id", help: "Registration id; must equal the certificate's CN (env PROVISIONING_REGISTRATION_ID; default: the CN)."),
         OptionSpec("--provisioning-host", "--dps-host", value: "provisioning-host", help: "DPS host[:port] (env PROVISIONING_HOST; default global.azure-devices-provisioning.net:8883)."),
         OptionSpec("--payload", value: "payload", help: "Custom allocation payload sent with the registration, as JSON."),
+        OptionSpec("--model-id", value: "dtmi", help: "IoT Plug and Play model id (dtmi:com:example:Thermostat;1), sent to DPS (in the payload, as modelId) and to IoT Hub."),
         OptionSpec("--timeout", value: "timeout", help: "Seconds the registration (and, for run, the sending) may take (1-86400; default 180)."),
         OptionSpec("--keep-alive", value: "keep-alive", help: "MQTT keep-alive, seconds (1-1177; IoT Hub ignores more; default 60)."),
         OptionSpec("--log-format", value: "log-format", help: "text (default): one line of words per event; json: one JSON object per line (step, time, fields), for scripts and log collectors."),
@@ -29,6 +31,7 @@ public struct DeviceOptions {
     var registrationId: String?
     var provisioningHost: String?
     var payload: String?
+    var modelID: String?
     var timeout: Int
     var keepAlive: Int
     var logFormat: LogFormat?
@@ -45,6 +48,7 @@ public struct DeviceOptions {
         registrationId = parsed.string("--registration-id")
         provisioningHost = parsed.string("--provisioning-host")
         payload = parsed.string("--payload")
+        modelID = parsed.string("--model-id")
         timeout = try parsed.value("--timeout", default: 180, expected: "a whole number of seconds") { Int($0) }
         keepAlive = try parsed.value("--keep-alive", default: 60, expected: "a whole number of seconds") { Int($0) }
         logFormat = try parsed.value("--log-format", default: nil, expected: "text or json") { LogFormat(rawValue: $0) }
@@ -167,6 +171,7 @@ public struct DeviceOptions {
         let given: [(String, String?)] = [
             ("--id-scope", idScope), ("--cert", cert), ("--key", key), ("--key-passphrase", keyPassphrase), ("--ca", ca),
             ("--registration-id", registrationId), ("--provisioning-host", provisioningHost), ("--payload", payload),
+            ("--model-id", modelID),
         ]
         for (name, value) in given where value == "" {
             problems.append("\(name) is empty: give a value, or leave the option out")
@@ -190,6 +195,13 @@ public struct DeviceOptions {
             problems.append("\(Self.source(registrationId, "--registration-id", "PROVISIONING_REGISTRATION_ID")): \(problem)")
         }
         if let payload, let error = JSONCheck.problem(in: payload) { problems.append("--payload is not valid JSON: \(error)") }
+        if let modelID, !modelID.isEmpty, let problem = ModelID.problem(modelID) { problems.append("--model-id \"\(modelID)\" \(problem)") }
+        if modelID != nil, let payload, (try? JSONParser.parse(payload))?["modelId"] != nil {
+            problems.append("--payload has a modelId and --model-id gives one too: give the model id once, with --model-id")
+        }
+        if modelID != nil, let payload, JSONCheck.problem(in: payload) == nil, !ModelID.isObject(payload) {
+            problems.append("--payload must be a JSON object with --model-id: the model id joins its members (\"payload\": {\"modelId\": …, …})")
+        }
         if !(1...86_400).contains(timeout) { problems.append("--timeout must be 1 to 86400 seconds, got \(timeout)") }
         if !(1...1177).contains(keepAlive) { problems.append("--keep-alive must be 1 to 1177 seconds (IoT Hub waits at most 1767 s), got \(keepAlive)") }
         if json && logFormat == .text { problems.append("--json and --log-format text contradict each other: pass one") }
@@ -202,7 +214,7 @@ public struct DeviceOptions {
             passphrase: Self.resolve(keyPassphrase, "X509_PASS_PHRASE", in: environment),
             registrationID: Self.resolve(registrationId, "PROVISIONING_REGISTRATION_ID", in: environment),
             dpsHost: host.host, dpsPort: host.port,
-            caFile: ca, payload: payload, timeoutSeconds: timeout, keepAlive: UInt16(keepAlive),
+            caFile: ca, payload: ModelID.registrationPayload(modelID: modelID, payload: payload), modelID: modelID, timeoutSeconds: timeout, keepAlive: UInt16(keepAlive),
             logFormat: json ? .json : (logFormat ?? .text), verbose: verbose,
             statePath: Self.resolve(state, "DPS_DEVICE_STATE", in: environment))
     }
@@ -217,7 +229,9 @@ struct ResolvedDeviceOptions: Equatable {
     var dpsHost: String
     var dpsPort: UInt16
     var caFile: String?
+    /// The DPS payload as sent: `--payload`, with `modelId` first when there is a model id.
     var payload: String?
+    var modelID: String?
     var timeoutSeconds: Int
     var keepAlive: UInt16
     var logFormat: LogFormat

@@ -1,5 +1,6 @@
 import DeviceAgent
 import DeviceCore
+import DeviceTwinAndMethods
 import HostJSON
 import LinuxBoard
 
@@ -173,12 +174,25 @@ final class DeviceRunner {
 
     /// Connects to the assigned hub and carries out `plan`.
     func sendTelemetry(to assignment: Assignment, port: UInt16, plan: TelemetryPlan) throws -> TelemetryResult {
-        let memory = SessionMemory()
-        let configuration = IoTHubConfiguration(hostName: text.view(assignment.hub), deviceID: text.view(assignment.deviceID))
+        // A full twin is up to 32 KB of desired and 32 KB of reported properties, with metadata.
+        let memory = SessionMemory(receiveBytes: plan.hubFeatures == nil ? 16 * 1024 : 160 * 1024)
+        let configuration = IoTHubConfiguration(
+            hostName: text.view(assignment.hub), deviceID: text.view(assignment.deviceID), modelID: options.modelID.map { text.view($0) })
         let connect: MQTTConnect
         do { connect = try IoTHubClient.connectPacket(for: configuration, keepAlive: options.keepAlive, buffer: memory.connectText) }
         catch { throw CLIError("the IoT Hub user name is too long: \(Describe.overflow(error))") }
-        let session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.memory)
+        var subscriptions: MQTTTopicFilterList?
+        if plan.hubFeatures != nil {
+            let twin = Features.subscriptions
+            var c2d = TextWriter(into: UnsafeMutableRawBufferPointer(rebasing: memory.connectText[512...]))
+            IoTHubTopics.cloudToDeviceFilter(deviceID: configuration.deviceID, into: &c2d)
+            memory.subscriptions[0] = twin.0
+            memory.subscriptions[1] = twin.1
+            memory.subscriptions[2] = twin.2
+            memory.subscriptions[3] = MQTTSubscription(filter: text.view(c2d.written.string), qos: .atLeastOnce)
+            subscriptions = MQTTTopicFilterList(UnsafeBufferPointer(rebasing: memory.subscriptions[0..<4]))
+        }
+        let session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect, subscriptions: subscriptions), memory: memory.memory)
         let endpoint = "IoT Hub \(assignment.hub):\(port)"
         var client = MQTTClient(session: session, transport: transport(host: assignment.hub, port: port), clock: clock)
         let topicBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
@@ -199,26 +213,35 @@ final class DeviceRunner {
         } else if plan.stayConnected == nil {
             reporter.step("staying", ["seconds": .null], "Staying connected until SIGINT/SIGTERM")
         }
-        do {
-            try flow.sendTelemetry(
-                &client, hub: IoTHubClient(configuration: configuration, topicBuffer: topicBuffer), count: plan.messages ?? Int.max,
-                interval: plan.interval, bodyBuffer: bodyBuffer, deadline: deadline,
-                stayConnectedUntil: plan.stayConnected.map { start + $0 } ?? never
-            ) { (index, buffer) throws(JSONWriteError) -> ByteView? in
-                switch plan.body {
-                case .fixed: return fixedBody
-                case .walkthrough:
-                    return try Self.walkthroughMessage(index: index, count: plan.messages ?? 0, deviceID: device, into: buffer)
-                case .command(let command):
-                    switch BodyCommand(command: command).body(index: index, count: plan.messages, deviceID: assignment.deviceID, into: buffer) {
-                    case .success(let body): return body
-                    case .failure(let error):
-                        skipped += 1
-                        reporter.step("body_command_failed", ["index": .int(index), "error": .string(error.summary)],
-                                      "Message \(index)\(plan.messages.map { "/\($0)" } ?? "") not sent: --body-command \(error.summary)")
-                        return nil
-                    }
+        let makeBody = { (index: Int, buffer: UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView? in
+            switch plan.body {
+            case .fixed: return fixedBody
+            case .walkthrough:
+                return try Self.walkthroughMessage(index: index, count: plan.messages ?? 0, deviceID: device, into: buffer)
+            case .command(let command):
+                switch BodyCommand(command: command).body(index: index, count: plan.messages, deviceID: assignment.deviceID, into: buffer) {
+                case .success(let body): return body
+                case .failure(let error):
+                    skipped += 1
+                    reporter.step("body_command_failed", ["index": .int(index), "error": .string(error.summary)],
+                                  "Message \(index)\(plan.messages.map { "/\($0)" } ?? "") not sent: --body-command \(error.summary)")
+                    return nil
                 }
+            }
+        }
+        let hub = IoTHubClient(configuration: configuration, topicBuffer: topicBuffer)
+        let stayUntil = plan.stayConnected.map { start + $0 } ?? never
+        var served = try plan.hubFeatures.map { try serving($0, deviceID: assignment.deviceID) }
+        defer { served?.buffers.forEach { $0.deallocate() } }
+        do {
+            if served != nil {
+                try flow.sendTelemetry(
+                    &client, hub: hub, features: &served!.features, count: plan.messages ?? Int.max, interval: plan.interval,
+                    bodyBuffer: bodyBuffer, deadline: deadline, stayConnectedUntil: stayUntil, makeBody: makeBody)
+            } else {
+                try flow.sendTelemetry(
+                    &client, hub: hub, count: plan.messages ?? Int.max, interval: plan.interval,
+                    bodyBuffer: bodyBuffer, deadline: deadline, stayConnectedUntil: stayUntil, makeBody: makeBody)
             }
         } catch .stopped {
             return TelemetryResult(acknowledged: flow.observer.acknowledged, skipped: skipped, stopped: true)
@@ -231,6 +254,28 @@ final class DeviceRunner {
             throw stepError("sending to \(endpoint)", error, since: start, observer: observer, progress: progress)
         }
         return TelemetryResult(acknowledged: flow.observer.acknowledged, skipped: skipped, stopped: false)
+    }
+
+    typealias Features = TwinAndMethods<ConsoleTwinHandler>
+
+    /// The twin and methods for `plan`, with the buffers they use (freed by the caller).
+    func serving(_ plan: HubFeaturePlan, deviceID: String) throws -> (features: Features, buffers: [UnsafeMutableRawBufferPointer]) {
+        let topic = UnsafeMutableRawBufferPointer.allocate(byteCount: DeviceTwin.topicBufferSize, alignment: 8)
+        let patch = UnsafeMutableRawBufferPointer.allocate(byteCount: HubFeaturePlan.maximumReportSize, alignment: 8)
+        let answerTopic = UnsafeMutableRawBufferPointer.allocate(byteCount: Features.responseTopicBufferSize, alignment: 8)
+        let answer = UnsafeMutableRawBufferPointer.allocate(byteCount: MethodCommand.maximumResponseSize, alignment: 8)
+        let buffers = [topic, patch, answerTopic, answer]
+        do {
+            var configuration = TwinConfiguration()
+            configuration.jitterSeed = SystemEntropy.randomUInt64()
+            let twin = try DeviceTwin(configuration: configuration, topicBuffer: topic, patchBuffer: patch)
+            let handler = ConsoleTwinHandler(plan: plan, deviceID: deviceID, reporter: reporter)
+            return (Features(twin: twin, handler: handler, responseTopic: answerTopic, responsePayload: answer), buffers)
+        } catch {
+            buffers.forEach { $0.deallocate() }
+            guard case .bufferTooSmall(let needed, let capacity) = error else { throw error }
+            throw CLIError("the twin's topic buffer holds \(capacity) bytes; it needs \(needed)")
+        }
     }
 
     /// A message shaped like the walkthrough's: random-ish readings, the wall-clock time.

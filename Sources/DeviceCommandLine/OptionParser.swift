@@ -4,10 +4,13 @@ struct OptionSpec {
     let names: [String]
     let valueName: String?
     let help: String
+    /// Each occurrence adds a value (`--report`, `--method`) instead of replacing the last.
+    let repeatable: Bool
 
-    init(_ names: String..., value: String? = nil, help: String) {
+    init(_ names: String..., value: String? = nil, repeatable: Bool = false, help: String) {
         self.names = names
         self.valueName = value
+        self.repeatable = repeatable
         self.help = help
     }
 
@@ -21,9 +24,10 @@ public struct UsageError: Error, Equatable {
 }
 
 /// The options given on the command line, by their first spelling. A repeated option keeps its
-/// last value, as with most Unix tools.
+/// last value, as with most Unix tools, unless it is `repeatable`: then it keeps them all.
 struct ParsedOptions {
     private(set) var values: [String: String] = [:]
+    private(set) var lists: [String: [String]] = [:]
     private(set) var flags: Set<String> = []
     /// `-h` or `--help` was given.
     private(set) var wantsHelp = false
@@ -55,17 +59,18 @@ struct ParsedOptions {
                 flags.insert(spec.primaryName)
                 continue
             }
-            if let inline {
-                values[spec.primaryName] = inline
-            } else if let next = rest.popFirst() {
-                values[spec.primaryName] = next
-            } else {
+            guard let value = inline ?? rest.popFirst() else {
                 throw UsageError("Missing value for '\(name) <\(spec.valueName!)>'")
             }
+            values[spec.primaryName] = value
+            if spec.repeatable { lists[spec.primaryName, default: []].append(value) }
         }
     }
 
     func string(_ name: String) -> String? { values[name] }
+
+    /// Every value of a repeatable option, in order.
+    func strings(_ name: String) -> [String] { lists[name] ?? [] }
 
     func flag(_ name: String) -> Bool { flags.contains(name) }
 
@@ -91,7 +96,7 @@ struct CommandHelp {
         if !discussion.isEmpty { out += Self.wrap(discussion, width: 80, indent: "") + "\n\n" }
         out += "USAGE: dps-device \(name) [<options>]\n\nOPTIONS:\n"
         let rows = specs.map { spec in
-            (spec.names.joined(separator: ", ") + (spec.valueName.map { " <\($0)>" } ?? ""), spec.help)
+            (spec.names.joined(separator: ", ") + (spec.valueName.map { " <\($0)>" } ?? "") + (spec.repeatable ? " ..." : ""), spec.help)
         } + [("-h, --help", "Show help information.")]
         for (left, help) in rows {
             out += "  \(left)\n" + Self.wrap(help, width: 80, indent: "        ") + "\n"

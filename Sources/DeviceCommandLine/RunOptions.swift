@@ -10,6 +10,9 @@ struct RunOptions: Equatable {
         OptionSpec("--body-command", value: "body-command", help: "Run this with /bin/sh -c before each message and send its output (one JSON object) as the body; MESSAGE_INDEX, MESSAGE_COUNT and DEVICE_ID are in its environment; it may take 10 s."),
         OptionSpec("--reprovision", help: "Register with DPS even if --state holds an assignment."),
         OptionSpec("--hub-port", value: "hub-port", help: "IoT Hub port (1-65535; default 8883)."),
+        OptionSpec("--report", value: "json", repeatable: true, help: "A reported-properties patch (a JSON object) sent to the device twin after connecting; repeatable, sent in order."),
+        OptionSpec("--method", value: "name=command", repeatable: true, help: "On direct method NAME, run COMMAND with /bin/sh -c: the request payload on stdin, METHOD_NAME and DEVICE_ID in its environment; its stdout (JSON; empty: null) answers with 200 if it exits 0, else 500 with its stderr as {\"error\": …}; 504 past \(MethodCommand.timeoutSeconds) s. A method without one gets 404. Repeatable."),
+        OptionSpec("--on-desired", value: "command", help: "Run COMMAND with each desired-properties document on stdin (the twin's desired part after every connect, then each patch, with $version); a JSON object it prints is sent as a reported patch."),
     ]
 
     var messages: CountOrForever
@@ -19,6 +22,9 @@ struct RunOptions: Equatable {
     var bodyCommand: String?
     var reprovision: Bool
     var hubPort: UInt16
+    var reports: [String]
+    var methods: [String]
+    var onDesired: String?
 
     init(_ parsed: ParsedOptions) throws(UsageError) {
         messages = try parsed.value("--messages", default: .count(3), expected: "a whole number or forever") { CountOrForever($0) }
@@ -28,6 +34,9 @@ struct RunOptions: Equatable {
         bodyCommand = parsed.string("--body-command")
         reprovision = parsed.flag("--reprovision")
         hubPort = try parsed.value("--hub-port", default: 8883, expected: "a port from 1 to 65535") { UInt16($0).flatMap { $0 > 0 ? $0 : nil } }
+        reports = parsed.strings("--report")
+        methods = parsed.strings("--method")
+        onDesired = parsed.string("--on-desired")
     }
 
     func validate() throws(UsageError) {
@@ -44,6 +53,24 @@ struct RunOptions: Equatable {
         if let body, body.utf8.count > IoTHubTopics.maximumMessageSize {
             throw UsageError("--body is \(body.utf8.count) bytes; IoT Hub accepts at most \(IoTHubTopics.maximumMessageSize)")
         }
+        for report in reports {
+            if let problem = HubFeaturePlan.reportProblem(report) { throw UsageError("--report \(problem)") }
+        }
+        var names = Set<String>()
+        for method in methods {
+            let (name, command) = HubFeaturePlan.split(method)
+            if let problem = HubFeaturePlan.methodProblem(name: name, command: command, spec: method) { throw UsageError("--method \(problem)") }
+            guard names.insert(name).inserted else { throw UsageError("--method \(name) is given twice: one command per method") }
+        }
+        if onDesired == "" { throw UsageError("--on-desired is empty: pass the command that takes the desired properties") }
+    }
+
+    /// The twin and methods to serve, or `nil` when the run only sends telemetry (no twin or
+    /// method option, and it leaves after the messages).
+    var hubFeatures: HubFeaturePlan? {
+        guard !reports.isEmpty || !methods.isEmpty || onDesired != nil || duration != .count(0) else { return nil }
+        return HubFeaturePlan(
+            reports: reports, methods: Dictionary(uniqueKeysWithValues: methods.map(HubFeaturePlan.split)), onDesired: onDesired)
     }
 
     var plan: TelemetryPlan {
@@ -53,6 +80,6 @@ struct RunOptions: Equatable {
         if case .count(let seconds) = duration { stay = .seconds(Int64(seconds)) } else { stay = nil }
         let source: TelemetryPlan.Body = body.map { .fixed($0) } ?? bodyCommand.map { .command($0) } ?? .walkthrough
         return TelemetryPlan(messages: count, interval: DeviceDuration(milliseconds: Int64((interval * 1000).rounded())),
-                             stayConnected: stay, body: source)
+                             stayConnected: stay, body: source, hubFeatures: hubFeatures)
     }
 }

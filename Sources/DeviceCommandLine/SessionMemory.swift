@@ -6,7 +6,7 @@ public final class SessionMemory {
     public let transmit = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
     public let outbox: UnsafeMutableRawBufferPointer
     public let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 8)
-    public let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 2)
+    public let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 5)  // IoT Hub allows 5 per connection
     /// CONNECT text (client id, user name) and scratch for topics and bodies.
     public let connectText = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
 

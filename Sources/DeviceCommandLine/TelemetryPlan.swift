@@ -35,6 +35,8 @@ struct TelemetryPlan {
     /// How long to stay connected after the last acknowledgement; `nil`: until stopped.
     var stayConnected: DeviceDuration?
     var body: Body
+    /// The twin and methods to serve on the connection, if any.
+    var hubFeatures: HubFeaturePlan? = nil
 
     /// How long the whole telemetry step may take, or `nil` when it has no end: every message,
     /// its interval, the stay, and `timeout` for the connection and the last PUBACK. (The

@@ -14,6 +14,9 @@ public enum IoTHubProtocolError: Error, Equatable, Sendable {
     case notAnObject
     /// A desired-properties patch or a full twin without the `$version` that orders it.
     case missingVersion
+    /// A method call whose request id (this many bytes) is too long for the response topic
+    /// buffer; it cannot be answered.
+    case requestIDTooLong(Int)
 
     public static func == (lhs: IoTHubProtocolError, rhs: IoTHubProtocolError) -> Bool {
         switch (lhs, rhs) {
@@ -21,6 +24,7 @@ public enum IoTHubProtocolError: Error, Equatable, Sendable {
         case (.missingTopicKey(let a), .missingTopicKey(let b)): return ByteView(a) == ByteView(b)
         case (.malformedJSON(let a), .malformedJSON(let b)): return a == b
         case (.notAnObject, .notAnObject), (.missingVersion, .missingVersion): return true
+        case (.requestIDTooLong(let a), .requestIDTooLong(let b)): return a == b
         default: return false
         }
     }
