@@ -8,12 +8,15 @@
 #     a second registration of the same device (same device id and hub); then the stand-in as
 #     a server that cannot be starved: silent clients and its timeouts, running out of file
 #     descriptors (under prlimit, CPU time measured), its options' and configuration's checks;
-#  3. the hub's ACL: a device cannot publish as another device;
+#  3. the hub stand-in: a device cannot publish as another device;
 #  4. interoperability: the official Python SDK (azure-iot-device 2.14 from PyPI, in a venv
 #     under build/) provisions through our DPS and sends to our hub. Skipped with a notice when
 #     PyPI cannot be reached, unless E2E_REQUIRE_PYTHON_SDK=1;
 #  5. the firmware (board/modem-demo) under QEMU, on both boards, does the same job through
-#     `dps-device modem` (`make qemu-demo`), and the monitor sees its three messages.
+#     `dps-device modem` (`make qemu-demo`), and the monitor sees its three messages;
+#  6. twin and direct methods (scripts/e2e-twin-methods.sh): `dps-device run` with --method,
+#     --report, --on-desired and --model-id against the hub stand-in, driven by `dps-device hub`,
+#     a forced reconnect, the twin store across a restart.
 # E2E_SECTIONS picks sections (default "1 2 3 4 5"), e.g. E2E_SECTIONS=2; DPS_DEVICE=path uses
 # that binary instead of building the release one.
 # Exits non-zero if a check failed, showing the relevant logs.
@@ -26,7 +29,7 @@ RUN=$E2E/run
 CASE_PORT=${E2E_DPS_PORT:-18884}
 SCOPE=0ne00000DEMO
 FAILURES=0
-SECTIONS=" ${E2E_SECTIONS:-1 2 3 4 5} "
+SECTIONS=" ${E2E_SECTIONS:-1 2 3 4 5 6} "
 # wants N: whether section N is to run.
 wants() { [[ "$SECTIONS" == *" $1 "* ]]; }
 
@@ -36,6 +39,8 @@ cleanup() {
     trap - EXIT INT TERM
     stop_pidfile "$RUN/case-dps.pid" "dps-device standin"
     stop_pidfile "$RUN/monitor.pid" "dps-device monitor"
+    stop_pidfile "$RUN/twin-device.pid" "dps-device run"
+    stop_pidfile "$RUN/proxy.pid" hostile-servers
     STANDIN_RUN_DIR=$RUN "$ROOT/scripts/standins.sh" stop > /dev/null 2>&1 || true
     exit $code
 }
@@ -299,14 +304,15 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 if wants 3; then
-section "3. IoT Hub stand-in ACL"
+section "3. IoT Hub stand-in: a device may only send as itself"
 export STANDIN_CERTS=$CERTS STANDIN_CONFIG=$E2E/good.json STANDIN_RUN_DIR=$RUN
 "$ROOT/scripts/standins.sh" start > /dev/null
 start_bg "$RUN/monitor.pid" "$RUN/acl-monitor.log" "$DPS_DEVICE" monitor --host 127.0.0.2 --cert "$CERTS/monitor.pem" \
     --key "$CERTS/monitor.key" --ca-file "$CERTS/server-ca.pem" --count 1 --timeout 30
 wait_for_log "$RUN/acl-monitor.log" "monitor: ready" 15 "$RUN/monitor.pid" "dps-device monitor"
-pubopts=(-h 127.0.0.2 -p 8883 --cafile "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" -i device1 -q 1)
-mosquitto_pub "${pubopts[@]}" -t 'devices/device2/messages/events/' -m '{"spoofed":true}'
+pubopts=(-h 127.0.0.2 -p 8883 --cafile "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" -i device1 -q 1
+         -u "127.0.0.2/device1/?api-version=2021-04-12")
+mosquitto_pub "${pubopts[@]}" -t 'devices/device2/messages/events/' -m '{"spoofed":true}' 2>/dev/null || true  # the hub closes the connection
 mosquitto_pub "${pubopts[@]}" -t 'devices/device1/messages/events/a=1' -m '{"own":true}'
 for i in $(seq 100); do pid_alive "$RUN/monitor.pid" "dps-device monitor" || break; sleep 0.1; done
 OUT=$(cat "$RUN/acl-monitor.log"); STATUS=0
@@ -393,6 +399,11 @@ cp "$RUN/dps.log" "$RUN/case-dps.log"
 expect "the firmware stops at once with the modem's TLS error when the modem does not trust the server (exit 2)" \
     eval '[ $STATUS = 2 ] && has "flow: connecting, attempt 1" && ! has "attempt 2" && has "flow failed: transport: modem error 4: " \
         && has "not trusted" && ! has "CONNACK"'
+fi
+
+# ---------------------------------------------------------------------------------------------
+if wants 6; then
+source "$ROOT/scripts/e2e-twin-methods.sh"
 fi
 
 echo

@@ -16,7 +16,11 @@ Modes (each prints "ready" on standard output once it listens, then serves until
                             certificate) that resets the connection as soon as the client's
                             Certificate handshake record arrives, without forwarding it: a server
                             that hangs up on a device certificate it does not accept
+  cut-on-signal TARGET_PORT TCP proxy to TARGET_PORT on HOST that resets every connection it
+                            carries when it gets SIGUSR1 (and keeps accepting new ones): a
+                            network that drops under a connected device
 """
+import signal
 import socket
 import ssl
 import struct
@@ -119,6 +123,53 @@ def cut_after_certificate(host, target_port):
     return handle
 
 
+def cut_on_signal(host, target_port):
+    live = []
+    lock = threading.Lock()
+
+    def cut(signum, frame):
+        with lock:
+            for sock in live:
+                # shutdown wakes the pump blocked in recv on it (close alone would not, and the
+                # connection would live on); then it closes with RST.
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                try:
+                    reset(sock)
+                except OSError:
+                    pass
+            live.clear()
+        print("cut", flush=True)
+
+    signal.signal(signal.SIGUSR1, cut)
+
+    def pump(source, sink):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def handle(client):
+        upstream = socket.create_connection((host, target_port))
+        with lock:
+            live.extend([client, upstream])
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    return handle
+
+
 def main():
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     rest = sys.argv[4:]
@@ -149,6 +200,8 @@ def main():
             client.close()
     elif mode == "mute-hub":
         handle = mute_hub(*rest[:3])
+    elif mode == "cut-on-signal":
+        handle = cut_on_signal(host, int(rest[0]))
     elif mode == "cut-after-certificate":
         handle = cut_after_certificate(host, int(rest[0]))
     else:
