@@ -53,6 +53,7 @@ size: $(QEMU_ELFS)
 	        --core Sources/DeviceCore --size-tool $(ARM_SIZE); \
 	done
 	@$(MAKE) --no-print-directory size-demo
+	@$(MAKE) --no-print-directory size-features
 	@$(MAKE) --no-print-directory size-summary
 
 ## The last lines of `make size`, one per board: `size-summary BOARD core=N modem=N stack=N`, the

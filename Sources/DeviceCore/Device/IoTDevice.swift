@@ -24,9 +24,16 @@ where Observer.TransportFailure == Transport.Failure {
     private let memory: DeviceMemory
     /// The board's transport, between the steps (e.g. for a modem's line statistics).
     public var transport: Transport { client.pointee.transport }
-    private let dps: DPSConfiguration
+    private var dps: DPSConfiguration
     private let provisioningHost: ByteView
     private let provisioningPort: UInt16
+
+    /// Sent to DPS as the registration's `payload` (raw JSON, e.g. IoT Plug and Play's
+    /// `{"modelId":"dtmi:…;1"}`); must outlive the device. `nil` (the default) sends none.
+    public var registrationPayload: ByteView? {
+        get { dps.customPayload }
+        set { dps.customPayload = newValue }
+    }
 
     /// The bytes `memory` must hold for `limits`.
     public static func requiredBytes(_ limits: DeviceLimits = DeviceLimits()) -> Int {
@@ -125,21 +132,43 @@ where Observer.TransportFailure == Transport.Failure {
         to assignment: DPSAssignment, messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
-        let hub = try prepareTelemetry(to: assignment)
+        let hub = try prepareTelemetry(to: IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID))
         try flow.sendTelemetry(
             &client.pointee, hub: IoTHubClient(configuration: hub, topicBuffer: memory.topic), count: messages, interval: interval,
             bodyBuffer: memory.body, deadline: client.pointee.clock.now() + timeout, makeBody: makeBody)
     }
 
+    /// The telemetry step with `features` (the twin and direct methods of the module
+    /// DeviceTwinAndMethods) served on the same connection: the session subscribes to
+    /// `subscriptions` (which must outlive the call), and `modelID` (IoT Plug and Play) goes
+    /// in the hub user name. Stays connected `stayConnected` after the last acknowledgement,
+    /// serving them.
+    @inline(never)
+    public mutating func sendTelemetry<Features: HubFeatures>(
+        to assignment: DPSAssignment, messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
+        stayConnected: DeviceDuration = .zero, modelID: ByteView? = nil, subscriptions: MQTTTopicFilterList, features: inout Features,
+        makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
+    ) throws(Failure) {
+        let hub = try prepareTelemetry(
+            to: IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID, modelID: modelID))
+        client.pointee.session = MQTTSession(
+            configuration: MQTTSessionConfiguration(connect: client.pointee.session.configuration.connect, subscriptions: subscriptions),
+            memory: memory.session)
+        let now = client.pointee.clock.now()
+        try flow.sendTelemetry(
+            &client.pointee, hub: IoTHubClient(configuration: hub, topicBuffer: memory.topic), features: &features, count: messages,
+            interval: interval, bodyBuffer: memory.body, deadline: now + timeout + stayConnected, stayConnectedUntil: now + stayConnected,
+            makeBody: makeBody)
+    }
+
     /// The IoT Hub session in place; out of line, as `prepareProvisioning`.
     @inline(never)
-    private func prepareTelemetry(to assignment: DPSAssignment) throws(Failure) -> IoTHubConfiguration {
-        let hub = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID)
+    private func prepareTelemetry(to hub: IoTHubConfiguration) throws(Failure) -> IoTHubConfiguration {
         let connect: MQTTConnect
         do throws(TextOverflow) { connect = try IoTHubClient.connectPacket(for: hub, buffer: memory.connectText) } catch {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
         }
-        client.pointee.transport.setEndpoint(host: assignment.assignedHub, port: 8883)
+        client.pointee.transport.setEndpoint(host: hub.hostName, port: 8883)
         client.pointee.session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.session)
         return hub
     }
