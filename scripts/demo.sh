@@ -70,12 +70,14 @@ fi
 # Anything an interrupted run left behind (processes by PID, stale PID files).
 mkdir -p "$RUN"
 stop_pidfile "$RUN/monitor.pid" "dps-device monitor"
+stop_pidfile "$RUN/act2-device.pid" "dps-device run"
 stop_pidfile "$RUN/qemu.pid" qemu-system-arm
 stop_pidfile "$RUN/modem.pid" "dps-device modem"
 "$ROOT/scripts/standins.sh" stop > /dev/null
 
 step "3/7 Making the certificates (the walkthrough's step 1) in $CERTS"
 rm -rf "$DEMO"
+rm -f "$RUN/twins.json"   # a new device1: its twin starts empty
 make_certs "$CERTS"
 cat <<X | indent
 root-ca.pem    CN=Root CA for IoT      the CA you upload to DPS
@@ -129,6 +131,34 @@ if [ "$count" -ne 3 ]; then
     echo "error: the monitor saw $count of 3 events; its log: $RUN/monitor.log" >&2
     exit 1
 fi
+
+if [ "$DEMO_DEVICE" != firmware ]; then
+    # Act 2: the service side reaches the device (docs/twin-and-methods.md).
+    step "Act 2 (1/2): device1 stays connected, serving a direct method and its twin"
+    ACK='python3 -c "import json,sys; d=json.load(sys.stdin); print(json.dumps({k: {\"value\": v, \"ac\": 200, \"av\": d[\"\$version\"]} for k, v in d.items() if not k.startswith(\"\$\")}))"'
+    echo "    dps-device run ... --messages 0 --duration 60 --method 'getStatus=echo {\"uptime\": 42}' --on-desired <acknowledge as Plug and Play does>"
+    start_bg "$RUN/act2-device.pid" "$DEMO/act2-device.log" "$DPS_DEVICE" run --id-scope "$ID_SCOPE" --provisioning-host 127.0.0.1 \
+        --ca "$CERTS/server-ca.pem" --cert "$CERTS/device1.pem" --key "$CERTS/device1.key" --messages 0 --duration 60 \
+        --method 'getStatus=echo "{\"uptime\": 42, \"asked\": $(cat)}"' --on-desired "$ACK"
+    wait_for_log "$DEMO/act2-device.log" "Twin received" 30 "$RUN/act2-device.pid" "dps-device run"
+    SERVICE=(--cert "$CERTS/monitor.pem" --key "$CERTS/monitor.key" --ca-file "$CERTS/server-ca.pem")
+    step "Act 2 (2/2): the service invokes a method and updates the desired properties (az iot hub invoke-device-method, device-twin update)"
+    echo "    \$ dps-device hub invoke device1 getStatus --payload '{\"detail\": true}'"
+    "$DPS_DEVICE" hub invoke device1 getStatus --payload '{"detail": true}' "${SERVICE[@]}" | indent
+    echo "    \$ dps-device hub twin update device1 --desired '{\"targetTemperature\": 21.5}'"
+    "$DPS_DEVICE" hub twin update device1 --desired '{"targetTemperature": 21.5}' "${SERVICE[@]}" > "$DEMO/twin-update.json"
+    wait_for_log "$DEMO/act2-device.log" "Reported properties accepted" 15 "$RUN/act2-device.pid" "dps-device run"
+    echo "    the device's own lines:"
+    grep -E "Twin received|Direct method|Desired properties patch|Reported properties" "$DEMO/act2-device.log" | cut -c1-160 | sed 's/^/      /'
+    echo "    \$ dps-device hub twin show device1   (the reported properties: the device's acknowledgement)"
+    "$DPS_DEVICE" hub twin show device1 "${SERVICE[@]}" | python3 -c 'import json,sys; t=json.load(sys.stdin)["properties"]["reported"]; t.pop("$metadata"); print(json.dumps(t))' | indent
+    stop_pidfile "$RUN/act2-device.pid" "dps-device run"
+    grep -q '"targetTemperature": {"value": 21.5, "ac": 200, "av": 2}' <("$DPS_DEVICE" hub twin show device1 "${SERVICE[@]}" \
+        | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["properties"]["reported"]))') \
+        || { echo "error: device1 did not acknowledge the desired property; its log: $DEMO/act2-device.log" >&2; exit 1; }
+fi
+
 echo
 echo "Done: device1 was provisioned by the local DPS and its 3 messages arrived at the local IoT Hub."
+[ "$DEMO_DEVICE" = firmware ] || echo "      Then it answered a direct method and acknowledged a desired property the service set."
 echo "Next: docs/local-standins.md (run the stand-ins yourself, inject faults, then the same commands against Azure)."
