@@ -16,7 +16,9 @@
 #     `dps-device modem` (`make qemu-demo`), and the monitor sees its three messages;
 #  6. twin and direct methods (scripts/e2e-twin-methods.sh): `dps-device run` with --method,
 #     --report, --on-desired and --model-id against the hub stand-in, driven by `dps-device hub`,
-#     a forced reconnect, the twin store across a restart.
+#     a forced reconnect, the twin store across a restart;
+#  7. the official Python SDK's twin and direct methods (get_twin, patch_twin_reported_properties,
+#     the desired-patch and method handlers) against the hub stand-in (scripts/e2e-python-twin.sh).
 # E2E_SECTIONS picks sections (default "1 2 3 4 5"), e.g. E2E_SECTIONS=2; DPS_DEVICE=path uses
 # that binary instead of building the release one.
 # Exits non-zero if a check failed, showing the relevant logs.
@@ -29,7 +31,7 @@ RUN=$E2E/run
 CASE_PORT=${E2E_DPS_PORT:-18884}
 SCOPE=0ne00000DEMO
 FAILURES=0
-SECTIONS=" ${E2E_SECTIONS:-1 2 3 4 5 6} "
+SECTIONS=" ${E2E_SECTIONS:-1 2 3 4 5 6 7} "
 # wants N: whether section N is to run.
 wants() { [[ "$SECTIONS" == *" $1 "* ]]; }
 
@@ -41,6 +43,7 @@ cleanup() {
     stop_pidfile "$RUN/monitor.pid" "dps-device monitor"
     stop_pidfile "$RUN/twin-device.pid" "dps-device run"
     stop_pidfile "$RUN/proxy.pid" hostile-servers
+    stop_pidfile "$RUN/python-twin.pid" python-sdk-twin
     STANDIN_RUN_DIR=$RUN "$ROOT/scripts/standins.sh" stop > /dev/null 2>&1 || true
     exit $code
 }
@@ -404,6 +407,11 @@ fi
 # ---------------------------------------------------------------------------------------------
 if wants 6; then
 source "$ROOT/scripts/e2e-twin-methods.sh"
+fi
+
+# ---------------------------------------------------------------------------------------------
+if wants 7; then
+source "$ROOT/scripts/e2e-python-twin.sh"
 fi
 
 echo

@@ -29,8 +29,15 @@ struct TwinRecord: Equatable {
             }
         }
 
-        /// The properties as the device and the service see them: members, then `$metadata`
-        /// (with `$lastUpdatedVersion` on the desired side), then `$version`.
+        /// The properties as a device's GET receives them: members, then `$version`. IoT Hub
+        /// sends a device no `$metadata` (`{"desired":{"$version":1},"reported":{"$version":1}}`
+        /// for a new twin); only the service's view of the twin has it.
+        var deviceView: JSONValue {
+            .object(members + [JSONMember("$version", .int(version))])
+        }
+
+        /// The properties as the service sees them: members, then `$metadata` (with
+        /// `$lastUpdatedVersion` on the desired side), then `$version`.
         func view(withVersions: Bool) -> JSONValue {
             var metadata = [JSONMember("$lastUpdated", .string(lastUpdated))]
             if withVersions { metadata.append(JSONMember("$lastUpdatedVersion", .int(version))) }
@@ -54,9 +61,10 @@ struct TwinRecord: Equatable {
         reported = Properties(lastUpdated: time)
     }
 
-    /// What a device's GET returns: `{"desired":{…},"reported":{…}}`.
+    /// What a device's GET returns: `{"desired":{…,"$version":n},"reported":{…,"$version":m}}`,
+    /// without `$metadata`, as IoT Hub answers `$iothub/twin/GET/`.
     var deviceView: JSONValue {
-        .object([JSONMember("desired", desired.view(withVersions: true)), JSONMember("reported", reported.view(withVersions: false))])
+        .object([JSONMember("desired", desired.deviceView), JSONMember("reported", reported.deviceView)])
     }
 
     /// What `az iot hub device-twin show` prints for the device.
