@@ -295,29 +295,14 @@ public final class IoTHubEmulator: TLSServerHandler {
                                 log: "\(who) TWIN GET $rid=\(rid) -> 200 desired v\(twin.desired.version) reported v\(twin.reported.version)")
         }
         if path == "$iothub/twin/PATCH/properties/reported/", let rid = query["$rid"] {
-            let patch: JSONValue
-            switch Self.parseJSON(payload) {
-            case .failure(let problem):
-                return twinResponse(400, rid: rid, body: Self.errorBody(400004, "The reported patch is not valid JSON: \(problem)."), client: client, on: connection,
-                                    log: "\(who) TWIN PATCH reported $rid=\(rid) -> 400 (not JSON: \(problem))")
-            case .success(let value): patch = value
+            switch applyPatch(payload, to: \.reported, of: deviceID, what: "reported") {
+            case .failure(let refusal):
+                return twinResponse(refusal.status, rid: rid, body: Self.errorBody(refusal.code, refusal.message), client: client, on: connection,
+                                    log: "\(who) TWIN PATCH reported $rid=\(rid) -> \(refusal.status) (\(refusal.message))")
+            case .success(let (twin, members)):
+                return twinResponse(204, rid: rid, version: twin.reported.version, body: nil, client: client, on: connection,
+                                    log: "\(who) TWIN PATCH reported $rid=\(rid) \(JSONValue.object(members).compactText) -> 204 reported v\(twin.reported.version)")
             }
-            if let problem = TwinRecord.problem(with: patch) {
-                return twinResponse(400, rid: rid, body: Self.errorBody(400004, "The reported patch cannot be applied: \(problem)."), client: client, on: connection,
-                                    log: "\(who) TWIN PATCH reported $rid=\(rid) -> 400 (\(problem))")
-            }
-            guard case .object(let members) = patch else { return }
-            let twin: TwinRecord
-            do throws(StandInError) {
-                twin = try twins.update(deviceID, now: WallClock.timestamp()) { twin in
-                    twin.reported.apply(members, at: WallClock.timestamp())
-                    twin.version += 1
-                }
-            } catch {
-                return twinResponse(500, rid: rid, body: Self.errorBody(500001, error.description), client: client, on: connection, log: "\(who) TWIN PATCH reported -> 500 (\(error.description))")
-            }
-            return twinResponse(204, rid: rid, version: twin.reported.version, body: nil, client: client, on: connection,
-                                log: "\(who) TWIN PATCH reported $rid=\(rid) \(patch.compactText) -> 204 reported v\(twin.reported.version)")
         }
         if path.hasPrefix("$iothub/methods/res/"), let rid = query["$rid"] {
             let status = String(path.dropFirst("$iothub/methods/res/".count).dropLast(path.hasSuffix("/") ? 1 : 0))
@@ -430,36 +415,55 @@ public final class IoTHubEmulator: TLSServerHandler {
     private func updateDesired(deviceID: String, payload: [UInt8], rid: String, on connection: ServerConnection) {
         let who = "\(connection.peer) service TWIN UPDATE \(deviceID)"
         guard twins[deviceID] != nil else { return deviceNotFound(deviceID, rid: rid, on: connection, what: "TWIN UPDATE") }
-        let patch: JSONValue
-        switch Self.parseJSON(payload) {
-        case .failure(let problem):
-            respondToService(400, requestID: rid, body: Self.errorBody(400004, "The desired patch is not valid JSON: \(problem)."), on: connection)
-            return log("\(who) -> 400 (not JSON: \(problem))")
-        case .success(let value): patch = value
-        }
-        if let problem = TwinRecord.problem(with: patch) {
-            respondToService(400, requestID: rid, body: Self.errorBody(400004, "The desired patch cannot be applied: \(problem)."), on: connection)
-            return log("\(who) -> 400 (\(problem))")
-        }
-        guard case .object(let members) = patch else { return }
         let twin: TwinRecord
-        do throws(StandInError) {
-            twin = try twins.update(deviceID, now: WallClock.timestamp()) { twin in
-                twin.desired.apply(members, at: WallClock.timestamp())
-                twin.version += 1
-            }
-        } catch {
-            respondToService(500, requestID: rid, body: Self.errorBody(500001, error.description), on: connection)
-            return log("\(who) -> 500 (\(error.description))")
+        let members: [JSONMember]
+        switch applyPatch(payload, to: \.desired, of: deviceID, what: "desired") {
+        case .failure(let refusal):
+            respondToService(refusal.status, requestID: rid, body: Self.errorBody(refusal.code, refusal.message), on: connection)
+            return log("\(who) -> \(refusal.status) (\(refusal.message))")
+        case .success(let result):
+            (twin, members) = result
         }
         respondToService(200, requestID: rid, body: serviceView(deviceID, twin), on: connection)
         let version = twin.desired.version
         if let device = devices[deviceID], (device.context as? Client)?.subscriptions.contains(.desiredPatches) == true {
             let body = JSONValue.object(members + [JSONMember("$version", .int(version))])
             send(topic: "$iothub/twin/PATCH/properties/desired/?$version=\(version)", payload: Array(body.compactText.utf8), qos: .atMostOnce, on: device)
-            log("\(who) \(patch.compactText) -> desired v\(version), pushed to the device")
+            log("\(who) \(JSONValue.object(members).compactText) -> desired v\(version), pushed to the device")
         } else {
-            log("\(who) \(patch.compactText) -> desired v\(version) (the device is not listening: it reads it with its next GET)")
+            log("\(who) \(JSONValue.object(members).compactText) -> desired v\(version) (the device is not listening: it reads it with its next GET)")
+        }
+    }
+
+    /// Why a patch was not applied: the status, IoT Hub's error code and the words.
+    struct PatchRefusal: Error {
+        var status: Int
+        var code: Int
+        var message: String
+    }
+
+    /// Parses `payload` as a patch of `side` (`what`: "reported" or "desired"), checks it as
+    /// IoT Hub does, merges it into the twin of `deviceID` and saves the store.
+    private func applyPatch(
+        _ payload: [UInt8], to side: WritableKeyPath<TwinRecord, TwinRecord.Properties>, of deviceID: String, what: String
+    ) -> Result<(twin: TwinRecord, members: [JSONMember]), PatchRefusal> {
+        let patch: JSONValue
+        switch Self.parseJSON(payload) {
+        case .failure(let problem): return .failure(PatchRefusal(status: 400, code: 400004, message: "The \(what) patch is not valid JSON: \(problem)."))
+        case .success(let value): patch = value
+        }
+        if let problem = TwinRecord.problem(with: patch) {
+            return .failure(PatchRefusal(status: 400, code: 400004, message: "The \(what) patch cannot be applied: \(problem)."))
+        }
+        guard case .object(let members) = patch else { return .failure(PatchRefusal(status: 400, code: 400004, message: "The \(what) patch is not an object.")) }
+        do throws(StandInError) {
+            let twin = try twins.update(deviceID, now: WallClock.timestamp()) { twin in
+                twin[keyPath: side].apply(members, at: WallClock.timestamp())
+                twin.version += 1
+            }
+            return .success((twin, members))
+        } catch {
+            return .failure(PatchRefusal(status: 500, code: 500001, message: error.description))
         }
     }
 
