@@ -92,3 +92,60 @@ let knownFindings: Set<String> = {
 func isKnown(_ name: String) -> Bool {
     !knownFindings.isEmpty && knownFindings.contains(name)
 }
+
+extension FuzzBuffer {
+    /// `parts` one after the other in one exact-size allocation (a prefix the fuzzer need not
+    /// find, then its input).
+    convenience init(joining parts: ByteView...) {
+        self.init(count: parts.reduce(0) { $0 + $1.count })
+        var offset = 0
+        for part in parts {
+            part.copyBytes(to: raw.baseAddress.unsafelyUnwrapped + offset)
+            offset += part.count
+        }
+    }
+
+    /// What `write` writes (at most `capacity` bytes), in an exact-size allocation.
+    convenience init(capacity: Int, writing write: (inout TextWriter) -> Void) {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
+        defer { scratch.deallocate() }
+        var writer = TextWriter(into: scratch)
+        write(&writer)
+        let text: ByteView
+        do throws(TextOverflow) { text = try writer.finish() } catch { finding("harness text overflow: \(error)") }
+        self.init(copying: text)
+    }
+}
+
+/// The target named by `FUZZ_TARGET` (or by `--target=NAME` among libFuzzer's arguments) in
+/// `targets`; without one, the names go to stderr and the process exits 2.
+func selectFuzzTarget(
+    _ targets: [(name: String, run: (ByteView) -> Void)], argc: UnsafeMutablePointer<Int32>,
+    argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>
+) -> (ByteView) -> Void {
+    var name = getenv("FUZZ_TARGET").map { String(cString: $0) }
+    var i = 1
+    while i < Int(argc.pointee) {
+        if let arg = argv.pointee[i].map({ String(cString: $0) }), arg.hasPrefix("--target=") {
+            name = String(arg.dropFirst("--target=".count))
+        }
+        i += 1
+    }
+    guard let name, let target = targets.first(where: { $0.name == name }) else {
+        fputs("set FUZZ_TARGET to one of: \(targets.map(\.name).joined(separator: " "))\n", stderr)
+        exit(2)
+    }
+    fputs("fuzz target: \(name)\n", stderr)
+    return target.run
+}
+
+/// Whether `needle` occurs in `view`.
+func occurs(_ needle: ByteView, in view: ByteView) -> Bool {
+    guard needle.count <= view.count else { return false }
+    var start = 0
+    while start <= view.count - needle.count {
+        if view.slice(from: start, count: needle.count) == needle { return true }
+        start += 1
+    }
+    return false
+}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# libFuzzer + AddressSanitizer targets for DeviceCore and the command line's options. See docs/fuzzing.md.
+# libFuzzer + AddressSanitizer targets for DeviceCore, DeviceTwinAndMethods and the command line's
+# options. See docs/fuzzing.md.
 #
-#   Fuzz/fuzz.sh build                      build build/fuzz/fuzz-device (the core's targets) and
-#                                           build/fuzz/fuzz-options (the target options)
+#   Fuzz/fuzz.sh build                      build build/fuzz/fuzz-device (the core's targets),
+#                                           build/fuzz/fuzz-options (the target options) and
+#                                           build/fuzz/fuzz-twin (the twin-* targets)
 #   Fuzz/fuzz.sh run SECONDS [TARGET...]    fuzz each target for SECONDS (default: all targets)
 #   Fuzz/fuzz.sh smoke [TOTAL_SECONDS]      every target, TOTAL_SECONDS (default 60) shared out
 #   Fuzz/fuzz.sh repro TARGET FILE...       run the target once on each file (a crash reproducer)
@@ -18,10 +20,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/build/fuzz"
 BIN="$OUT/fuzz-device"
 OPTIONS_BIN="$OUT/fuzz-options"
+TWIN_BIN="$OUT/fuzz-twin"
 SWIFTC="${SWIFTC:-swiftc}"
-ALL_TARGETS=(frames decode dps-topic json property-bag dps-body session base64 options)
+ALL_TARGETS=(frames decode dps-topic json property-bag dps-body session base64 twin-topic twin-body twin-machine options)
 # The pure parsing files of Sources/DeviceCommandLine that the options target runs (no I/O).
-OPTIONS_SOURCES=(OptionParser ArgumentBytes DeviceOptions RunOptions TelemetryPlan LogFormat Environment DeviceCommand CommandConfiguration)
+OPTIONS_SOURCES=(OptionParser ArgumentBytes DeviceOptions RunOptions TelemetryPlan LogFormat Environment DeviceCommand CommandConfiguration ModelID HubFeaturePlan)
 
 # Let libFuzzer, not the Swift runtime's backtracer, handle crashes (it saves the input).
 export SWIFT_BACKTRACE="enable=no"
@@ -53,17 +56,38 @@ build() {
     "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name DeviceCoreWords -I "$core" \
         -emit-module -emit-module-path "$core/DeviceCoreWords.swiftmodule" -emit-library -static \
         "$ROOT"/Sources/DeviceCoreWords/*.swift -o "$core/libDeviceCoreWords.a" || exit 1
+    # HostJSON (the JSON trees the payload, model id and report checks use) is one too.
+    "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name HostJSON \
+        -emit-module -emit-module-path "$core/HostJSON.swiftmodule" -emit-library -static \
+        "$ROOT"/Sources/HostJSON/*.swift -o "$core/libHostJSON.a" || exit 1
     "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name FuzzOptions \
         -I "$core" -Xfrontend -import-module -Xfrontend DeviceCore \
-        "${options[@]}" "$ROOT"/Fuzz/Support.swift "$ROOT"/Fuzz/Options/*.swift "$core/libDeviceCoreWords.a" "$core/libDeviceCore.a" \
+        "${options[@]}" "$ROOT"/Fuzz/Support.swift "$ROOT"/Fuzz/Options/*.swift \
+        "$core/libHostJSON.a" "$core/libDeviceCoreWords.a" "$core/libDeviceCore.a" \
         -o "$OPTIONS_BIN.tmp" || exit 1
     mv "$OPTIONS_BIN.tmp" "$OPTIONS_BIN"
+    echo "fuzz: built in $((SECONDS - start)) s"
+    # The twin-* targets: Sources/DeviceTwinAndMethods over the same DeviceCore module (it sees
+    # only the core's public API, as in the package), with Fuzz/Support.swift and Fuzz/Twin.
+    local twin
+    mapfile -t twin < <(find "$ROOT/Sources/DeviceTwinAndMethods" -name '*.swift' | sort)
+    echo "fuzz: compiling DeviceTwinAndMethods (${#twin[@]} files) + Fuzz/Twin -> build/fuzz/fuzz-twin"
+    start=$SECONDS
+    "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name DeviceTwinAndMethods \
+        -I "$core" -Xfrontend -import-module -Xfrontend DeviceCore \
+        "${twin[@]}" "$ROOT"/Fuzz/Support.swift "$ROOT"/Fuzz/Twin/*.swift "$core/libDeviceCore.a" \
+        -o "$TWIN_BIN.tmp" || exit 1
+    mv "$TWIN_BIN.tmp" "$TWIN_BIN"
     echo "fuzz: built in $((SECONDS - start)) s"
 }
 
 # The binary that holds TARGET.
 binary_for() {
-    if [ "$1" = options ]; then echo "$OPTIONS_BIN"; else echo "$BIN"; fi
+    case "$1" in
+    options) echo "$OPTIONS_BIN" ;;
+    twin-*) echo "$TWIN_BIN" ;;
+    *) echo "$BIN" ;;
+    esac
 }
 
 # run_target TARGET SECONDS: 0 when the target survived.
@@ -95,7 +119,7 @@ run() {
     local seconds="$1"; shift
     local targets=("$@")
     [ ${#targets[@]} -eq 0 ] && targets=("${ALL_TARGETS[@]}")
-    [ -x "$BIN" ] && [ -x "$OPTIONS_BIN" ] || build
+    [ -x "$BIN" ] && [ -x "$OPTIONS_BIN" ] && [ -x "$TWIN_BIN" ] || build
     local failed=()
     for target in "${targets[@]}"; do
         run_target "$target" "$seconds" || failed+=("$target")
@@ -118,8 +142,8 @@ smoke)
     ;;
 repro)
     target="$2"; shift 2
-    [ -x "$BIN" ] && [ -x "$OPTIONS_BIN" ] || build
+    [ -x "$BIN" ] && [ -x "$OPTIONS_BIN" ] && [ -x "$TWIN_BIN" ] || build
     FUZZ_TARGET="$target" "$(binary_for "$target")" "$@"
     ;;
-*) sed -n '2,12p' "$0"; exit 2 ;;
+*) sed -n '2,14p' "$0"; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates the committed seed corpora under Fuzz/corpus/<target>/ from the MQTT test
 fixtures (Tests/MQTTCodecTests/Fixtures/*.json) and the hand-made DPS topics, JSON bodies,
-property bags and base64 texts below. Deterministic: the same inputs give the same files.
+property bags, base64 texts, twin and method topics, twin bodies and twin scripts below. Deterministic: the same inputs give the same files.
 
 Each target's input layout (its leading control bytes) is documented in its Fuzz/Fuzz*.swift file.
 Usage: Fuzz/make-seeds.py   (from anywhere; rewrites Fuzz/corpus/ completely)
@@ -118,6 +118,135 @@ OPTIONS = [
 BASE64 = [b"", b"Zg==", b"Zm8=", b"Zm9v", b"Zm9vYmFy", b"YWJjZGVmZ2hpamtsbW5vcA==",
           b"SGVsbG8sIFdvcmxkIQ==", b"AAECAwQFBgcICQoLDA0ODw==", b"++//", b"QR==", b"Zg=a"]
 
+# twin-topic: IoT Hub's twin and method topics, valid and one step off (from the tests).
+TWIN_TOPICS = [
+    b"$iothub/twin/res/200/?$rid=1",
+    b"$iothub/twin/res/204/?$rid=2&$version=5",
+    b"$iothub/twin/res/204/?$version=9223372036854775807&$rid=4294967295",
+    b"$iothub/twin/res/429/?$rid=3&retry-after=7&other=x",
+    b"$iothub/twin/res/500/?$rid=1",
+    b"$iothub/twin/res/200?$rid=1",
+    b"$iothub/twin/res/200",
+    b"$iothub/twin/res/200/?$version=1",
+    b"$iothub/twin/res/200/?$rid=4294967296",
+    b"$iothub/twin/res/204/?$rid=1&$version=-1",
+    b"$iothub/twin/res/2000/?$rid=1",
+    b"$iothub/twin/res/000/?$rid=1",
+    b"$iothub/twin/res/20/?$rid=1",
+    b"$iothub/twin/res/200/?$rid=%zz",
+    b"$iothub/twin/re/200/?$rid=1",
+    b"$iothub/twin/PATCH/properties/desired/?$version=12",
+    b"$iothub/twin/PATCH/properties/desired/",
+    b"$iothub/twin/PATCH/properties/desired/?a=b&$version=3",
+    b"$iothub/twin/PATCH/properties/desired/x",
+    b"$iothub/twin/PATCH/properties/desired/?$version=v1",
+    b"$iothub/methods/POST/reboot/?$rid=1",
+    b"$iothub/methods/POST/thermostat1*getMaxMinReport/?$rid=a7",
+    b"$iothub/methods/POST/a*b*c/?x=1&$rid=ff&y",
+    b"$iothub/methods/POST//?$rid=1",
+    b"$iothub/methods/POST/reboot",
+    b"$iothub/methods/POST/reboot/$rid=1",
+    b"$iothub/methods/POST/reboot/?$rid=",
+    b"$iothub/methods/POST/reboot/?x=1",
+    b"$iothub/methods/POST/reboot/?$rid=1&%g",
+    b"$iothub/twin/GET/?$rid=7",
+]
+# ... and tails for after each prefix (the target also tries the input behind each of them).
+TWIN_TAILS = [b"200/?$rid=1&$version=4", b"429/?retry-after=10&$rid=7", b"?$version=3",
+              b"reboot/?$rid=1", b"comp*cmd/?$rid=2a&x=y"]
+# twin-body: full twins and patches, valid and not (from the tests).
+TWIN_BODIES = [
+    b'{"desired":{"targetTemperature":21.5,"$metadata":{"$lastUpdated":"2026-12-03T10:00:00Z"},"$version":3},'
+    b'"reported":{"serial":"A1","$version":5},"tags":{}}',
+    b' {"desired":{"$version":1}} ',
+    b'{"reported":{"$version":2},"desired":{"fan":{"speed":2,"$version":40},"$version":7},"desired":{"$version":8}}',
+    b'{"desired":{"$version":-9223372036854775808},"reported":{}}',
+    b'{"desired":{"$version":9223372036854775808}}',
+    b'{"reported":{"$version":1}}',
+    b'{"desired":{"a":1}}',
+    b'{"desired":{"$version":"3"}}',
+    b'{"desired":{"$version":3.5}}',
+    b'{"desired":{"$version":1e2}}',
+    b'{"desired":[1]}',
+    b'{"desired":{"$version":1},"reported":7}',
+    b'{"desired":{"$version":1},"reported":null}',
+    b'{"desired":{"$version":1}',
+    b'{"desired":{"$version":1}}x',
+    b'{"\\u0064esired":{"\\u0024version":2}}',
+    b'{"fan":{"speed":2,"$version":40},"$version":7}',
+    b'{"fan":2}',
+    b'[1]',
+    b'null',
+    b'',
+]
+
+
+def twin_script(*ops, settings=0x1D, patch_size=32, seed=7):
+    """twin-machine: the three setting bytes, then the operations (see Fuzz/FuzzTwinMachine.swift)."""
+    return bytes([settings, patch_size, seed]) + b"".join(ops)
+
+
+CONNECTED, LOST, REQUEST, DRAIN = b"\x00", b"\x01", b"\x02", b"\x05"
+
+
+def report(body: bytes) -> bytes:
+    return bytes([3, len(body)]) + body
+
+
+def later(a: int) -> bytes:
+    """Time passes: a * a * 10 ms; 0 jumps to the twin's next deadline."""
+    return bytes([4, a])
+
+
+def response(status: int, rid: int, flags=0, version=0, retry_after=0, payload=b"\x00\x00") -> bytes:
+    """A twin response: status is an index in `statuses` (200, 204, 400, 404, 429, 500, 503, ...),
+    rid 0 the last GET's id, 1 the last patch's."""
+    return bytes([6, status, rid, flags]) + struct.pack(">H", version) + bytes([retry_after]) + payload
+
+
+def inbound(kind: int, d=0, payload=b"\x00\x00", raw=b"") -> bytes:
+    """Another inbound topic: kind 0 a desired patch (d: its version, the newest the model holds
+    + (d & 0x0F) - 4), 1 `raw` as the topic, 2 the response prefix and `raw`, 3 not the twin's."""
+    return bytes([7, kind, len(raw) if raw else d]) + raw + payload
+
+
+def payload(kind: int, x: int, raw=b"") -> bytes:
+    """1 full twin, 2 patch with $version, 3 patch without, 4 raw bytes, ...; the version is the
+    newest the model holds + (x & 0x0F) - 4."""
+    return bytes([kind, len(raw) if kind == 4 else x]) + raw
+
+
+TWIN_SCRIPTS = [
+    # GET after connect; a patch waits in it; the older twin is asked for again; patches in order.
+    twin_script(CONNECTED, DRAIN, inbound(0, 5, payload(2, 5)), response(0, 0, payload=payload(1, 3)), DRAIN,
+                response(0, 0, payload=payload(1, 5)), inbound(0, 6, payload(2, 6)), inbound(0, 3, payload(2, 3)),
+                inbound(0x04, 0, payload(2, 5))),
+    # A reported patch accepted (204 with $version), then one rejected, one too large, one in flight.
+    twin_script(CONNECTED, DRAIN, response(0, 0, payload=payload(1, 5)), report(b'{"serial":"A1"}'), DRAIN,
+                report(b'{"x":1}'), response(1, 1, flags=1, version=7), report(b'{"fw":"1.0"}'), DRAIN,
+                response(3, 1), report(b"x" * 40)),
+    # Throttled with retry-after, then a 5xx with a backoff; time passes; answered.
+    twin_script(CONNECTED, DRAIN, response(4, 0, flags=2, retry_after=3), later(0), DRAIN,
+                response(5, 0), later(0), DRAIN, response(0, 0, flags=4, payload=payload(1, 5)), settings=0x20),
+    # The answer never comes: asked again after the timeout; an answer to no request is ignored.
+    twin_script(CONNECTED, DRAIN, later(255), DRAIN, response(0, 2, payload=payload(1, 5)),
+                response(0, 0, payload=payload(1, 5)), settings=0x00),
+    # A reconnect with a patch in flight sends it again; lost and found.
+    twin_script(report(b'{"a":true}'), CONNECTED, DRAIN, LOST, CONNECTED, DRAIN, response(1, 1, flags=1, version=2),
+                response(0, 0, payload=payload(1, 5)), REQUEST, DRAIN, response(6, 0), later(40), DRAIN, patch_size=16),
+    # A rejected GET, then patches delivered directly; a patch without a version in its topic.
+    twin_script(CONNECTED, DRAIN, response(3, 0), inbound(0, 5, payload(2, 5)), inbound(0x04, 0, payload(2, 6)),
+                inbound(0x04, 0, payload(3, 0)), inbound(0x08, 0, payload(2, 7)), inbound(0x0C, 0, payload(2, 8))),
+    # A malformed full twin is asked for again later.
+    twin_script(CONNECTED, DRAIN, response(0, 0, payload=payload(4, 0, b'{"desired":{}}')), later(0), DRAIN,
+                response(0, 0, payload=payload(5, 5)), later(0), DRAIN, response(0, 0, payload=payload(6, 5)),
+                settings=0xE3),
+    # Messages that are not the twin's, and malformed twin ones.
+    twin_script(CONNECTED, DRAIN, inbound(3, 0), inbound(7, 0), inbound(1, raw=b"$iothub/twin"),
+                inbound(2, raw=b"200/?$rid="), response(0, 0, flags=16), response(0x80 | 100, 0),
+                response(0, 0, flags=8, payload=payload(7, 0))),
+]
+
 
 def seeds():
     server = packets("server->client")
@@ -159,6 +288,15 @@ def seeds():
     for i, flow in enumerate(flows):
         yield "session", bytes([0xFF, 0x40, 0x80, i, i]) + flow
         yield "session", bytes([0x10, 0x7F, 0x20, 0, 0x80 + i]) + flow
+    # twin-topic: the topic (also tried behind each prefix by the target).
+    for t in TWIN_TOPICS + TWIN_TAILS:
+        yield "twin-topic", t
+    # twin-body: the body.
+    for b in TWIN_BODIES:
+        yield "twin-body", b
+    # twin-machine: setting bytes, then a script.
+    for script in TWIN_SCRIPTS:
+        yield "twin-machine", script
     # base64: buffer size byte, text.
     for i, t in enumerate(BASE64):
         yield "base64", bytes([i * 3]) + t

@@ -5,6 +5,9 @@ import HostJSON
 struct HubFeaturePlan: Equatable {
     /// IoT Hub's limit for a twin's reported properties.
     static let maximumReportSize = 32 * 1024
+    /// How long a `--method` command may run (IoT Hub's default time for a call) before it is
+    /// killed and the answer is 504.
+    static let methodTimeoutSeconds: Int64 = 30
 
     /// Reported patches to send after connecting, in order.
     var reports: [String]

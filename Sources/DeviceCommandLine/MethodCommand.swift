@@ -4,14 +4,13 @@ import HostJSON
 
 /// `--method NAME=COMMAND`: the user's command that answers a direct method. It runs with
 /// `/bin/sh -c`, the request's payload on standard input, `METHOD_NAME` and `DEVICE_ID` in its
-/// environment, for at most `timeoutSeconds` (IoT Hub's default time for a call).
+/// environment, for at most `HubFeaturePlan.methodTimeoutSeconds`.
 struct MethodCommand {
-    static let timeoutSeconds: Int64 = 30
     /// Room for the answer: IoT Hub's limit for a method's response payload.
     static let maximumResponseSize = 128 * 1024
 
     let command: String
-    var timeoutMilliseconds = MethodCommand.timeoutSeconds * 1000
+    var timeoutMilliseconds = HubFeaturePlan.methodTimeoutSeconds * 1000
 
     /// The method's status and JSON payload: 200 and its standard output (`null` when empty)
     /// when it exits 0; 500 with `{"error": …}` (its standard error, or why it failed) when

@@ -11,7 +11,7 @@ struct RunOptions: Equatable {
         OptionSpec("--reprovision", help: "Register with DPS even if --state holds an assignment."),
         OptionSpec("--hub-port", value: "hub-port", help: "IoT Hub port (1-65535; default 8883)."),
         OptionSpec("--report", value: "json", repeatable: true, help: "A reported-properties patch (a JSON object) sent to the device twin after connecting; repeatable, sent in order."),
-        OptionSpec("--method", value: "name=command", repeatable: true, help: "On direct method NAME, run COMMAND with /bin/sh -c: the request payload on stdin, METHOD_NAME and DEVICE_ID in its environment; its stdout (JSON; empty: null) answers with 200 if it exits 0, else 500 with its stderr as {\"error\": …}; 504 past \(MethodCommand.timeoutSeconds) s. A method without one gets 404. Repeatable."),
+        OptionSpec("--method", value: "name=command", repeatable: true, help: "On direct method NAME, run COMMAND with /bin/sh -c: the request payload on stdin, METHOD_NAME and DEVICE_ID in its environment; its stdout (JSON; empty: null) answers with 200 if it exits 0, else 500 with its stderr as {\"error\": …}; 504 past \(HubFeaturePlan.methodTimeoutSeconds) s. A method without one gets 404. Repeatable."),
         OptionSpec("--on-desired", value: "command", help: "Run COMMAND with each desired-properties document on stdin (the twin's desired part after every connect, then each patch, with $version); a JSON object it prints is sent as a reported patch."),
     ]
 
