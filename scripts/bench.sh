@@ -7,7 +7,7 @@
 # 3. N QoS 1 messages over TLS (client certificate) to a local mosquitto, by our MQTTClient +
 #    TLSTransport, mosquitto_pub (libmosquitto, C) and paho-mqtt (Python), in the same run:
 #    wall time, messages/s and peak RSS (/usr/bin/time -v), the median of BENCH_ROUNDS rounds;
-# 4. end to end against the local stand-ins (DPS stand-in + mosquitto as IoT Hub, on
+# 4. end to end against the local stand-ins (the DPS and IoT Hub stand-ins, on
 #    127.0.0.6:8883 and 127.0.0.7:8883, so as not to meet `make demo`/`make e2e-test`), DPS
 #    answering the register request at once (--assign-at-once; BENCH_RETRY_AFTER=N for a 202
 #    and a poll after N s instead): the `make dist` binary's
