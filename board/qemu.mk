@@ -41,6 +41,10 @@ qemu-test: $(QEMU_ELFS)
 	    grep -q "^qemu-test: $$b: .* 0 failed: ok" $$d/qemu.log || { echo "qemu-test: $$b: no ok line" >&2; exit 1; }; \
 	done
 
+## The figures `make size` ends with, kept in the repository so that a change to them shows in
+## review (docs/size.md quotes them).
+SIZE_FIGURES := docs/figures/size.txt
+
 ## Section sizes of each firmware by component, from the linker map (see docs/size.md); then
 ## the same for the device-flow firmware of `make qemu-demo` (board/qemu-demo.mk).
 size: $(QEMU_ELFS)
@@ -53,8 +57,10 @@ size: $(QEMU_ELFS)
 	        --core Sources/DeviceCore --size-tool $(ARM_SIZE); \
 	done
 	@$(MAKE) --no-print-directory size-demo
-	@$(MAKE) --no-print-directory size-features
-	@$(MAKE) --no-print-directory size-summary
+	@$(MAKE) --no-print-directory $(FIRMWARE_EXAMPLE_ELFS) $(TWIN_EXAMPLE_ELFS) $(QEMU_DEMO_ELFS)
+	@{ $(MAKE) --no-print-directory size-features; $(MAKE) --no-print-directory size-summary; } | tee $(SIZE_FIGURES).new
+	@{ echo "# make size at $$(git rev-parse --short HEAD 2>/dev/null || echo '?'): size-features and size-summary (docs/size.md)"; \
+	    grep '^size-' $(SIZE_FIGURES).new; } > $(SIZE_FIGURES) && rm -f $(SIZE_FIGURES).new
 
 ## The last lines of `make size`, one per board: `size-summary BOARD core=N modem=N stack=N`, the
 ## flash of DeviceCore in the device-flow firmware (board/modem-demo) and of its Modem/ share, and
