@@ -66,5 +66,11 @@ cp "$RUN/hub.log" "$RUN/twin-hub.log"   # the restart starts a new log
 hub twin show device1
 expect "twins survive a restart of the hub stand-in (desired 23 at v3, the acknowledgement, Disconnected)" \
     eval '[ $STATUS = 0 ] && has "\"targetTemperature\":23," && has "\"av\":3" && has "\"connectionState\":\"Disconnected\""'
+hub twin update device1 --desired '{"targetTemperature":null,"mode":{"fan":"auto","eco":true}}'
+hub twin update device1 --desired '{"mode":{"eco":null}}'
+expect "desired patches merge as IoT Hub's do: null removes a property, objects merge (\$version 5)" \
+    eval '[ $STATUS = 0 ] && ! grep -q "\"desired\":{\"targetTemperature\"" <<< "$OUT" && has "\"desired\":{\"mode\":{\"fan\":\"auto\"},\"\$metadata\"" && has "\"\$version\":5}"'
+hub twin update device1 --desired '{"$version":9}'
+expect "a desired patch with a \$ name is refused by the hub (exit 1, 400)" eval '[ $STATUS = 1 ] && has "400" && has "starting with \$ are IoT Hub"'
 stop_pidfile "$RUN/proxy.pid" hostile-servers
 "$ROOT/scripts/standins.sh" stop > /dev/null
