@@ -30,6 +30,12 @@ expect "a failing method command: status 500 with its standard error as {\"error
 hub invoke device1 nosuch
 expect "a method with no handler: 404, and the answer names the methods the device has" \
     eval '[ $STATUS = 0 ] && has "{\"status\":404,\"payload\":{\"error\":\"no handler for method nosuch on this device; it has echo, fail\"}}"'
+hub c2d send device1 "hello device" --props "kind=greeting,a b=x&y"
+expect "hub c2d send queues a message and answers its id" eval '[ $STATUS = 0 ] && has "\"queued\":1"'
+wait_for_log "$RUN/twin-device.log" "Message from the cloud" 10 "$RUN/twin-device.pid" "dps-device run" || true
+OUT=$(cat "$RUN/twin-device.log"); STATUS=0
+expect "the device gets the C2D message with its properties, application ones percent-encoded" \
+    eval 'grep -Eq "Message from the cloud: hello device \(properties: \\\$\.mid=[0-9a-f-]{36}&kind=greeting&a%20b=x%26y\)" <<< "$OUT"'
 hub twin update device1 --desired '{"targetTemperature":21.5}'
 expect "hub twin update answers the twin with desired \$version 2" eval '[ $STATUS = 0 ] && has "\"targetTemperature\":21.5" && has "\"\$version\":2"'
 wait_for_log "$RUN/twin-device.log" "Desired properties patch v2" 10 "$RUN/twin-device.pid" "dps-device run" || true

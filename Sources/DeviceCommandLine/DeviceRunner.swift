@@ -184,12 +184,16 @@ final class DeviceRunner {
         var subscriptions: MQTTTopicFilterList?
         if plan.hubFeatures != nil {
             let twin = Features.subscriptions
-            var c2d = TextWriter(into: UnsafeMutableRawBufferPointer(rebasing: memory.connectText[512...]))
-            IoTHubTopics.cloudToDeviceFilter(deviceID: configuration.deviceID, into: &c2d)
+            // "devices/" + the id + "/messages/devicebound/#"
+            let c2d = withUnsafeTemporaryAllocation(byteCount: configuration.deviceID.count + 32, alignment: 1) { buffer in
+                var writer = TextWriter(into: buffer)
+                IoTHubTopics.cloudToDeviceFilter(deviceID: configuration.deviceID, into: &writer)
+                return text.view(writer.written.string)
+            }
             memory.subscriptions[0] = twin.0
             memory.subscriptions[1] = twin.1
             memory.subscriptions[2] = twin.2
-            memory.subscriptions[3] = MQTTSubscription(filter: text.view(c2d.written.string), qos: .atLeastOnce)
+            memory.subscriptions[3] = MQTTSubscription(filter: c2d, qos: .atLeastOnce)
             subscriptions = MQTTTopicFilterList(UnsafeBufferPointer(rebasing: memory.subscriptions[0..<4]))
         }
         let session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect, subscriptions: subscriptions), memory: memory.memory)

@@ -7,8 +7,9 @@ public final class SessionMemory {
     public let outbox: UnsafeMutableRawBufferPointer
     public let inflight = UnsafeMutableBufferPointer<MQTTInflightEntry>.allocate(capacity: 8)
     public let subscriptions = UnsafeMutableBufferPointer<MQTTSubscription>.allocate(capacity: 5)  // IoT Hub allows 5 per connection
-    /// CONNECT text (client id, user name) and scratch for topics and bodies.
-    public let connectText = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 8)
+    /// CONNECT text (client id, user name): the hub's user name holds a percent-encoded
+    /// `--model-id` (2,048 characters, up to 3 bytes each).
+    public let connectText = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 * 1024, alignment: 8)
 
     public init(receiveBytes: Int = 16 * 1024, outboxBytes: Int = 300 * 1024) {
         receive = .allocate(byteCount: receiveBytes, alignment: 8)

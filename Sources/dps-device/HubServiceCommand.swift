@@ -44,6 +44,13 @@ struct HubServiceOptions: ParsableArguments {
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
     }
 
+    /// What every command's `run` does: sends the request and prints the hub's answer, or the
+    /// error and its exit status.
+    func printAnswer(_ path: String, query: String = "", body: [UInt8], waitSeconds: Int64) throws {
+        StopSignals.install()
+        try exitingOnError { Output.line(try request(path, query: query, body: body, waitSeconds: waitSeconds)) }
+    }
+
     /// Sends one service request (`$service/{path}/?$rid=1{query}` with `body`) and returns
     /// the hub's answer; throws the hub's error message for a status other than 200.
     func request(_ path: String, query: String = "", body: [UInt8], waitSeconds: Int64) throws -> String {
@@ -152,12 +159,7 @@ extension HubServiceCommand {
         }
 
         func run() throws {
-            StopSignals.install()
-            try exitingOnError {
-                let answer = try hub.request(
-                    "methods/POST/\(device)/\(method)", query: "&timeout=\(timeout)", body: Array(payload.utf8), waitSeconds: Int64(timeout) + 10)
-                Output.line(answer)
-            }
+            try hub.printAnswer("methods/POST/\(device)/\(method)", query: "&timeout=\(timeout)", body: Array(payload.utf8), waitSeconds: Int64(timeout) + 10)
         }
     }
 
@@ -176,10 +178,7 @@ extension HubServiceCommand {
 
             func validate() throws { try HubServiceOptions.topicLevel(device, what: "the device id") }
 
-            func run() throws {
-                StopSignals.install()
-                try exitingOnError { Output.line(try hub.request("twin/GET/\(device)", body: [], waitSeconds: 10)) }
-            }
+            func run() throws { try hub.printAnswer("twin/GET/\(device)", body: [], waitSeconds: 10) }
         }
 
         struct Update: ParsableCommand {
@@ -202,10 +201,7 @@ extension HubServiceCommand {
                 }
             }
 
-            func run() throws {
-                StopSignals.install()
-                try exitingOnError { Output.line(try hub.request("twin/PATCH/\(device)", body: Array(desired.utf8), waitSeconds: 10)) }
-            }
+            func run() throws { try hub.printAnswer("twin/PATCH/\(device)", body: Array(desired.utf8), waitSeconds: 10) }
         }
     }
 
@@ -243,11 +239,8 @@ extension HubServiceCommand {
             }
 
             func run() throws {
-                StopSignals.install()
-                try exitingOnError {
-                    let body = JSONValue.object([JSONMember("data", .string(data)), JSONMember("properties", .object(try properties()))])
-                    Output.line(try hub.request("c2d/\(device)", body: Array(body.compactText.utf8), waitSeconds: 10))
-                }
+                let body = JSONValue.object([JSONMember("data", .string(data)), JSONMember("properties", .object(try properties()))])
+                try hub.printAnswer("c2d/\(device)", body: Array(body.compactText.utf8), waitSeconds: 10)
             }
         }
     }

@@ -490,7 +490,8 @@ public final class IoTHubEmulator: TLSServerHandler {
             respondToService(403, requestID: rid, body: Self.errorBody(403004, "Device \(deviceID) already has \(Self.cloudToDeviceQueueLimit) C2D messages waiting."), on: connection)
             return log("\(who) -> 403 (queue full)")
         }
-        let bag = properties.map { "\(Self.percentEncoded($0.0))=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
+        // System keys ($.mid) as IoT Hub writes them, application keys and every value encoded.
+        let bag = properties.map { "\($0.0.hasPrefix("$.") ? $0.0 : Self.percentEncoded($0.0))=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
         queue.append(CloudToDeviceMessage(properties: bag, body: Array(data.utf8)))
         cloudToDevice[deviceID] = queue
         respondToService(200, requestID: rid, body: .object([JSONMember("messageId", .string(properties[0].1)), JSONMember("queued", .int(queue.count))]), on: connection)
@@ -538,19 +539,15 @@ public final class IoTHubEmulator: TLSServerHandler {
         do throws(JSONSyntaxError) { return .success(try JSONParser.parse(text)) } catch { return .failure(error) }
     }
 
+    /// `text` percent-encoded as a property-bag key or value (DeviceCore's `PercentEncoding`).
     static func percentEncoded(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "$"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                out += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+        Array(text.utf8).withUnsafeBytes { raw in
+            withUnsafeTemporaryAllocation(byteCount: raw.count * 3, alignment: 1) { buffer in
+                var writer = TextWriter(into: buffer)
+                PercentEncoding.encode(ByteView(raw), into: &writer)
+                return writer.written.text
             }
         }
-        return out
     }
 }
 

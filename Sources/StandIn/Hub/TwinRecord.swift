@@ -3,20 +3,14 @@ import HostJSON
 
 /// One device's twin as the hub stand-in keeps it: desired and reported properties with their
 /// versions and last-updated times, changed by JSON merge patches (RFC 7396) as IoT Hub does.
-struct TwinRecord: Equatable {
+struct TwinRecord {
     /// One side of the twin (desired or reported).
-    struct Properties: Equatable {
+    struct Properties {
         var members: [JSONMember] = []
         var version = 1
         var lastUpdated: String
         /// Per top-level property: when it was last set and, for desired, at which version.
         var updated: [String: (time: String, version: Int)] = [:]
-
-        static func == (a: Properties, b: Properties) -> Bool {
-            a.members == b.members && a.version == b.version && a.lastUpdated == b.lastUpdated
-                && a.updated.keys.sorted() == b.updated.keys.sorted()
-                && a.updated.allSatisfy { b.updated[$0.key]?.time == $0.value.time && b.updated[$0.key]?.version == $0.value.version }
-        }
 
         /// Merges `patch` (an object's members): `null` removes a property, objects merge,
         /// anything else replaces.
