@@ -59,7 +59,7 @@ size: $(QEMU_ELFS)
 	@$(MAKE) --no-print-directory size-demo
 	@$(MAKE) --no-print-directory $(FIRMWARE_EXAMPLE_ELFS) $(TWIN_EXAMPLE_ELFS) $(QEMU_DEMO_ELFS)
 	@{ $(MAKE) --no-print-directory size-features; $(MAKE) --no-print-directory size-summary; } | tee $(SIZE_FIGURES).new
-	@{ echo "# make size at $$(git rev-parse --short HEAD 2>/dev/null || echo '?'): size-features and size-summary (docs/size.md)"; \
+	@{ echo "# make size: size-features and size-summary (docs/size.md); git log this file for when each changed"; \
 	    grep '^size-' $(SIZE_FIGURES).new; } > $(SIZE_FIGURES) && rm -f $(SIZE_FIGURES).new
 
 ## The last lines of `make size`, one per board: `size-summary BOARD core=N modem=N stack=N`, the
