@@ -7,7 +7,10 @@
 //   the topic validated once, as the session's QoS 1 publish)
 //
 // encode-publish is `MQTTPublish.encode(into:)`, the function the session's publish calls (the
-// topic checked on every call); the codec is the same code on hosts and on Cortex-M.
+// topic checked on every call); frame-publish is what the session does with received bytes
+// (`MQTTFrameReader.nextFrame()`, `MQTTFrame.decodeFromServer()`); decode-publish is the general
+// decoder of whole packets (`MQTTPacket.decode`). The codec is the same code on hosts and on
+// Cortex-M.
 //
 // The PUBLISH is the reference packet: QoS 1, 40-byte topic, 256-byte payload. The
 // CONNECT is the one of the CONNECT benchmark in Benchmarks/DeviceCoreBenchmarks: client id
@@ -62,12 +65,12 @@ enum CodecProfile {
             }
         case "decode-publish":
             for _ in 0..<iterations { consume(try! MQTTPacket.decode(wire)) }
-        case "frame-publish":
+        case "frame-publish":  // as MQTTSession receives: the frame reader, then MQTTServerPacket
             scratch.copyMemory(from: wire.buffer)
             var reader = MQTTFrameReader(storage: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]))
             for _ in 0..<iterations {
                 reader.didWrite(size)
-                consume(try! reader.nextFrame()!.decode())
+                consume(try! reader.nextFrame()!.decodeFromServer())
                 precondition(try! reader.nextFrame() == nil)
             }
         case "encode-connect":  // MQTTConnect.encode(into:), as the session's connectionOpened

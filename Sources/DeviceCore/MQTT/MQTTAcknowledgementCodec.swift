@@ -13,7 +13,7 @@ extension MQTTConnAck {
 
     /// Decodes the CONNACK in `frame`, checking every rule a client can check.
     static func decode(_ frame: MQTTFrame) throws(MQTTDecodeError) -> MQTTConnAck {
-        try PacketCursor.requireLength(2, frame.header)
+        try PacketCursor.requireLength(2, frame)
         var cursor = PacketCursor(frame)
         let flags = try cursor.byte()
         if flags & 0xFE != 0 { throw MQTTDecodeError(.connackReservedFlagsSet, at: cursor.position - 1) }
@@ -96,13 +96,13 @@ enum MQTTShortPacket {
 
     /// The packet id of the packet-id-only acknowledgement in `frame`.
     static func decodePacketID(_ frame: MQTTFrame) throws(MQTTDecodeError) -> UInt16 {
-        try PacketCursor.requireLength(2, frame.header)
+        try PacketCursor.requireLength(2, frame)
         var cursor = PacketCursor(frame)
         return try cursor.packetID()
     }
 
     /// Checks that the packet in `frame` (PINGREQ, PINGRESP, DISCONNECT) is empty.
     static func decodeEmpty(_ frame: MQTTFrame) throws(MQTTDecodeError) {
-        try PacketCursor.requireLength(0, frame.header)
+        try PacketCursor.requireLength(0, frame)
     }
 }

@@ -1,8 +1,28 @@
-/// One complete packet, as cut from the byte stream by `MQTTFrameReader`.
+/// One complete packet, as cut from the byte stream by `MQTTFrameReader`, its fixed header
+/// checked. Three words, so that a frame goes back and forth in registers.
 public struct MQTTFrame {
-    public let header: MQTTFixedHeader
     /// The whole packet, fixed header included. Valid until the reader is next asked for a frame.
     public let bytes: ByteView
+    /// Bytes of the fixed header: 2 to 5.
+    let headerLength: Int
+
+    init(bytes: ByteView, headerLength: Int) {
+        self.bytes = bytes
+        self.headerLength = headerLength
+    }
+
+    /// The low four bits of the first byte.
+    @inline(__always)
+    var flags: UInt8 { bytes.baseAddress.unsafelyUnwrapped.load(as: UInt8.self) & 0x0F }
+
+    /// The packet's type.
+    @inline(__always)
+    var type: MQTTPacketType { MQTTPacketType(wire: bytes.baseAddress.unsafelyUnwrapped.load(as: UInt8.self) &>> 4) }
+
+    /// The fixed header, as the reader parsed it.
+    public var header: MQTTFixedHeader {
+        MQTTFixedHeader(type: type, flags: flags, remainingLength: bytes.count &- headerLength, length: headerLength)
+    }
 }
 
 /// Cuts a byte stream into MQTT packets, over a fixed-capacity buffer the caller provides.
@@ -101,7 +121,7 @@ public struct MQTTFrameReader {
         }
         guard pending.count >= packetLength else { return nil }
         handedOut = packetLength
-        return MQTTFrame(header: header, bytes: ByteView(baseAddress: pending.baseAddress, count: packetLength))
+        return MQTTFrame(bytes: ByteView(baseAddress: pending.baseAddress, count: packetLength), headerLength: header.length)
     }
 
     private mutating func releaseHandedOut() {

@@ -51,7 +51,7 @@ extension MQTTPacket {
                     .remainingLengthMismatch(expected: bytes.count - header.length, actual: header.remainingLength),
                     at: 1)
             }
-            let frame = MQTTFrame(header: header, bytes: bytes)
+            let frame = MQTTFrame(bytes: bytes, headerLength: header.length)
             // PUBLISH, the common case, without the call to the general dispatch.
             if header.type == .publish { return .publish(try MQTTPublish.decode(frame)) }
             return try frame.decode()
@@ -59,7 +59,7 @@ extension MQTTPacket {
     }
 
     /// The packet a server sent, as `MQTTServerPacket` decoded it.
-    init(_ packet: MQTTServerPacket) {
+    public init(_ packet: MQTTServerPacket) {
         switch packet {
         case .connack(let connack): self = .connack(connack)
         case .publish(let publish): self = .publish(publish)
@@ -80,7 +80,7 @@ extension MQTTPacket {
 extension MQTTFrame {
     /// Decodes the packet, checking every rule of the standard a receiver can check.
     public func decode() throws(MQTTDecodeError) -> MQTTPacket {
-        switch header.type {
+        switch type {
         case .publish: return .publish(try MQTTPublish.decode(self))
         case .puback: return .puback(packetID: try MQTTShortPacket.decodePacketID(self))
         case .pubrec: return .pubrec(packetID: try MQTTShortPacket.decodePacketID(self))
@@ -94,15 +94,7 @@ extension MQTTFrame {
         case .unsubscribe: return .unsubscribe(try MQTTUnsubscribe.decode(self))
         case .pingreq, .pingresp, .disconnect:
             try MQTTShortPacket.decodeEmpty(self)
-            return header.type == .pingreq ? .pingreq : header.type == .pingresp ? .pingresp : .disconnect
+            return type == .pingreq ? .pingreq : type == .pingresp ? .pingresp : .disconnect
         }
-    }
-
-    /// Decodes a packet from a server, as a client receives it: `nil`, without reading the
-    /// body, for the types only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
-    /// DISCONNECT), which a client treats as a protocol violation whatever their body holds.
-    /// (`MQTTSession` decodes with the per-packet functions, without `MQTTPacket`.)
-    public func decodeFromServer() throws(MQTTDecodeError) -> MQTTPacket? {
-        try MQTTServerPacket.decode(self).map { MQTTPacket($0) }
     }
 }

@@ -11,7 +11,7 @@ struct PacketCursor {
 
     /// A cursor after the fixed header of `frame`.
     init(_ frame: MQTTFrame) {
-        self.init(packet: frame.bytes, position: frame.header.length)
+        self.init(packet: frame.bytes, position: frame.headerLength)
     }
 
     var remaining: Int { packet.count &- position }
@@ -76,10 +76,11 @@ struct PacketCursor {
         if remaining != 0 { throw MQTTDecodeError(.trailingBytes(count: remaining), at: position) }
     }
 
-    /// Fails unless the remaining length of `header` is `expected` (fixed-size packets).
-    static func requireLength(_ expected: Int, _ header: MQTTFixedHeader) throws(MQTTDecodeError) {
-        if header.remainingLength != expected {
-            throw MQTTDecodeError(.remainingLengthMismatch(expected: expected, actual: header.remainingLength), at: 1)
+    /// Fails unless the remaining length of `frame` is `expected` (fixed-size packets).
+    static func requireLength(_ expected: Int, _ frame: MQTTFrame) throws(MQTTDecodeError) {
+        let remainingLength = frame.bytes.count &- frame.headerLength
+        if remainingLength != expected {
+            throw MQTTDecodeError(.remainingLengthMismatch(expected: expected, actual: remainingLength), at: 1)
         }
     }
 }

@@ -130,21 +130,43 @@ public struct MQTTConnAck: Equatable, Sendable {
 public struct MQTTPublish: Equatable {
     public var topic: ByteView
     public var payload: ByteView
-    public var qos: QoS
-    public var retain: Bool
-    public var dup: Bool
     public var packetID: UInt16
+    /// DUP, QoS and RETAIN as the low four bits of the first byte carry them (DUP 0x08, QoS
+    /// 0x06, RETAIN 0x01): the decoder stores the wire's bits and the encoder writes them back,
+    /// without taking them apart. QoS 3 never gets in (the fixed header's check refuses it).
+    var flags: UInt8
+
+    public var qos: QoS {
+        get { QoS(rawValue: flags &>> 1 & 0x03).unsafelyUnwrapped }
+        set { flags = flags & ~0x06 | newValue.rawValue &<< 1 }
+    }
+
+    public var retain: Bool {
+        get { flags & 0x01 != 0 }
+        set { flags = flags & ~0x01 | (newValue ? 0x01 : 0) }
+    }
+
+    public var dup: Bool {
+        get { flags & 0x08 != 0 }
+        set { flags = flags & ~0x08 | (newValue ? 0x08 : 0) }
+    }
 
     public init(
         topic: ByteView, payload: ByteView, qos: QoS = .atMostOnce, packetID: UInt16 = 0,
         retain: Bool = false, dup: Bool = false
     ) {
+        self.init(
+            topic: topic, payload: payload, packetID: packetID,
+            flags: (dup ? 0x08 : 0) | qos.rawValue &<< 1 | (retain ? 0x01 : 0))
+    }
+
+    /// A PUBLISH with the first byte's low bits `flags` (not QoS 3).
+    @inline(__always)
+    init(topic: ByteView, payload: ByteView, packetID: UInt16, flags: UInt8) {
         self.topic = topic
         self.payload = payload
-        self.qos = qos
-        self.retain = retain
-        self.dup = dup
         self.packetID = packetID
+        self.flags = flags
     }
 }
 

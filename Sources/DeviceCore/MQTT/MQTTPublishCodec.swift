@@ -35,7 +35,7 @@ extension MQTTPublish {
         var writer = try UncheckedWriter(
             firstByte: firstByte, remainingLength: try remainingLength(topicChecked: topicChecked), into: buffer)
         writer.prefixed(topic)
-        if qos != .atMostOnce { writer.uint16(packetID) }
+        if flags & 0x06 != 0 { writer.uint16(packetID) }
         writer.bytes(payload)
         return writer.position
     }
@@ -45,31 +45,30 @@ extension MQTTPublish {
     /// out-of-line topic check.
     @inline(__always)
     func remainingLength(topicChecked: Bool) throws(MQTTEncodeError) -> Int {
-        if qos == .atMostOnce {
-            if dup { throw .invalid(.dupWithQoS0) }
+        let atMostOnce = flags & 0x06 == 0
+        if atMostOnce {
+            if flags & 0x08 != 0 { throw .invalid(.dupWithQoS0) }
         } else if packetID == 0 {
             throw .invalid(.zeroPacketIdentifier)
         }
         let topicLength = topicChecked ? 2 &+ topic.count : try MQTTFieldLength.topicName(topic)
         // The topic is at most 65,535 bytes here (checked above, or by `MQTTTopicName`); the
         // payload's count is the caller's, so its addition stays checked.
-        return (topicLength &+ (qos == .atMostOnce ? 0 : 2)) + payload.count
+        return (topicLength &+ (atMostOnce ? 0 : 2)) + payload.count
     }
 
     @inline(__always)
-    var firstByte: UInt8 {
-        MQTTPacketType.publish.rawValue << 4 | (dup ? 0x08 : 0) | qos.rawValue << 1 | (retain ? 0x01 : 0)
-    }
+    var firstByte: UInt8 { MQTTPacketType.publish.rawValue &<< 4 | flags }
 
     /// Decodes the PUBLISH in `frame` (whose fixed header, flags included, the reader checked).
-    /// Inlined into the one dispatch of a client's receive path (`MQTTServerPacket.decode`).
+    /// Inlined into the one dispatch of a client's receive path (`MQTTFrame.decodeFromServer()`).
     @inline(__always)
     static func decode(_ frame: MQTTFrame) throws(MQTTDecodeError) -> MQTTPublish {
         let count = frame.bytes.count
         let base = frame.bytes.baseAddress.unsafelyUnwrapped  // a frame has at least 2 bytes
-        let flags = frame.header.flags
+        let flags = frame.flags
         // Offsets are within the frame, so plain (wrapping) arithmetic cannot overflow.
-        var position = frame.header.length
+        var position = frame.headerLength
         guard count &- position >= 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
         let topicLength = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: position, as: UInt16.self)))
         guard topicLength <= count &- position &- 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
@@ -79,9 +78,8 @@ extension MQTTPublish {
             throw MQTTDecodeError(failure.rule, at: position &+ failure.index)
         }
         position &+= topicLength
-        let qosBits = flags &>> 1 & 0x03  // not 3: checked with the header
         var packetID: UInt16 = 0
-        if qosBits != 0 {
+        if flags & 0x06 != 0 {  // QoS 1 or 2 (not 3: checked with the header)
             guard count &- position >= 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
             packetID = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: position, as: UInt16.self))
             if packetID == 0 { throw MQTTDecodeError(.zeroPacketIdentifier, at: position) }
@@ -89,7 +87,6 @@ extension MQTTPublish {
         }
         return MQTTPublish(
             topic: topic, payload: ByteView(baseAddress: base + position, count: count &- position),
-            qos: QoS(rawValue: qosBits).unsafelyUnwrapped, packetID: packetID,
-            retain: flags & 0x01 != 0, dup: flags & 0x08 != 0)
+            packetID: packetID, flags: flags)
     }
 }

@@ -1,6 +1,8 @@
-/// A packet a server sends to a client, decoded: what a client's session receives, without
-/// the fourteen-case `MQTTPacket` and its CONNECT and SUBSCRIBE decoders.
-enum MQTTServerPacket {
+/// A packet a server sends to a client, decoded (`MQTTFrame.decodeFromServer()`): what a
+/// client's session receives, without
+/// the fourteen-case `MQTTPacket` and its CONNECT and SUBSCRIBE decoders (a firmware that
+/// decodes through this links neither).
+public enum MQTTServerPacket {
     case connack(MQTTConnAck)
     case publish(MQTTPublish)
     /// PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK.
@@ -9,7 +11,7 @@ enum MQTTServerPacket {
     case pingresp
 
     /// The packet's type.
-    var type: MQTTPacketType {
+    public var type: MQTTPacketType {
         switch self {
         case .connack: return .connack
         case .publish: return .publish
@@ -18,23 +20,26 @@ enum MQTTServerPacket {
         case .pingresp: return .pingresp
         }
     }
+}
 
-    /// The packet in `frame`, checked against every rule a client can check; `nil`, without
-    /// reading the body, for the types only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE,
-    /// PINGREQ, DISCONNECT), which a client treats as a protocol violation whatever they hold.
-    static func decode(_ frame: MQTTFrame) throws(MQTTDecodeError) -> MQTTServerPacket? {
-        let type = frame.header.type
+extension MQTTFrame {
+    /// The packet, decoded as a client receives it (`MQTTSession` does): checked against every
+    /// rule a client can check; `nil`, without reading the body, for the types only a client
+    /// sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT), which a client treats as a
+    /// protocol violation whatever they hold. (A method of the frame rather than a static
+    /// function: a static function's unused metatype costs callers in other modules a thunk.)
+    public func decodeFromServer() throws(MQTTDecodeError) -> MQTTServerPacket? {
         switch type {
         case .publish:
-            return .publish(try MQTTPublish.decode(frame))
+            return .publish(try MQTTPublish.decode(self))
         case .puback, .pubrec, .pubrel, .pubcomp, .unsuback:
-            return .acknowledgement(type, packetID: try MQTTShortPacket.decodePacketID(frame))
+            return .acknowledgement(type, packetID: try MQTTShortPacket.decodePacketID(self))
         case .connack:
-            return .connack(try MQTTConnAck.decode(frame))
+            return .connack(try MQTTConnAck.decode(self))
         case .suback:
-            return .suback(try MQTTSubAck.decode(frame))
+            return .suback(try MQTTSubAck.decode(self))
         case .pingresp:
-            try MQTTShortPacket.decodeEmpty(frame)
+            try MQTTShortPacket.decodeEmpty(self)
             return .pingresp
         case .connect, .subscribe, .unsubscribe, .pingreq, .disconnect:
             return nil

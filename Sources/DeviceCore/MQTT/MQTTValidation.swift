@@ -42,6 +42,7 @@ enum MQTTValidation {
     }
 
     /// Checks a topic name: a non-empty UTF-8 string without wildcards.
+    @inline(__always)
     static func checkTopicName(_ topic: ByteView) -> (rule: MQTTRule, index: Int)? {
         if isPlain(topic, wildcardsAllowed: false) { return nil }
         return checkTopicNameBytewise(topic)
@@ -89,8 +90,8 @@ enum MQTTValidation {
     /// topic name, decided without the byte-by-byte rules. `false` means "look closer", not
     /// "invalid": those bytes are valid in a topic name, and the byte-wise check says so.
     ///
-    /// Reads a machine word at a time, two per loop, the last word overlapping the one
-    /// before it, without early exit (strings here are short). A view shorter than a word is
+    /// Reads a machine word at a time, the last word overlapping the one before it, without
+    /// early exit (strings here are short). A view shorter than a word is
     /// tested as one word built from overlapping loads.
     @inline(__always)
     static func isPlain(_ bytes: ByteView, wildcardsAllowed: Bool) -> Bool {
@@ -123,13 +124,13 @@ enum MQTTValidation {
             }
             any = flags(word)
         } else {
-            any = flags(at: count &- width)
+            let last = count &- width
+            any = flags(at: last)
             var i = 0
-            while i &+ 2 &* width < count {
-                any |= flags(at: i) | flags(at: i &+ width)
-                i &+= 2 &* width
+            while i < last {
+                any |= flags(at: i)
+                i &+= width
             }
-            if i &+ width < count { any |= flags(at: i) }
         }
         return any & (ones &* 0x80) == 0
     }

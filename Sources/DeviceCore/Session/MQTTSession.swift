@@ -332,9 +332,9 @@ public struct MQTTSession {
 
     private mutating func handle(_ frame: MQTTFrame) throws(MQTTSessionError) -> MQTTSessionEvent? {
         let decoded: MQTTServerPacket?
-        do throws(MQTTDecodeError) { decoded = try MQTTServerPacket.decode(frame) } catch { throw .malformedPacket(error) }
+        do throws(MQTTDecodeError) { decoded = try frame.decodeFromServer() } catch { throw .malformedPacket(error) }
         // A packet only clients send (CONNECT, SUBSCRIBE…) is a violation whatever its body.
-        guard let packet = decoded else { throw .unexpectedPacket(frame.header.type) }
+        guard let packet = decoded else { throw .unexpectedPacket(frame.type) }
         pingDeadline = nil  // any packet shows the connection is alive
         if case .connecting = state {
             guard case .connack(let connack) = packet else { throw .unexpectedPacket(packet.type) }
