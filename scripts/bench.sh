@@ -17,6 +17,8 @@
 #    BENCH_E2E_ROUNDS rounds: wall time and peak RSS (/usr/bin/time -v), the DPS wait if any
 #    (202 -> poll, from the stand-in's log) and the phases (scripts/bench-stamp.py).
 #
+# The instruction counts also go to docs/figures/bench.txt (checked in).
+#
 # Installs what it lacks (Debian packages as root, paho-mqtt into build/bench/venv,
 # azure-iot-device into build/bench/venv-azure-iot). Outputs go to build/bench/; the last thing
 # printed is the table. Knobs: BENCH_MESSAGES (10000), BENCH_ROUNDS (3), BENCH_E2E_ROUNDS (5),
@@ -115,6 +117,12 @@ for op in encode-publish decode-publish frame-publish encode-connect; do
     done
     echo -e "$op\t$(( (counts[1] - counts[0]) / 20000 ))" >> "$OUT/instructions.tsv"
 done
+# The repeatable figures, kept in the repository so that a change to them shows in review
+# (docs/benchmarks.md quotes them); the ns columns move with the machine's load and are not kept.
+{
+    echo "# make bench: callgrind instructions per operation (codec-profile); git log this file for when each changed"
+    echo "bench-instructions $(awk -F'\t' '{ printf "%s%s=%s", (NR > 1 ? " " : ""), $1, $2 }' "$OUT/instructions.tsv")"
+} > "$ROOT/docs/figures/bench.txt"
 
 # --- 3. TLS throughput against mosquitto --------------------------------------------------------
 PKI=$OUT/pki
