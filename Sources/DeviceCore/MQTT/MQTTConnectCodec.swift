@@ -38,7 +38,7 @@ extension MQTTConnect {
         // Protocol name (6), level, flags, keep-alive (4).
         var length = 10 &+ (try MQTTFieldLength.string(clientID))
         if let will {
-            length &+= try MQTTFieldLength.topicName(will.topic)
+            length &+= 2 &+ (try MQTTTopicName(validating: will.topic)).bytes.count
             length &+= try MQTTFieldLength.binary(will.payload)
         }
         if let userName { length &+= try MQTTFieldLength.string(userName) }

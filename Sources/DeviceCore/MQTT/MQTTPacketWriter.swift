@@ -7,7 +7,6 @@ struct UncheckedWriter {
 
     /// A writer at the start of `buffer` with the fixed header written, or the error if the
     /// packet (remaining length `remainingLength`) cannot be encoded or does not fit.
-    @inline(__always)
     init(firstByte: UInt8, remainingLength: Int, into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) {
         let total = try UncheckedWriter.packetLength(remainingLength: remainingLength)
         guard total <= buffer.count, let base = buffer.baseAddress else {
@@ -86,11 +85,4 @@ enum MQTTFieldLength {
         return length
     }
 
-    /// Bytes a topic name field takes, after its length and topic checks.
-    @inline(__always)
-    static func topicName(_ value: ByteView) throws(MQTTEncodeError) -> Int {
-        let length = try binary(value)
-        if let failure = MQTTValidation.checkTopicName(value) { throw .invalid(failure.rule) }
-        return length
-    }
 }

@@ -3,13 +3,20 @@
 extension MQTTPublish {
     /// Bytes the encoded PUBLISH takes; `MQTTPacket.publish(self).encodedSize()`.
     public func encodedSize() throws(MQTTEncodeError) -> Int {
-        try encodedSize(topicChecked: false)
+        let remainingLength = try remainingLength()
+        _ = try MQTTTopicName(validating: topic)
+        return try UncheckedWriter.packetLength(remainingLength: remainingLength)
     }
 
     /// Encodes this PUBLISH at the start of `buffer` and returns the number of bytes written.
     /// Nothing is written when the packet breaks a rule or does not fit.
+    ///
+    /// The topic is checked as `MQTTTopicName(validating:)` checks it, then the packet is
+    /// written as `encode(topic:payload:qos:packetID:retain:dup:into:)` writes it.
     public func encode(into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
-        try encode(topicChecked: false, into: buffer)
+        let remainingLength = try remainingLength()
+        try MQTTTopicName.check(topic)
+        return try write(remainingLength: remainingLength, into: buffer)
     }
 
     /// Encodes a PUBLISH to a topic validated beforehand (the topic is not checked again);
@@ -19,46 +26,35 @@ extension MQTTPublish {
         topic: MQTTTopicName, payload: ByteView, qos: QoS = .atMostOnce, packetID: UInt16 = 0,
         retain: Bool = false, dup: Bool = false, into buffer: UnsafeMutableRawBufferPointer
     ) throws(MQTTEncodeError) -> Int {
-        try MQTTPublish(topic: topic.bytes, payload: payload, qos: qos, packetID: packetID, retain: retain, dup: dup)
-            .encode(topicChecked: true, into: buffer)
+        let publish = MQTTPublish(topic: topic.bytes, payload: payload, qos: qos, packetID: packetID, retain: retain, dup: dup)
+        return try publish.write(remainingLength: try publish.remainingLength(), into: buffer)
     }
 
-    /// `encodedSize()`, checking the topic too unless `topicChecked`.
-    func encodedSize(topicChecked: Bool) throws(MQTTEncodeError) -> Int {
-        try UncheckedWriter.packetLength(remainingLength: try remainingLength(topicChecked: topicChecked))
-    }
-
-    /// `encode(into:)`, checking the topic too unless `topicChecked`. Inlined: the session's
-    /// QoS 0 path (`encode(into:)`) and QoS 1 path each get the variant they use.
+    /// Writes the packet, whose topic was checked and whose remaining length is
+    /// `remainingLength()`, or throws if it does not fit.
     @inline(__always)
-    func encode(topicChecked: Bool, into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
+    func write(remainingLength: Int, into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) -> Int {
         var writer = try UncheckedWriter(
-            firstByte: firstByte, remainingLength: try remainingLength(topicChecked: topicChecked), into: buffer)
+            firstByte: MQTTPacketType.publish.rawValue &<< 4 | flags, remainingLength: remainingLength, into: buffer)
         writer.prefixed(topic)
         if flags & 0x06 != 0 { writer.uint16(packetID) }
         writer.bytes(payload)
         return writer.position
     }
 
-    /// Validates the packet (the topic too unless `topicChecked`) and returns the length of
-    /// everything after the fixed header. Inlined: a few compares and additions around the one
-    /// out-of-line topic check.
+    /// Checks the flags and the packet id and returns the length of everything after the
+    /// fixed header, for a topic of at most 65,535 bytes (checked before or after).
     @inline(__always)
-    func remainingLength(topicChecked: Bool) throws(MQTTEncodeError) -> Int {
+    func remainingLength() throws(MQTTEncodeError) -> Int {
         let atMostOnce = flags & 0x06 == 0
         if atMostOnce {
             if flags & 0x08 != 0 { throw .invalid(.dupWithQoS0) }
         } else if packetID == 0 {
             throw .invalid(.zeroPacketIdentifier)
         }
-        let topicLength = topicChecked ? 2 &+ topic.count : try MQTTFieldLength.topicName(topic)
-        // The topic is at most 65,535 bytes here (checked above, or by `MQTTTopicName`); the
-        // payload's count is the caller's, so its addition stays checked.
-        return (topicLength &+ (atMostOnce ? 0 : 2)) + payload.count
+        // The payload's count is the caller's, so its addition stays checked.
+        return (2 &+ topic.count &+ (atMostOnce ? 0 : 2)) + payload.count
     }
-
-    @inline(__always)
-    var firstByte: UInt8 { MQTTPacketType.publish.rawValue &<< 4 | flags }
 
     /// Decodes the PUBLISH in `frame` (whose fixed header, flags included, the reader checked).
     /// Inlined into the one dispatch of a client's receive path (`MQTTFrame.decodeFromServer()`).

@@ -10,7 +10,15 @@ public struct MQTTTopicName: Equatable {
     /// Checks `bytes` as a topic name; throws `.invalid(rule)` for the first rule it breaks,
     /// as encoding a PUBLISH with that topic would.
     public init(validating bytes: ByteView) throws(MQTTEncodeError) {
-        _ = try MQTTFieldLength.topicName(bytes)
+        try Self.check(bytes)
         self.bytes = bytes
+    }
+
+    /// The checks of `init(validating:)`, inlined there and where a topic is checked for each
+    /// packet (`MQTTPublish.encode(into:)`).
+    @inline(__always)
+    static func check(_ bytes: ByteView) throws(MQTTEncodeError) {
+        if bytes.count > 65_535 { throw .invalid(.stringTooLong(length: bytes.count)) }
+        if let failure = MQTTValidation.checkTopicName(bytes) { throw .invalid(failure.rule) }
     }
 }

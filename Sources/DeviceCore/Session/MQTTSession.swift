@@ -119,18 +119,11 @@ public struct MQTTSession {
     public mutating func publish(
         topic: ByteView, payload: ByteView, qos: QoS = .atLeastOnce, retain: Bool = false
     ) throws(MQTTSessionError) -> UInt16 {
-        switch qos {
-        case .atMostOnce:
-            guard state == .connected else { throw .notConnected }
-            try appendQoS0(MQTTPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain))
-            return 0
-        case .exactlyOnce:
-            throw .encoding(.invalid(.invalidQoS))
-        case .atLeastOnce:
-            let name: MQTTTopicName
-            do throws(MQTTEncodeError) { name = try MQTTTopicName(validating: topic) } catch { throw .encoding(error) }
-            return try publish(topic: name, payload: payload, qos: .atLeastOnce, retain: retain)
-        }
+        if qos == .exactlyOnce { throw .encoding(.invalid(.invalidQoS)) }
+        if qos == .atMostOnce && state != .connected { throw .notConnected }
+        let name: MQTTTopicName
+        do throws(MQTTEncodeError) { name = try MQTTTopicName(validating: topic) } catch { throw .encoding(error) }
+        return try publish(topic: name, payload: payload, qos: qos, retain: retain)
     }
 
     /// `publish(topic:payload:qos:retain:)` to a topic validated beforehand, e.g. once for all
@@ -141,10 +134,11 @@ public struct MQTTSession {
     ) throws(MQTTSessionError) -> UInt16 {
         switch qos {
         case .atMostOnce:
-            // The generic path, which checks the topic again (QoS 0 is rare here: IoT Hub
-            // telemetry is QoS 1).
             guard state == .connected else { throw .notConnected }
-            try appendQoS0(MQTTPublish(topic: topic.bytes, payload: payload, qos: .atMostOnce, retain: retain))
+            let space = transmitSpace()
+            do throws(MQTTEncodeError) {
+                didAppend(try MQTTPublish.encode(topic: topic, payload: payload, qos: .atMostOnce, retain: retain, into: space))
+            } catch { throw Self.appendError(error) }
             return 0
         case .exactlyOnce:
             throw .encoding(.invalid(.invalidQoS))
@@ -153,7 +147,9 @@ public struct MQTTSession {
             // publish uses up no packet id; then write without checking again.
             var publish = MQTTPublish(topic: topic.bytes, payload: payload, qos: .atLeastOnce, packetID: 1, retain: retain)
             let total: Int
-            do throws(MQTTEncodeError) { total = try publish.encodedSize(topicChecked: true) } catch { throw .encoding(error) }
+            do throws(MQTTEncodeError) {
+                total = try UncheckedWriter.packetLength(remainingLength: try publish.remainingLength())
+            } catch { throw .encoding(error) }
             let offset: Int
             switch outbox.placement(for: total) {
             case .success(let at): offset = at
@@ -162,7 +158,9 @@ public struct MQTTSession {
             publish.packetID = allocatePacketID()
             let space = UnsafeMutableRawBufferPointer(start: outbox.bytes.baseAddress.unsafelyUnwrapped + offset, count: total)
             // Sized above: it fits, and only the id (not 0) changed.
-            do throws(MQTTEncodeError) { _ = try publish.encode(topicChecked: true, into: space) } catch { throw .encoding(error) }
+            do throws(MQTTEncodeError) {
+                _ = try publish.write(remainingLength: try publish.remainingLength(), into: space)
+            } catch { throw .encoding(error) }
             outbox.append(packetID: publish.packetID, offset: offset, length: total)
             return publish.packetID
         }
@@ -267,12 +265,6 @@ public struct MQTTSession {
             return .transmitBufferFull(needed: needed, available: available)
         }
         return .encoding(error)
-    }
-
-    /// Queues a QoS 0 PUBLISH in the transmit buffer (it is not kept for resending).
-    private mutating func appendQoS0(_ publish: MQTTPublish) throws(MQTTSessionError) {
-        let space = transmitSpace()
-        do throws(MQTTEncodeError) { didAppend(try publish.encode(into: space)) } catch { throw Self.appendError(error) }
     }
 
     /// Queues PUBACK (`packetID` not 0) or PINGREQ (`packetID` 0) if the transmit buffer has
