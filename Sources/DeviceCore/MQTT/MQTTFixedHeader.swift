@@ -54,23 +54,30 @@ public struct MQTTFixedHeader: Equatable, Sendable {
     /// 0 and 15 are reserved (§2.2.1); PUBREL, SUBSCRIBE and UNSUBSCRIBE carry flags 0b0010,
     /// every other type but PUBLISH 0 (§2.2.2); a PUBLISH has no QoS 3 (MQTT-3.3.1-4) and no
     /// DUP at QoS 0 (MQTT-3.3.1-2). The one statement of these rules, decoder and encoder alike.
+    ///
+    /// The common case is one test of the flags against the set the type allows (bit `f` of
+    /// `allowed` for flags `f`); which rule a refused byte breaks is worked out out of line.
     @inline(__always)
     static func packetType(_ first: UInt8) throws(MQTTDecodeError) -> MQTTPacketType {
         let typeBits = first &>> 4
-        guard typeBits &- 1 < 14 else { throw MQTTDecodeError(.reservedPacketType(typeBits), at: 0) }
-        let flags = first & 0x0F
-        if typeBits == MQTTPacketType.publish.rawValue {
-            let qos = flags &>> 1 & 0x03
-            if qos == 3 { throw MQTTDecodeError(.invalidQoS, at: 0) }
-            if qos == 0 && flags & 0x08 != 0 { throw MQTTDecodeError(.dupWithQoS0, at: 0) }
-        } else {
-            // `requiredFlags` as a bit test: bit 6 (PUBREL), 8 (SUBSCRIBE) and 10 (UNSUBSCRIBE).
-            let required = (UInt8(truncatingIfNeeded: (0x0540 as UInt16) &>> UInt16(typeBits)) & 1) &<< 1
-            if flags != required {
-                throw MQTTDecodeError(.invalidFixedHeaderFlags(type: typeBits, flags: flags), at: 0)
-            }
-        }
+        // PUBLISH: every flags value but QoS 3 (6, 7, 14, 15) and DUP at QoS 0 (8, 9). Bit 6
+        // (PUBREL), 8 (SUBSCRIBE) and 10 (UNSUBSCRIBE) of 0x0540: flags 0b0010. Others: 0.
+        let required = ((0x0540 as UInt16) &>> UInt16(typeBits) & 1) &<< 1
+        let allowed: UInt16 = typeBits == MQTTPacketType.publish.rawValue ? 0x3C3F : 1 &<< required
+        guard typeBits &- 1 < 14, allowed &>> UInt16(first & 0x0F) & 1 != 0 else { throw refusal(first) }
         return MQTTPacketType(wire: typeBits)
+    }
+
+    /// The rule a first byte that `packetType` refused breaks.
+    @inline(never)
+    static func refusal(_ first: UInt8) -> MQTTDecodeError {
+        let typeBits = first &>> 4
+        let flags = first & 0x0F
+        if typeBits &- 1 >= 14 { return MQTTDecodeError(.reservedPacketType(typeBits), at: 0) }
+        if typeBits == MQTTPacketType.publish.rawValue {
+            return MQTTDecodeError(flags & 0x06 == 0x06 ? .invalidQoS : .dupWithQoS0, at: 0)
+        }
+        return MQTTDecodeError(.invalidFixedHeaderFlags(type: typeBits, flags: flags), at: 0)
     }
 
     /// Bytes needed to encode `value` as a remaining length, or `nil` if it is too large.
