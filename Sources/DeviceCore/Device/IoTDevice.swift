@@ -111,9 +111,11 @@ where Observer.TransportFailure == Transport.Failure {
     }
 
     /// The DPS session and a new registration, in place; out of line so that its temporaries
-    /// are gone before the registration runs.
+    /// are gone before the registration runs. `mutating`, though it changes only what the
+    /// pointers reach: called from a mutating step, a non-mutating method is handed a copy of
+    /// the whole device (346 bytes of that step's frame with the self-test's observer).
     @inline(never)
-    private func prepareProvisioning() throws(Failure) {
+    private mutating func prepareProvisioning() throws(Failure) {
         let connect: MQTTConnect
         do throws(TextOverflow) { connect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: memory.connectText) } catch {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
@@ -161,9 +163,9 @@ where Observer.TransportFailure == Transport.Failure {
             makeBody: makeBody)
     }
 
-    /// The IoT Hub session in place; out of line, as `prepareProvisioning`.
+    /// The IoT Hub session in place; out of line and `mutating`, as `prepareProvisioning`.
     @inline(never)
-    private func prepareTelemetry(to hub: IoTHubConfiguration) throws(Failure) -> IoTHubConfiguration {
+    private mutating func prepareTelemetry(to hub: IoTHubConfiguration) throws(Failure) -> IoTHubConfiguration {
         let connect: MQTTConnect
         do throws(TextOverflow) { connect = try IoTHubClient.connectPacket(for: hub, buffer: memory.connectText) } catch {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
