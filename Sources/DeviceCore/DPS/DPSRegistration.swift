@@ -225,6 +225,9 @@ public struct DPSRegistration {
     }
 
     /// Acts on deadlines: the overall timeout, a response timeout, the wait before a poll.
+    /// Inlined into its one caller in a firmware, `DeviceFlow`'s turn of the registration: out
+    /// of line it is a function of its own, in flash and on the stack.
+    @inline(__always)
     public mutating func timersDue(now: DeviceInstant) throws(DPSError) -> DPSAction? {
         if step == .finished { return nil }
         if let overallDeadline, now >= overallDeadline {
