@@ -261,8 +261,8 @@ public struct DPSRegistration {
         guard case .awaitingResponse(let requestID, _) = step, response.requestID == requestID else { return nil }
 
         resultArena.reset()
-        let body: DPSResponseBody
-        do throws(DPSProtocolError) { body = try DPSResponseBody.parse(payload, into: &resultArena) } catch {
+        var body = DPSResponseBody()
+        do throws(DPSProtocolError) { try body.read(payload, arena: &resultArena) } catch {
             return finish(.failed(DPSFailure(reason: .malformedResponse(error))))
         }
         let status = response.status
