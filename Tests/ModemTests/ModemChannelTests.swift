@@ -132,24 +132,45 @@ struct ModemChannelTests {
         }
     }
 
-    @Test("An ERROR frame becomes ModemFailure.modem with code, retriable flag and message")
+    @Test("An ERROR frame becomes ModemFailure.modem with code and retriable flag; the channel keeps its message")
     func errorFrame() {
         let message = "127.0.0.1:1 refused the connection"
         withChannel(respond: { frameBytes(.error, $0.sequence, [3, 1] + utf8(message)) }) { channel, _ in
+            #expect(lastErrorMessage(channel) == "")
             let outcome = failure { () throws(ModemFailure) in
                 try channel.open(host: ByteView("127.0.0.1"), port: 1, tls: false, timeout: .seconds(1))
             }
-            #expect(outcome == .modem(.connectFailed, retriable: true, message: message))
+            #expect(outcome == .modem(.connectFailed, retriable: true))
+            #expect(lastErrorMessage(channel) == message)
         }
         withChannel(respond: { frameBytes(.error, $0.sequence, [4, 0] + utf8("untrusted")) }) { channel, _ in
             do throws(ModemFailure) {
                 try channel.open(host: ByteView("h"), port: 1, tls: true, timeout: .seconds(1))
                 Issue.record("open succeeded")
             } catch {
-                #expect(Outcome(error) == .modem(.tlsFailed, retriable: false, message: "untrusted"))
+                #expect(Outcome(error) == .modem(.tlsFailed, retriable: false))
+                #expect(lastErrorMessage(channel) == "untrusted")
                 #expect(!error.isRetriable)
                 #expect(!ModemTransport<ScriptedLink, VirtualClock>.isRetriable(error))
             }
+        }
+    }
+
+    @Test("ModemTransport.close keeps the message of the failure that ended the connection when the modem refuses CLOSE")
+    func refusedCloseKeepsTheMessage() {
+        withChannel(respond: { request in
+            switch request.kind {
+            case 0x01: return frameBytes(.helloReply, request.sequence, [1] + be16(1024) + utf8("device1"))
+            case 0x02: return frameBytes(.error, request.sequence, [3, 1] + utf8("refused"))
+            default: return frameBytes(.error, request.sequence, [2, 1] + utf8("not open"))
+            }
+        }) { channel, _ in
+            var transport = ModemTransport(channel: channel, host: ByteView("h"), port: 1, tls: false)
+            #expect(failure { () throws(ModemFailure) in try transport.open(timeout: .seconds(1)) } == .modem(.connectFailed, retriable: true))
+            transport.close()
+            #expect(lastErrorMessage(transport.channel) == "refused")
+            #expect(failure { () throws(ModemFailure) in try transport.channel.close() } == .modem(.notOpen, retriable: true))
+            #expect(lastErrorMessage(transport.channel) == "not open")
         }
     }
 
@@ -158,8 +179,8 @@ struct ModemChannelTests {
         let long = String(repeating: "0123456789", count: 12)  // 120 bytes
         #expect(ModemMessage.capacity == 48)
         withChannel(respond: { frameBytes(.error, $0.sequence, [0x42, 0xFE] + utf8(long)) }) { channel, _ in
-            #expect(failure { () throws(ModemFailure) in try channel.close() }
-                == .modem(.unknown, retriable: false, message: String(long.prefix(ModemMessage.capacity))))
+            #expect(failure { () throws(ModemFailure) in try channel.close() } == .modem(.unknown, retriable: false))
+            #expect(lastErrorMessage(channel) == String(long.prefix(ModemMessage.capacity)))
         }
         // An ERROR too short to hold code and flags is an unexpected answer to the request made.
         withChannel(respond: { frameBytes(.error, $0.sequence, [3]) }) { channel, _ in

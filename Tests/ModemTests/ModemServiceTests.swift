@@ -231,14 +231,16 @@ struct ChannelServiceTests {
             try channel.open(host: ByteView("127.0.0.1"), port: port, tls: false, timeout: .seconds(2))
         }
         let full = "127.0.0.1:\(port) refused the connection: nothing is listening on port \(port)."
-        #expect(outcome == .modem(.connectFailed, retriable: true, message: String(full.prefix(38))))
+        #expect(outcome == .modem(.connectFailed, retriable: true))
+        #expect(lastErrorMessage(channel) == String(full.prefix(38)))
         #expect(channel.damagedFrames == 0)
         #expect(clock.now().milliseconds == 1_000)  // answered at once, no timeout
 
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 1)
         defer { buffer.deallocate() }
         #expect(failure { () throws(ModemFailure) in try channel.receive(into: buffer, timeout: .milliseconds(10)) }
-            == .modem(.notOpen, retriable: true, message: "RECV without an open connection: OPEN "))
+            == .modem(.notOpen, retriable: true))
+        #expect(lastErrorMessage(channel) == "RECV without an open connection: OPEN ")
         #expect(modem.service.statistics.requests == 3)
     }
 }

@@ -122,17 +122,16 @@ func be16(_ value: Int) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
 
 func be32(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)] }
 
-/// `ModemFailure` as a comparable value (its message as a String).
+/// `ModemFailure` as a comparable value.
 enum Outcome: Equatable, CustomStringConvertible {
-    case modem(ModemErrorCode, retriable: Bool, message: String)
+    case modem(ModemErrorCode, retriable: Bool)
     case noResponse(request: ModemFrameKind)
     case unexpectedResponse(request: ModemFrameKind, kind: UInt8)
     case incompatibleModem(version: UInt8)
 
     init(_ failure: ModemFailure) {
         switch failure {
-        case .modem(let code, let retriable, let message):
-            self = .modem(code, retriable: retriable, message: message.withBytes { String(decoding: $0.buffer, as: UTF8.self) })
+        case .modem(let code, let retriable): self = .modem(code, retriable: retriable)
         case .noResponse(let request): self = .noResponse(request: request)
         case .unexpectedResponse(let request, let kind): self = .unexpectedResponse(request: request, kind: kind)
         case .incompatibleModem(let version): self = .incompatibleModem(version: version)
@@ -141,12 +140,17 @@ enum Outcome: Equatable, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .modem(let code, let retriable, let message): return "modem(\(code), retriable: \(retriable), \"\(message)\")"
+        case .modem(let code, let retriable): return "modem(\(code), retriable: \(retriable))"
         case .noResponse(let request): return "noResponse(\(request))"
         case .unexpectedResponse(let request, let kind): return "unexpectedResponse(\(request), 0x\(String(kind, radix: 16)))"
         case .incompatibleModem(let version): return "incompatibleModem(\(version))"
         }
     }
+}
+
+/// The channel's `lastErrorMessage` as a String.
+func lastErrorMessage<Link: ModemLink, Clock: DeviceClock>(_ channel: ModemChannel<Link, Clock>) -> String {
+    channel.lastErrorMessage.withBytes { String(decoding: $0.buffer, as: UTF8.self) }
 }
 
 /// The failure `body` throws, or nil when it returns.

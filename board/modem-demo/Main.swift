@@ -27,19 +27,24 @@ struct DemoObserver: DeviceFlowObserver {
     var acknowledged = 0
 
     mutating func observe(_ event: DeviceFlowEvent<ModemFailure>) {
-        FlowConsole.event(event, transport: describe)
+        // The modem's message is in the device's channel, out of the observer's reach: its code here.
+        FlowConsole.event(event) { describe($0, message: nil) }
         if case .messageAcknowledged = event { acknowledged += 1 }
     }
 }
 
-/// A modem failure, for the console.
-func describe(_ failure: ModemFailure) {
+/// A modem failure, for the console, with the modem's message (the channel's
+/// `lastErrorMessage`) when the caller has it.
+func describe(_ failure: ModemFailure, message: ModemMessage?) {
     switch failure {
-    case .modem(let code, let retriable, let message):
+    case .modem(let code, let retriable):
         Console.write("modem error ")
         Console.decimal(Int(code.rawValue))
-        Console.write(retriable ? " (retriable): " : ": ")
-        message.withBytes { Console.write($0) }
+        if retriable { Console.write(" (retriable)") }
+        if let message {
+            Console.write(": ")
+            message.withBytes { Console.write($0) }
+        }
     case .noResponse(let request):
         Console.write("no answer from the modem to request 0x")
         Console.hexByte(request.rawValue)
@@ -88,7 +93,7 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
         wallClockAtBoot = try channel.time() &- clock.now().milliseconds
     } catch {
         Console.write("modem-demo: ")
-        describe(error)
+        describe(error, message: channel.lastErrorMessage)
         Console.newline()
         return 2
     }
@@ -108,12 +113,18 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
     Console.write(", ID scope ")
     Console.write(Settings.idScope)
     Console.newline()
+    var device: Device
     do throws(Device.Failure) {
-        var device = try Device(
+        device = try Device(
             idScope: ByteView(Settings.idScope), registrationID: registrationID,
             provisioningHost: ByteView(Settings.provisioningHost), provisioningPort: Settings.provisioningPort,
             transport: Transport(channel: channel), clock: clock,
             memory: pool.bytes(Device.requiredBytes()), observer: DemoObserver(), seed: UInt64(bitPattern: wallClockAtBoot))
+    } catch {
+        FlowConsole.failure(error) { describe($0, message: nil) }
+        return 2
+    }
+    do throws(Device.Failure) {
         guard case .assigned(let assignment) = try device.provision() else {
             Console.line("modem-demo: DPS did not assign the device")
             return 1
@@ -148,7 +159,8 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
         Console.line(" bytes overrun")
         return acknowledged == Settings.messages ? 0 : 1
     } catch {
-        FlowConsole.failure(error, transport: describe)
+        let message = device.transport.channel.lastErrorMessage
+        FlowConsole.failure(error) { describe($0, message: message) }
         return 2
     }
 }

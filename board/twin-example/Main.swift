@@ -7,7 +7,7 @@ import CortexMBoard
 import DeviceCore
 import DeviceTwinAndMethods
 
-nonisolated(unsafe) var memory = InlineArray<4700, UInt8>(repeating: 0)  // 520 + IoTDevice.requiredBytes() + the twin's 590
+nonisolated(unsafe) var memory = InlineArray<4748, UInt8>(repeating: 0)  // 520 + IoTDevice.requiredBytes() + the twin's 590
 
 /// The thermostat: `targetTemperature` (desired, whole degrees) acknowledged in the reported
 /// properties; `reboot` answered with 200, any other method with 404.

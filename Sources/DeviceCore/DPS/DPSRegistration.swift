@@ -225,6 +225,9 @@ public struct DPSRegistration {
     }
 
     /// Acts on deadlines: the overall timeout, a response timeout, the wait before a poll.
+    /// Inlined into its one caller in a firmware, `DeviceFlow`'s turn of the registration: out
+    /// of line it is a function of its own, in flash and on the stack.
+    @inline(__always)
     public mutating func timersDue(now: DeviceInstant) throws(DPSError) -> DPSAction? {
         if step == .finished { return nil }
         if let overallDeadline, now >= overallDeadline {
@@ -258,8 +261,8 @@ public struct DPSRegistration {
         guard case .awaitingResponse(let requestID, _) = step, response.requestID == requestID else { return nil }
 
         resultArena.reset()
-        let body: DPSResponseBody
-        do throws(DPSProtocolError) { body = try DPSResponseBody.parse(payload, into: &resultArena) } catch {
+        var body = DPSResponseBody()
+        do throws(DPSProtocolError) { try body.read(payload, arena: &resultArena) } catch {
             return finish(.failed(DPSFailure(reason: .malformedResponse(error))))
         }
         let status = response.status

@@ -63,19 +63,29 @@ public struct DPSResponseBody: Equatable {
     public var errorMessage: ByteView?
     public var trackingID: ByteView?
 
+    /// No fields. Out of line: nine absent fields are many stores, once here.
+    @inline(never)
     public init() {}
 
     /// Parses `body`; an empty body gives no fields.
     public static func parse(_ body: ByteView, into arena: inout ByteArena) throws(DPSProtocolError) -> DPSResponseBody {
         var result = DPSResponseBody()
-        if body.isEmpty { return result }
+        try result.read(body, arena: &arena)
+        return result
+    }
+
+    /// `parse` into `self` (as from `init()`), for a caller that keeps the fields in its own
+    /// frame: a returned body was built in this frame and copied out, twice.
+    @inline(never)
+    mutating func read(_ body: ByteView, arena: inout ByteArena) throws(DPSProtocolError) {
+        if body.isEmpty { return }
         var reader = JSONReader(body)
         var unknownStatus = false
         let first: JSONToken?
         do throws(JSONError) { first = try reader.next() } catch { throw .malformedJSON(error) }
         guard case .beginObject? = first else { throw .bodyNotAnObject }
         do throws(JSONError) {
-            try result.readObject(&reader, arena: &arena, nested: false, unknownStatus: &unknownStatus)
+            try readObject(&reader, arena: &arena, nested: false, unknownStatus: &unknownStatus)
             while try reader.next() != nil {}  // validates the end of the document
         } catch {
             if case .bufferTooSmall(let needed) = error.kind {
@@ -84,7 +94,6 @@ public struct DPSResponseBody: Equatable {
             throw .malformedJSON(error)
         }
         if unknownStatus { throw .unknownStatus }
-        return result
     }
 
     /// Reads the members of an object whose `{` was just read, up to and including its `}`.

@@ -142,14 +142,7 @@ where Observer.TransportFailure == Transport.Failure {
                 while outcome == nil && final == nil {
                     if observer.shouldStop { break }
                     let event = try client.nextEvent(until: registration.nextDeadline)
-                    do throws(DPSError) {
-                        if let event { carryOut(try registration.handle(event, now: clock.now()), &client.session, &outcome, &final) }
-                        if outcome == nil && final == nil {
-                            carryOut(try registration.timersDue(now: clock.now()), &client.session, &outcome, &final)
-                        }
-                    } catch {
-                        final = .dps(error)
-                    }
+                    advance(&registration, after: event, &client, &outcome, &final)
                 }
             } catch {
                 // DPS keeps no session: requests not yet acknowledged are sent again, with new
@@ -170,7 +163,26 @@ where Observer.TransportFailure == Transport.Failure {
         }
     }
 
+    /// Hands the registration `event` (if any), then its timers, and carries out what it asks.
+    /// Out of line: its actions and their failures are not in `provision`'s frame while that
+    /// waits for input.
+    @inline(never)
+    private mutating func advance(
+        _ registration: inout DPSRegistration, after event: MQTTSessionEvent?, _ client: inout Client,
+        _ outcome: inout DPSOutcome?, _ final: inout Failure?
+    ) {
+        do throws(DPSError) {
+            if let event { carryOut(try registration.handle(event, now: client.clock.now()), &client.session, &outcome, &final) }
+            if outcome == nil && final == nil {
+                carryOut(try registration.timersDue(now: client.clock.now()), &client.session, &outcome, &final)
+            }
+        } catch {
+            final = .dps(error)
+        }
+    }
+
     /// Does what the registration asked: publishes its request, reports its progress, or keeps its outcome.
+    @inline(never)
     private mutating func carryOut(_ action: DPSAction?, _ session: inout MQTTSession, _ outcome: inout DPSOutcome?, _ final: inout Failure?) {
         switch action {
         case nil: break
@@ -236,16 +248,7 @@ where Observer.TransportFailure == Transport.Failure {
                     let wake = earliest(next <= count ? nextSendAt : min(stayConnectedUntil ?? deadline, deadline), features.nextDeadline)
                     let event: MQTTSessionEvent?
                     do throws(Client.Failure) { event = try client.nextEvent(until: wake) } catch { throw Self.failure(error) }
-                    switch event {
-                    case .published(let packetID)?: observer.observe(.messageAcknowledged(packetID: packetID))
-                    case .message(let publish)?:
-                        if let c2d = hub.cloudToDeviceMessage(in: publish) {
-                            observer.observe(.cloudToDevice(c2d))
-                        } else {
-                            features.received(publish, now: clock.now())
-                        }
-                    default: break
-                    }
+                    if let event { deliver(event, hub: hub, features: &features, clock: clock) }
                 } catch {
                     // Final failures (hub, body, stop) are rethrown by waitBeforeRetry; the rest reconnect.
                     features.connectionLost()
@@ -261,6 +264,25 @@ where Observer.TransportFailure == Transport.Failure {
         }
         client.disconnect()
         observer.observe(.disconnected)
+    }
+
+    /// Hands an event of the hub's session on: an acknowledgement or a cloud-to-device message
+    /// to the observer, any other message to `features`. Out of line, so that the observer's
+    /// events are not in `sendTelemetry`'s frame while that waits for input.
+    @inline(never)
+    private mutating func deliver<Features: HubFeatures>(
+        _ event: MQTTSessionEvent, hub: IoTHubClient, features: inout Features, clock: Clock
+    ) {
+        switch event {
+        case .published(let packetID): observer.observe(.messageAcknowledged(packetID: packetID))
+        case .message(let publish):
+            if let c2d = hub.cloudToDeviceMessage(in: publish) {
+                observer.observe(.cloudToDevice(c2d))
+            } else {
+                features.received(publish, now: clock.now())
+            }
+        default: break
+        }
     }
 
     /// Writes message `index` and queues it; `false` when the window or outbox is full (it is

@@ -111,9 +111,11 @@ where Observer.TransportFailure == Transport.Failure {
     }
 
     /// The DPS session and a new registration, in place; out of line so that its temporaries
-    /// are gone before the registration runs.
+    /// are gone before the registration runs. `mutating`, though it changes only what the
+    /// pointers reach: called from a mutating step, a non-mutating method is handed a copy of
+    /// the whole device (346 bytes of that step's frame with the self-test's observer).
     @inline(never)
-    private func prepareProvisioning() throws(Failure) {
+    private mutating func prepareProvisioning() throws(Failure) {
         let connect: MQTTConnect
         do throws(TextOverflow) { connect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: memory.connectText) } catch {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
@@ -132,9 +134,9 @@ where Observer.TransportFailure == Transport.Failure {
         to assignment: DPSAssignment, messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
-        let hub = try prepareTelemetry(to: IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID))
+        let hub = try prepareTelemetry(to: assignment, modelID: nil)
         try flow.sendTelemetry(
-            &client.pointee, hub: IoTHubClient(configuration: hub, topicBuffer: memory.topic), count: messages, interval: interval,
+            &client.pointee, hub: hub, count: messages, interval: interval,
             bodyBuffer: memory.body, deadline: client.pointee.clock.now() + timeout, makeBody: makeBody)
     }
 
@@ -149,28 +151,30 @@ where Observer.TransportFailure == Transport.Failure {
         stayConnected: DeviceDuration = .zero, modelID: ByteView? = nil, subscriptions: MQTTTopicFilterList, features: inout Features,
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
-        let hub = try prepareTelemetry(
-            to: IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID, modelID: modelID))
+        let hub = try prepareTelemetry(to: assignment, modelID: modelID)
         client.pointee.session = MQTTSession(
             configuration: MQTTSessionConfiguration(connect: client.pointee.session.configuration.connect, subscriptions: subscriptions),
             memory: memory.session)
         let now = client.pointee.clock.now()
         try flow.sendTelemetry(
-            &client.pointee, hub: IoTHubClient(configuration: hub, topicBuffer: memory.topic), features: &features, count: messages,
+            &client.pointee, hub: hub, features: &features, count: messages,
             interval: interval, bodyBuffer: memory.body, deadline: now + timeout + stayConnected, stayConnectedUntil: now + stayConnected,
             makeBody: makeBody)
     }
 
-    /// The IoT Hub session in place; out of line, as `prepareProvisioning`.
+    /// The IoT Hub session in place, and the hub's client; out of line and `mutating`, as
+    /// `prepareProvisioning`. The hub's configuration is built here, so that the step's frame
+    /// holds only the client.
     @inline(never)
-    private func prepareTelemetry(to hub: IoTHubConfiguration) throws(Failure) -> IoTHubConfiguration {
+    private mutating func prepareTelemetry(to assignment: DPSAssignment, modelID: ByteView?) throws(Failure) -> IoTHubClient {
+        let hub = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID, modelID: modelID)
         let connect: MQTTConnect
         do throws(TextOverflow) { connect = try IoTHubClient.connectPacket(for: hub, buffer: memory.connectText) } catch {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
         }
         client.pointee.transport.setEndpoint(host: hub.hostName, port: 8883)
         client.pointee.session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.session)
-        return hub
+        return IoTHubClient(configuration: hub, topicBuffer: memory.topic)
     }
 }
 

@@ -13,7 +13,7 @@ public protocol ModemLink {
 }
 
 /// A modem's error message, copied out of its frame (at most `capacity` bytes; longer
-/// messages are cut).
+/// messages are cut). The channel keeps the last one (`ModemChannel.lastErrorMessage`).
 public struct ModemMessage: Sendable {
     public static var capacity: Int { 48 }
     private var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
@@ -43,7 +43,9 @@ public struct ModemMessage: Sendable {
 public enum ModemFailure: Error, Sendable {
     /// The modem tried and reported an error (`retriable`: the modem thinks a later attempt
     /// may succeed, e.g. a refused connection, as opposed to an untrusted server certificate).
-    case modem(ModemErrorCode, retriable: Bool, message: ModemMessage)
+    /// Its message is the channel's `lastErrorMessage` until the next ERROR: kept there, not
+    /// here, since every layer of the device flow copies its failures.
+    case modem(ModemErrorCode, retriable: Bool)
     /// The modem did not answer the request in time: unpowered, hung, or the line loses bytes.
     case noResponse(request: ModemFrameKind)
     /// The modem answered with a frame that does not fit the request.
@@ -54,7 +56,7 @@ public enum ModemFailure: Error, Sendable {
     /// Whether another attempt may help.
     public var isRetriable: Bool {
         switch self {
-        case .modem(_, let retriable, _): return retriable
+        case .modem(_, let retriable): return retriable
         case .noResponse, .unexpectedResponse: return true
         case .incompatibleModem: return false
         }
@@ -77,6 +79,9 @@ public struct ModemChannel<Link: ModemLink, Clock: DeviceClock> {
     public private(set) var damagedFrames = 0
     /// How long to wait for an answer beyond the time the request itself may take.
     public var responseGrace: DeviceDuration = .seconds(5)
+    /// The message of the last ERROR the modem answered with (`ModemFailure.modem`); empty
+    /// before the first. `ModemTransport.close` keeps it across a refused CLOSE.
+    public internal(set) var lastErrorMessage = ModemMessage(ByteView())
 
     /// `frameBuffer` receives the modem's frames; its size less 7 bytes bounds each read.
     public init(link: Link, clock: Clock, frameBuffer: UnsafeMutableRawBufferPointer) {
@@ -172,7 +177,7 @@ public struct ModemChannel<Link: ModemLink, Clock: DeviceClock> {
         while true {
             if let frame = nextFrame() {
                 guard frame.sequence == sequence else { continue }  // a late answer to an earlier request
-                if frame.kind == ModemFrameKind.error.rawValue { throw Self.failure(from: frame.payload, request: kind) }
+                if frame.kind == ModemFrameKind.error.rawValue { throw failure(from: frame.payload, request: kind) }
                 guard frame.kind == kind.rawValue | 0x80 else { throw .unexpectedResponse(request: kind, kind: frame.kind) }
                 return frame
             }
@@ -197,11 +202,13 @@ public struct ModemChannel<Link: ModemLink, Clock: DeviceClock> {
         }
     }
 
-    private static func failure(from payload: ByteView, request: ModemFrameKind) -> ModemFailure {
+    /// An ERROR frame's failure; its message goes to `lastErrorMessage`.
+    private mutating func failure(from payload: ByteView, request: ModemFrameKind) -> ModemFailure {
         guard payload.count >= 2 else { return .unexpectedResponse(request: request, kind: ModemFrameKind.error.rawValue) }
         let code = ModemErrorCode(rawValue: payload[0]) ?? .unknown
         let retriable = payload[1] & ModemFrame.errorFlagRetriable != 0
-        return .modem(code, retriable: retriable, message: ModemMessage(payload.slice(from: 2, count: payload.count - 2)))
+        lastErrorMessage = ModemMessage(payload.slice(from: 2, count: payload.count - 2))
+        return .modem(code, retriable: retriable)
     }
 
     private mutating func writeFrame(_ kind: UInt8, fields: FieldWriter, data: ByteView) {
@@ -294,8 +301,13 @@ public struct ModemTransport<Link: ModemLink, Clock: DeviceClock>: DeviceTranspo
         try channel.receive(into: buffer, timeout: timeout)
     }
 
+    /// A CLOSE the modem refuses (the connection had already gone) leaves the channel's
+    /// `lastErrorMessage` as it was: the message of the failure that ended the connection.
+    /// Out of line: the flow closes in several places.
+    @inline(never)
     public mutating func close() {
-        do throws(ModemFailure) { try channel.close() } catch {}
+        let message = channel.lastErrorMessage
+        do throws(ModemFailure) { try channel.close() } catch { channel.lastErrorMessage = message }
     }
 
     public static func isRetriable(_ failure: ModemFailure) -> Bool { failure.isRetriable }
