@@ -209,6 +209,8 @@ public struct MQTTTopicFilterList {
         let storage: Storage
         var position = 0
 
+        /// Not inlined: one copy serves every walk of a list (its size, its encoding, `count`).
+        @inline(never)
         public mutating func next() -> MQTTSubscription? {
             switch storage {
             case .subscriptions(let list):
