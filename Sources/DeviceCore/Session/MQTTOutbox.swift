@@ -52,13 +52,15 @@ struct MQTTOutbox {
     var capacity: Int { entries.count }
 
     /// The live entry that comes first (`oldest`) or last in publication order, among those
-    /// that pass `include`.
-    private func extreme(oldest: Bool, where include: (MQTTInflightEntry) -> Bool = { _ in true }) -> Int? {
+    /// whose `sentOnThisConnection` is `sentOnThisConnection` (any when `nil`). A flag rather
+    /// than a predicate, and not inlined: one copy of the loop serves every caller.
+    @inline(never)
+    private func extreme(oldest: Bool, sentOnThisConnection: Bool? = nil) -> Int? {
         var found: Int?
         var i = 0
         while i < entries.count {
             let entry = entries[i]
-            if entry.packetID != 0 && include(entry) {
+            if entry.packetID != 0 && (sentOnThisConnection == nil || entry.sentOnThisConnection == sentOnThisConnection) {
                 if let best = found {
                     if (entry.sequence < entries[best].sequence) == oldest { found = i }
                 } else {
@@ -138,7 +140,7 @@ struct MQTTOutbox {
     }
 
     /// The oldest unacknowledged publish not yet sent on this connection, as an entry index.
-    func nextUnsent() -> Int? { extreme(oldest: true) { !$0.sentOnThisConnection } }
+    func nextUnsent() -> Int? { extreme(oldest: true, sentOnThisConnection: false) }
 
     /// The encoded packet of entry `i`.
     func packet(at i: Int) -> ByteView {
@@ -154,7 +156,7 @@ struct MQTTOutbox {
 
     /// The publish sent longest ago on this connection and still unacknowledged.
     func oldestUnacknowledgedSend() -> (packetID: UInt16, sentAt: DeviceInstant)? {
-        guard let i = extreme(oldest: true, where: { $0.sentOnThisConnection }) else { return nil }
+        guard let i = extreme(oldest: true, sentOnThisConnection: true) else { return nil }
         return (entries[i].packetID, entries[i].sentAt)
     }
 
