@@ -28,8 +28,13 @@ public struct MQTTFixedHeader: Equatable, Sendable {
     /// bytes then costs two loads and a few compares.
     @inline(__always)
     static func parse(_ bytes: ByteView) throws(MQTTDecodeError) -> Parse {
-        let count = bytes.count
-        guard count >= 1, let base = bytes.baseAddress else { return .incomplete }
+        guard bytes.count >= 1, let base = bytes.baseAddress else { return .incomplete }
+        return try parse(base, count: bytes.count)
+    }
+
+    /// `parse(_:)` of the `count` bytes at `base`, `count` at least 1.
+    @inline(__always)
+    static func parse(_ base: UnsafeRawPointer, count: Int) throws(MQTTDecodeError) -> Parse {
         let first = base.load(as: UInt8.self)
         let type = try packetType(first)
         var value = 0

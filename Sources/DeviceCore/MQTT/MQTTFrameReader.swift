@@ -105,12 +105,13 @@ public struct MQTTFrameReader {
     public mutating func nextFrame() throws(MQTTDecodeError) -> MQTTFrame? {
         releaseHandedOut()
         if start == end { return nil }  // nothing buffered (bufferedCount is 0)
-        let pending = ByteView(baseAddress: UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped + start), count: end &- start)
-        guard case .complete(let header) = try MQTTFixedHeader.parse(pending) else {
+        let base = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped + start)
+        let pendingCount = end &- start  // at least 1
+        guard case .complete(let header) = try MQTTFixedHeader.parse(base, count: pendingCount) else {
             // A header still open with the limit already reached belongs to a packet over it;
             // waiting would hang, as no more bytes fit.
-            if pending.count >= maximumPacketSize {
-                throw MQTTDecodeError(.packetTooLarge(size: pending.count + 1, limit: maximumPacketSize), at: 1)
+            if pendingCount >= maximumPacketSize {
+                throw MQTTDecodeError(.packetTooLarge(size: pendingCount + 1, limit: maximumPacketSize), at: 1)
             }
             return nil
         }
@@ -119,9 +120,9 @@ public struct MQTTFrameReader {
         if packetLength > maximumPacketSize {
             throw MQTTDecodeError(.packetTooLarge(size: packetLength, limit: maximumPacketSize), at: 1)
         }
-        guard pending.count >= packetLength else { return nil }
+        guard pendingCount >= packetLength else { return nil }
         handedOut = packetLength
-        return MQTTFrame(bytes: ByteView(baseAddress: pending.baseAddress, count: packetLength), headerLength: header.length)
+        return MQTTFrame(bytes: ByteView(baseAddress: base, count: packetLength), headerLength: header.length)
     }
 
     private mutating func releaseHandedOut() {
