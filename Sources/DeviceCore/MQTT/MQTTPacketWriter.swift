@@ -84,5 +84,4 @@ enum MQTTFieldLength {
         if let failure = MQTTValidation.checkUTF8(value) { throw .invalid(failure.rule) }
         return length
     }
-
 }

@@ -1,7 +1,6 @@
 /// A packet a server sends to a client, decoded (`MQTTFrame.decodeFromServer()`): what a
-/// client's session receives, without
-/// the fourteen-case `MQTTPacket` and its CONNECT and SUBSCRIBE decoders (a firmware that
-/// decodes through this links neither).
+/// client's session receives, without the fourteen-case `MQTTPacket` and its CONNECT and
+/// SUBSCRIBE decoders (a firmware that decodes through this links neither).
 public enum MQTTServerPacket {
     case connack(MQTTConnAck)
     case publish(MQTTPublish)
