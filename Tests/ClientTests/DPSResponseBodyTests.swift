@@ -59,3 +59,41 @@ struct DPSResponseBodyNullTests {
         #expect(body.fields == "operation=- status=- hub=- device=- substatus=- payload=- code=401002 message=Invalid certificate. tracking=8ad0463c")
     }
 }
+
+/// The reader looks member names up in one table, with where each counts (top level,
+/// `registrationState`, or both): a name in the wrong place, or with a value of the wrong type,
+/// is skipped like an unknown member.
+@Suite("DPS response bodies: names in their place")
+struct DPSResponseBodyMemberTests {
+    @Test func namesOutOfTheirPlaceAreSkipped() throws {
+        let body = try parsedBody(
+            #"{"assignedHub":"top","deviceId":"top","substatus":"top","payload":{"top":1},"errorMessage":"top","registrationState":{"operationId":"nested","trackingId":"nested","message":"nested","registrationState":{"deviceId":"deep"}}}"#)
+        #expect(body.fields == "operation=- status=- hub=- device=- substatus=- payload=- code=- message=- tracking=-")
+        #expect(body.used == 0)
+    }
+
+    @Test func valuesOfTheWrongTypeAreSkipped() throws {
+        let body = try parsedBody(
+            #"{"errorCode":"401002","status":5,"operationId":7,"trackingId":["t"],"message":{"m":1},"registrationState":"x"}"#)
+        #expect(body.fields == "operation=- status=- hub=- device=- substatus=- payload=- code=- message=- tracking=-")
+        #expect(body.used == 0)
+    }
+
+    @Test func escapedNamesAndStatusesMatch() throws {
+        let body = try parsedBody(#"{"\u0073tatus":"as\u0073igned","registrationState":{"assigned\u0048ub":"h","deviceI\u0064":"d","errorCode":400}}"#)
+        #expect(body.fields == "operation=- status=assigned hub=h device=d substatus=- payload=- code=400 message=- tracking=-")
+    }
+
+    @Test(arguments: [
+        (#"{"status":"unassigned"}"#, "unassigned"), (#"{"status":"assigning"}"#, "assigning"),
+        (#"{"status":"assigned"}"#, "assigned"), (#"{"status":"failed"}"#, "failed"), (#"{"status":"disabled"}"#, "disabled"),
+    ] as [(StaticString, String)])
+    func everyStatus(json: StaticString, status: String) throws {
+        #expect(try parsedBody(json).fields.contains("status=\(status) "))
+    }
+
+    @Test(arguments: [#"{"status":"assign"}"#, #"{"status":"assignedx"}"#, #"{"status":""}"#, #"{"status":"unassigned\u0001"}"#] as [StaticString])
+    func prefixesAndLongerWordsAreUnknownStatuses(json: StaticString) {
+        #expect(throws: DPSProtocolError.unknownStatus) { try parsedBody(json) }
+    }
+}

@@ -250,62 +250,80 @@ public struct DPSRegistration {
     /// is built in the caller's result and not copied through a frame of its own.
     @inline(__always)
     private mutating func received(topic: ByteView, payload: ByteView, now: DeviceInstant) -> DPSAction? {
-        let response: DPSTopics.Response
-        do throws(DPSProtocolError) {
-            guard let parsed = try DPSTopics.parseResponse(topic) else { return nil }
-            response = parsed
-        } catch {
-            return finish(.failed(DPSFailure(reason: .malformedResponse(error))))
-        }
-        // Stale (an earlier request's) or foreign responses are ignored.
-        guard case .awaitingResponse(let requestID, _) = step, response.requestID == requestID else { return nil }
-
-        resultArena.reset()
         var body = DPSResponseBody()
-        do throws(DPSProtocolError) { try body.read(payload, arena: &resultArena) } catch {
-            return finish(.failed(DPSFailure(reason: .malformedResponse(error))))
-        }
-        let status = response.status
-        if status == 429 || status >= 500 {
-            let wait = response.retryAfter.map { clampRetryAfter($0) } ?? backoff.nextDelay(using: &random)
+        // Every way the response ends the registration in failure leaves `decide` with its
+        // reason, for one construction of the failure: a refusal, a failed and a disabled
+        // registration carry the body's error fields (`details`), a malformed response none.
+        let reason: DPSFailure.Reason
+        var details = false
+        decide: do {
+            let response: DPSTopics.Response
+            do throws(DPSProtocolError) {
+                guard let parsed = try DPSTopics.parseResponse(topic) else { return nil }
+                response = parsed
+            } catch {
+                reason = .malformedResponse(error)
+                break decide
+            }
+            // Stale (an earlier request's) or foreign responses are ignored.
+            guard case .awaitingResponse(let requestID, _) = step, response.requestID == requestID else { return nil }
+
+            resultArena.reset()
+            do throws(DPSProtocolError) { try body.read(payload, arena: &resultArena) } catch {
+                reason = .malformedResponse(error)
+                break decide
+            }
+            let status = response.status
+            let wait: DeviceDuration
+            if status == 429 || status >= 500 {
+                wait = response.retryAfter.map { clampRetryAfter($0) } ?? backoff.nextDelay(using: &random)
+            } else {
+                guard status == 200 || status == 202 else {
+                    reason = .rejected(status: status)
+                    details = true
+                    break decide
+                }
+                backoff.reset()
+                guard let registrationStatus = body.status else {
+                    reason = .malformedResponse(.missingField("status"))
+                    break decide
+                }
+                switch registrationStatus {
+                case .assigned:
+                    guard let hub = body.assignedHub, let device = body.deviceID, !hub.isEmpty, !device.isEmpty else {
+                        reason = .malformedResponse(.assignmentWithoutHubOrDevice)
+                        break decide
+                    }
+                    return finish(.assigned(DPSAssignment(assignedHub: hub, deviceID: device, substatus: body.substatus ?? ByteView(), payload: body.payload)))
+                case .failed:
+                    reason = .registrationFailed
+                    details = true
+                    break decide
+                case .disabled:
+                    reason = .disabled
+                    details = true
+                    break decide
+                case .assigning, .unassigned:
+                    if let id = body.operationID {
+                        operationArena.reset()
+                        guard let kept = operationArena.copy(id) else {
+                            reason = .malformedResponse(.resultsBufferTooSmall(needed: id.count, available: Self.operationIDCapacity))
+                            break decide
+                        }
+                        operationID = kept
+                    } else if operationID == nil {
+                        reason = .malformedResponse(.missingField("operationId"))
+                        break decide
+                    }
+                    wait = response.retryAfter.map { clampRetryAfter($0) } ?? configuration.defaultRetryAfter
+                }
+            }
             step = .waiting(until: now + wait)
             return .progress(DPSProgress(status: status, registrationStatus: body.status, nextRequestIn: wait))
         }
-        guard status == 200 || status == 202 else {
-            return finish(.failed(DPSFailure(
-                reason: .rejected(status: status), errorCode: body.errorCode, message: body.errorMessage, trackingID: body.trackingID)))
-        }
-        backoff.reset()
-        guard let registrationStatus = body.status else {
-            return finish(.failed(DPSFailure(reason: .malformedResponse(.missingField("status")))))
-        }
-        switch registrationStatus {
-        case .assigned:
-            guard let hub = body.assignedHub, let device = body.deviceID, !hub.isEmpty, !device.isEmpty else {
-                return finish(.failed(DPSFailure(reason: .malformedResponse(.assignmentWithoutHubOrDevice))))
-            }
-            return finish(.assigned(DPSAssignment(assignedHub: hub, deviceID: device, substatus: body.substatus ?? ByteView(), payload: body.payload)))
-        case .failed:
-            return finish(.failed(DPSFailure(
-                reason: .registrationFailed, errorCode: body.errorCode, message: body.errorMessage, trackingID: body.trackingID)))
-        case .disabled:
-            return finish(.failed(DPSFailure(
-                reason: .disabled, errorCode: body.errorCode, message: body.errorMessage, trackingID: body.trackingID)))
-        case .assigning, .unassigned:
-            if let id = body.operationID {
-                operationArena.reset()
-                guard let kept = operationArena.copy(id) else {
-                    return finish(.failed(DPSFailure(reason: .malformedResponse(
-                        .resultsBufferTooSmall(needed: id.count, available: Self.operationIDCapacity)))))
-                }
-                operationID = kept
-            } else if operationID == nil {
-                return finish(.failed(DPSFailure(reason: .malformedResponse(.missingField("operationId")))))
-            }
-            let wait = response.retryAfter.map { clampRetryAfter($0) } ?? configuration.defaultRetryAfter
-            step = .waiting(until: now + wait)
-            return .progress(DPSProgress(status: status, registrationStatus: registrationStatus, nextRequestIn: wait))
-        }
+        return finish(.failed(DPSFailure(
+            reason: reason, errorCode: details ? body.errorCode : nil, message: details ? body.errorMessage : nil,
+            trackingID: details ? body.trackingID : nil)))
     }
 
     /// `retry-after` seconds, clamped to the configured floor and ceiling.

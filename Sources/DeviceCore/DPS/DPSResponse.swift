@@ -96,6 +96,34 @@ public struct DPSResponseBody: Equatable {
         if unknownStatus { throw .unknownStatus }
     }
 
+    /// The member names the reader knows, each followed by a byte saying where it counts (bit 0:
+    /// the top level, bit 1: inside `registrationState`); a name's place is its `Member`. One
+    /// literal and one lookup instead of a comparison (and its code) per name.
+    static let memberNames: StaticString =
+        "registrationState\u{1}operationId\u{1}status\u{3}errorCode\u{3}assignedHub\u{2}deviceId\u{2}substatus\u{2}payload\u{2}errorMessage\u{2}message\u{1}trackingId\u{1}"
+    /// The registration statuses, in `DPSRegistrationStatus`'s order.
+    static let statusNames: StaticString = "unassigned\u{1}assigning\u{1}assigned\u{1}failed\u{1}disabled\u{1}"
+
+    /// The place in `names` (see `memberNames`) of the name equal to `key` whose scope byte has
+    /// a bit of `scope`, or the number of names when there is none.
+    @inline(never)
+    static func index(of key: JSONString, in names: StaticString, scope: UInt8) -> Int {
+        let names = ByteView(names)
+        var index = 0
+        var start = 0
+        var i = 0
+        while i < names.count {
+            let byte = names[i]
+            if byte < 0x20 {
+                if byte & scope != 0 && key.equals(names.slice(from: start, count: i - start)) { return index }
+                index += 1
+                start = i + 1
+            }
+            i += 1
+        }
+        return index
+    }
+
     /// Reads the members of an object whose `{` was just read, up to and including its `}`.
     /// `nested` is true inside `registrationState`.
     private mutating func readObject(
@@ -103,49 +131,49 @@ public struct DPSResponseBody: Equatable {
     ) throws(JSONError) {
         while let token = try reader.next() {
             guard case .key(let key) = token else { return }  // `}`: the grammar allows nothing else here
-            if key.equals("registrationState") && !nested {
-                let value = try reader.next()
-                if case .beginObject = value {
-                    try readObject(&reader, arena: &arena, nested: true, unknownStatus: &unknownStatus)
-                } else {
-                    try skipRest(of: value, &reader)
-                }
-            } else if key.equals("operationId") && !nested {
-                if let text = try string(&reader, &arena) { operationID = text }
-            } else if key.equals("status") {
-                let text = try reader.next()
-                if case .string(let s) = text {
-                    // The top-level status decides; registrationState's only fills a gap.
-                    let parsed = Self.status(s)
-                    if parsed == nil { unknownStatus = true }
-                    if !nested || status == nil { status = parsed }
-                } else {
-                    try skipRest(of: text, &reader)
-                }
-            } else if nested && key.equals("assignedHub") {
-                if let text = try string(&reader, &arena) { assignedHub = text }
-            } else if nested && key.equals("deviceId") {
-                if let text = try string(&reader, &arena) { deviceID = text }
-            } else if nested && key.equals("substatus") {
-                if let text = try string(&reader, &arena) { substatus = text }
-            } else if nested && key.equals("payload") {
+            // 0 registrationState, 1 operationId, 2 status, 3 errorCode, 4 assignedHub,
+            // 5 deviceId, 6 substatus, 7 payload, 8 errorMessage, 9 message, 10 trackingId.
+            let member = Self.index(of: key, in: Self.memberNames, scope: nested ? 2 : 1)
+            if member == 7 {
                 let raw = try reader.captureValue()
                 if raw == ByteView("null") { continue }
                 guard let copy = arena.copy(raw) else { throw JSONError(kind: .bufferTooSmall(needed: raw.count), offset: 0) }
                 payload = copy
-            } else if key.equals("errorCode") {
-                let value = try reader.next()
-                if case .number(let n) = value {
-                    if let code = n.int64() { errorCode = code }
-                } else {
-                    try skipRest(of: value, &reader)
+                continue
+            }
+            let value = try reader.next()
+            switch value {
+            case .beginObject? where member == 0:
+                try readObject(&reader, arena: &arena, nested: true, unknownStatus: &unknownStatus)
+            case .number(let n)? where member == 3:
+                if let code = n.int64() { errorCode = code }
+            case .string(let s)? where member == 2:
+                // The top-level status decides; registrationState's only fills a gap.
+                let found = Self.index(of: s, in: Self.statusNames, scope: 1)
+                var parsed: DPSRegistrationStatus?
+                switch found {
+                case 0: parsed = .unassigned
+                case 1: parsed = .assigning
+                case 2: parsed = .assigned
+                case 3: parsed = .failed
+                case 4: parsed = .disabled
+                default: unknownStatus = true
                 }
-            } else if (nested && key.equals("errorMessage")) || (!nested && key.equals("message")) {
-                if let text = try string(&reader, &arena) { errorMessage = text }
-            } else if !nested && key.equals("trackingId") {
-                if let text = try string(&reader, &arena) { trackingID = text }
-            } else {
-                try reader.skipValue()
+                if !nested || status == nil { status = parsed }
+            case .string(let s)? where member == 1 || (member >= 4 && member < 11):
+                let decoded = try s.decode(into: arena.freeSpace)
+                let text = arena.commit(decoded.count)
+                switch member {
+                case 1: operationID = text
+                case 4: assignedHub = text
+                case 5: deviceID = text
+                case 6: substatus = text
+                case 10: trackingID = text
+                default: errorMessage = text  // 8, 9
+                }
+            default:
+                // Another member, or a known one whose value is null or of the wrong type.
+                try skipRest(of: value, &reader)
             }
         }
     }
@@ -167,27 +195,5 @@ public struct DPSResponseBody: Equatable {
         default:
             return
         }
-    }
-
-    /// The next value as a decoded string copied into `arena`; `nil` (the member counts as
-    /// absent) for JSON null or a non-string, which is skipped.
-    @inline(never)
-    private func string(_ reader: inout JSONReader, _ arena: inout ByteArena) throws(JSONError) -> ByteView? {
-        let token = try reader.next()
-        guard case .string(let s) = token else {
-            try skipRest(of: token, &reader)
-            return nil
-        }
-        let decoded = try s.decode(into: arena.freeSpace)
-        return arena.commit(decoded.count)
-    }
-
-    private static func status(_ s: JSONString) -> DPSRegistrationStatus? {
-        if s.equals("assigned") { return .assigned }
-        if s.equals("assigning") { return .assigning }
-        if s.equals("unassigned") { return .unassigned }
-        if s.equals("failed") { return .failed }
-        if s.equals("disabled") { return .disabled }
-        return nil
     }
 }

@@ -74,22 +74,40 @@ public enum DPSTopics {
         guard digits == 3 else { throw .malformedResponseTopic(offset: position) }
         var response = Response(status: UInt16(truncatingIfNeeded: status), requestID: nil, retryAfter: nil)
         // Expect "/?" then the query; a bare "/" or nothing means no query.
-        if position < topic.count && topic[position] == UInt8(ascii: "/") { position += 1 }
-        if position == topic.count { return response }
+        let count = topic.count
+        if position < count && topic[position] == UInt8(ascii: "/") { position += 1 }
+        if position == count { return response }
         guard topic[position] == UInt8(ascii: "?") else { throw .malformedResponseTopic(offset: position) }
         position += 1
-        var bag = PropertyBagReader(topic.slice(from: position, count: topic.count - position))
-        while true {
-            let pair: (key: ByteView, value: ByteView)?
-            do throws(PropertyBagError) { pair = try bag.next() } catch { throw .malformedResponseTopic(offset: position) }
-            guard let pair else { break }
-            if pair.key == ByteView("$rid") {
-                guard let value = parseDecimal(pair.value) else { throw .malformedResponseTopic(offset: position) }
-                response.requestID = value
-            } else if pair.key == ByteView("retry-after") {
-                guard let value = parseDecimal(pair.value) else { throw .malformedResponseTopic(offset: position) }
-                response.retryAfter = value
+        // The query as `PropertyBagReader` reads it (empty pairs skipped, a pair without `=` has an
+        // empty value, `%` must start two hex digits, no empty key), walked here in one loop with
+        // one site for both numbers; anything malformed is reported at the query's start.
+        var start = position
+        while start < count {
+            var end = start
+            var equals = count  // none yet
+            while end < count {
+                let byte = topic[end]
+                if byte == UInt8(ascii: "&") { break }
+                if byte == UInt8(ascii: "=") && equals == count { equals = end }
+                if byte == UInt8(ascii: "%") {
+                    guard end + 2 < count, hexValue(topic[end + 1]) != nil, hexValue(topic[end + 2]) != nil else {
+                        throw .malformedResponseTopic(offset: position)
+                    }
+                    end += 2
+                }
+                end += 1
             }
+            if equals == start { throw .malformedResponseTopic(offset: position) }
+            let keyEnd = equals < end ? equals : end
+            let key = topic.slice(from: start, count: keyEnd - start)
+            let isRequestID = key == ByteView("$rid")
+            if isRequestID || key == ByteView("retry-after") {
+                let value = equals < end ? topic.slice(from: equals + 1, count: end - equals - 1) : ByteView()
+                guard let number = parseDecimal(value) else { throw .malformedResponseTopic(offset: position) }
+                if isRequestID { response.requestID = number } else { response.retryAfter = number }
+            }
+            start = end + 1
         }
         return response
     }

@@ -150,6 +150,7 @@ public struct JSONString: Equatable {
 
     /// The decoded bytes (packed, first lowest) of the character or escape at `index` of a
     /// checked raw string, and the index after it. Bytes other than escapes come one at a time.
+    @inline(never)  // one copy for `equals`, `decode` and `decodedCount` (flash)
     static func unit(_ raw: ByteView, at index: Int) -> (bytes: UInt32, length: Int, next: Int) {
         let byte = raw[index]
         guard byte == UInt8(ascii: "\\"), index + 1 < raw.count else { return (UInt32(byte), 1, index + 1) }
@@ -179,9 +180,10 @@ public struct JSONString: Equatable {
     /// reader has already rejected those).
     static func hex4(_ raw: ByteView, at index: Int) -> UInt32 {
         var value: UInt32 = 0
-        var k = 0
-        while k < 4 {
-            let digit = index + k < raw.count ? (hexValue(raw[index + k]) ?? 0) : 0
+        var k = index
+        while k < index + 4 {
+            var digit: UInt8 = 0
+            if k < raw.count, let d = hexValue(raw[k]) { digit = d }
             value = value << 4 | UInt32(digit)
             k += 1
         }
@@ -207,13 +209,39 @@ public struct JSONNumber: Equatable {
     /// The value, when the number is written as an integer (no `.`, no exponent: `1.0` and
     /// `1e2` give `nil`) and fits in `Int64`.
     public func int64() -> Int64? {
-        var index = 0
+        // The reader has checked the grammar: after an optional `-`, only digits make an integer.
+        // Up to 18 digits always fit; 19 fit when they do not exceed Int64's magnitude, which is
+        // compared as text. No 64-bit overflow checks (costly on Cortex-M0).
+        let negative = !raw.isEmpty && raw[0] == UInt8(ascii: "-")
+        let start = negative ? 1 : 0
+        let digits = raw.count - start
+        guard digits > 0 && digits <= 19 else { return nil }
+        var magnitude: UInt64 = 0
+        var index = start
         while index < raw.count {
-            if raw[index] == UInt8(ascii: ".") { return nil }
+            let digit = raw[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }  // `.`, `e`, `E`
+            magnitude = magnitude &* 10 &+ UInt64(_truncatingBits: UInt(digit))
             index += 1
         }
-        return fixedPoint(fractionDigits: 0)
+        if digits == 19 {
+            // "9223372036854775807", one more when negative.
+            let limit = ByteView(JSONNumber.int64Magnitude)
+            var k = 0
+            while k < 19 {
+                let a = raw[start + k]
+                let b = k == 18 && negative ? limit[k] &+ 1 : limit[k]
+                if a != b {
+                    if a > b { return nil }
+                    break
+                }
+                k += 1
+            }
+        }
+        return negative ? Int64(bitPattern: 0 &- magnitude) : Int64(bitPattern: magnitude)
     }
+
+    static let int64Magnitude: StaticString = "9223372036854775807"
 
     /// The value times `10^fractionDigits`, when that is exact and fits in `Int64`: `24.6` with
     /// 1 gives 246, `24` with 2 gives 2400, `24.50` with 1 gives 245. `nil` for an exponent,
@@ -333,11 +361,13 @@ public struct JSONReader {
 
     /// The bytes of the value that comes next, exactly as written (for passing through), after
     /// checking them. At a member name, the name is consumed and its value captured.
+    @inline(never)  // one copy for every caller (flash)
     public mutating func captureValue() throws(JSONError) -> ByteView {
         if let failure { throw failure }
-        let saved = self
+        // What `next()` changes when it returns `nil` or a closing bracket, put back then.
+        let saved = (offset: offset, depth: depth, tokenOffset: tokenOffset, state: state)
         guard var token = try next() else {
-            self = saved
+            (offset, depth, tokenOffset, state) = saved
             throw JSONError(kind: .notAtValue, offset: offset)
         }
         if case .key = token {
@@ -347,7 +377,7 @@ public struct JSONReader {
         let start = tokenOffset
         switch token {
         case .endObject, .endArray:
-            self = saved
+            (offset, depth, tokenOffset, state) = saved
             throw JSONError(kind: .notAtValue, offset: start)
         case .beginObject, .beginArray:
             var level = 1

@@ -152,10 +152,8 @@ func hexDigit(_ nibble: UInt8, uppercase: Bool) -> UInt8 {
 /// The value of a hex digit (either case), or `nil`.
 @inline(__always)
 func hexValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte &- UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte &- UInt8(ascii: "a") &+ 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte &- UInt8(ascii: "A") &+ 10
-    default: return nil
-    }
+    let digit = byte &- UInt8(ascii: "0")
+    if digit < 10 { return digit }
+    let letter = (byte | 0x20) &- UInt8(ascii: "a")  // `A`...`F` folded onto `a`...`f`
+    return letter < 6 ? letter &+ 10 : nil
 }
