@@ -1,5 +1,6 @@
-// The one libFuzzer entry point of build/fuzz/fuzz-device. Every target is a function in its
-// own file; `FUZZ_TARGET` (or `--target=NAME` before libFuzzer's flags) picks one.
+// The targets of build/fuzz/fuzz-device (the entry points are in Fuzz/Support.swift). Every
+// target is a function in its own file; `FUZZ_TARGET` (or `--target=NAME` before libFuzzer's
+// flags) picks one.
 
 let fuzzTargets: [(name: String, run: (ByteView) -> Void)] = [
     ("frames", fuzzFrameReader),
@@ -11,17 +12,3 @@ let fuzzTargets: [(name: String, run: (ByteView) -> Void)] = [
     ("session", fuzzSession),
     ("base64", fuzzBase64),
 ]
-
-nonisolated(unsafe) var selectedTarget: ((ByteView) -> Void)?
-
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>) -> Int32 {
-    selectedTarget = selectFuzzTarget(fuzzTargets, argc: argc, argv: argv)
-    return 0
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    selectedTarget.unsafelyUnwrapped(ByteView(baseAddress: data.map { UnsafeRawPointer($0) }, count: size))
-    return 0
-}

@@ -117,6 +117,22 @@ extension FuzzBuffer {
     }
 }
 
+/// libFuzzer's entry points, shared by the three binaries: each lists its targets as
+/// `fuzzTargets` (its Entry.swift), and `LLVMFuzzerInitialize` picks one.
+nonisolated(unsafe) var selectedTarget: ((ByteView) -> Void)?
+
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>) -> Int32 {
+    selectedTarget = selectFuzzTarget(fuzzTargets, argc: argc, argv: argv)
+    return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    selectedTarget.unsafelyUnwrapped(ByteView(baseAddress: data.map { UnsafeRawPointer($0) }, count: size))
+    return 0
+}
+
 /// The target named by `FUZZ_TARGET` (or by `--target=NAME` among libFuzzer's arguments) in
 /// `targets`; without one, the names go to stderr and the process exits 2.
 func selectFuzzTarget(

@@ -1,7 +1,6 @@
-// The libFuzzer entry point of build/fuzz/fuzz-options, whose one target is `options`.
+// The targets of build/fuzz/fuzz-options (the entry points are in Fuzz/Support.swift): one,
+// `options`.
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    fuzzOptions(ByteView(baseAddress: data.map { UnsafeRawPointer($0) }, count: size))
-    return 0
-}
+let fuzzTargets: [(name: String, run: (ByteView) -> Void)] = [
+    ("options", fuzzOptions),
+]
