@@ -53,9 +53,12 @@ struct MQTTOutbox {
 
     /// The live entry that comes first (`oldest`) or last in publication order, among those
     /// whose `sentOnThisConnection` is `sentOnThisConnection` (any when `nil`). A flag rather
-    /// than a predicate, and not inlined: one copy of the loop serves every caller.
+    /// than a predicate, and not inlined: one copy of the loop serves every caller. Static over
+    /// `entries`, so that a caller hands over two words, not a copy of the outbox.
     @inline(never)
-    private func extreme(oldest: Bool, sentOnThisConnection: Bool? = nil) -> Int? {
+    private static func extreme(
+        _ entries: UnsafeMutableBufferPointer<MQTTInflightEntry>, oldest: Bool, sentOnThisConnection: Bool? = nil
+    ) -> Int? {
         var found: Int?
         var i = 0
         while i < entries.count {
@@ -73,10 +76,12 @@ struct MQTTOutbox {
     }
 
     /// Space for a new packet of `length` bytes after the newest one, or the reason there is none.
-    func placement(for length: Int) -> Result<Int, MQTTBackPressure> {
+    /// `mutating` though it changes nothing: the session then lends the outbox where it is
+    /// rather than copying it to the stack for the call.
+    mutating func placement(for length: Int) -> Result<Int, MQTTBackPressure> {
         if length > bytes.count { return .failure(.tooLargeForOutbox(needed: length, capacity: bytes.count)) }
         if unacknowledgedCount == entries.count { return .failure(.windowFull(capacity: entries.count)) }
-        guard let oldest = extreme(oldest: true), let newest = extreme(oldest: false) else { return .success(0) }
+        guard let oldest = Self.extreme(entries, oldest: true), let newest = Self.extreme(entries, oldest: false) else { return .success(0) }
         let head = entries[oldest].offset
         let tail = entries[newest].offset + entries[newest].length
         if tail > head {
@@ -140,7 +145,7 @@ struct MQTTOutbox {
     }
 
     /// The oldest unacknowledged publish not yet sent on this connection, as an entry index.
-    func nextUnsent() -> Int? { extreme(oldest: true, sentOnThisConnection: false) }
+    func nextUnsent() -> Int? { Self.extreme(entries, oldest: true, sentOnThisConnection: false) }
 
     /// The encoded packet of entry `i`.
     func packet(at i: Int) -> ByteView {
@@ -156,7 +161,7 @@ struct MQTTOutbox {
 
     /// The publish sent longest ago on this connection and still unacknowledged.
     func oldestUnacknowledgedSend() -> (packetID: UInt16, sentAt: DeviceInstant)? {
-        guard let i = extreme(oldest: true, sentOnThisConnection: true) else { return nil }
+        guard let i = Self.extreme(entries, oldest: true, sentOnThisConnection: true) else { return nil }
         return (entries[i].packetID, entries[i].sentAt)
     }
 
