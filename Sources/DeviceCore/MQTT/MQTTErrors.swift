@@ -131,3 +131,13 @@ public enum MQTTEncodeError: Error, Equatable {
     /// The packet would break a rule of the standard; nothing was written.
     case invalid(MQTTRule)
 }
+
+/// Throws `error`. Out of line, so that the receive path (fixed header, frame reader, PUBLISH
+/// decoder) holds no throw of its own: on hosts each throw site calls the runtime's error hook,
+/// and that call alone makes a function set up a stack frame on every path, the fast one
+/// included (frame + decode 271 -> 261 instructions, 14 / 20 B more flash). The encoders keep
+/// their plain `throw`s: there the calls cost more flash than they saved.
+@inline(never)
+func raise<Failure: Error>(_ error: Failure) throws(Failure) -> Never {
+    throw error
+}

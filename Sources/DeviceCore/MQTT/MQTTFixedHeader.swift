@@ -41,12 +41,12 @@ public struct MQTTFixedHeader: Equatable, Sendable {
         var shift = 0
         var index = 1
         while true {
-            if index == 5 { throw MQTTDecodeError(.malformedRemainingLength, at: 4) }
+            if index == 5 { try raise(MQTTDecodeError(.malformedRemainingLength, at: 4)) }
             guard index < count else { return .incomplete }
             let byte = base.load(fromByteOffset: index, as: UInt8.self)
             // Table 2.4 gives each length one size: a last byte of 0 after the first means the
             // value fitted in fewer bytes (e.g. 80 00 for 0), which is not an encoding of it.
-            if byte == 0 && index > 1 { throw MQTTDecodeError(.malformedRemainingLength, at: index) }
+            if byte == 0 && index > 1 { try raise(MQTTDecodeError(.malformedRemainingLength, at: index)) }
             value |= Int(byte & 0x7F) &<< shift
             index &+= 1
             if byte < 0x80 { break }
@@ -69,20 +69,20 @@ public struct MQTTFixedHeader: Equatable, Sendable {
         // (PUBREL), 8 (SUBSCRIBE) and 10 (UNSUBSCRIBE) of 0x0540: flags 0b0010. Others: 0.
         let required = ((0x0540 as UInt16) &>> UInt16(typeBits) & 1) &<< 1
         let allowed: UInt16 = typeBits == MQTTPacketType.publish.rawValue ? 0x3C3F : 1 &<< required
-        guard typeBits &- 1 < 14, allowed &>> UInt16(first & 0x0F) & 1 != 0 else { throw refusal(first) }
+        guard typeBits &- 1 < 14, allowed &>> UInt16(first & 0x0F) & 1 != 0 else { try refuse(first) }
         return MQTTPacketType(wire: typeBits)
     }
 
-    /// The rule a first byte that `packetType` refused breaks.
+    /// Throws the rule a first byte that `packetType` refused breaks.
     @inline(never)
-    static func refusal(_ first: UInt8) -> MQTTDecodeError {
+    static func refuse(_ first: UInt8) throws(MQTTDecodeError) -> Never {
         let typeBits = first &>> 4
         let flags = first & 0x0F
-        if typeBits &- 1 >= 14 { return MQTTDecodeError(.reservedPacketType(typeBits), at: 0) }
+        if typeBits &- 1 >= 14 { throw MQTTDecodeError(.reservedPacketType(typeBits), at: 0) }
         if typeBits == MQTTPacketType.publish.rawValue {
-            return MQTTDecodeError(flags & 0x06 == 0x06 ? .invalidQoS : .dupWithQoS0, at: 0)
+            throw MQTTDecodeError(flags & 0x06 == 0x06 ? .invalidQoS : .dupWithQoS0, at: 0)
         }
-        return MQTTDecodeError(.invalidFixedHeaderFlags(type: typeBits, flags: flags), at: 0)
+        throw MQTTDecodeError(.invalidFixedHeaderFlags(type: typeBits, flags: flags), at: 0)
     }
 
     /// Bytes needed to encode `value` as a remaining length, or `nil` if it is too large.

@@ -65,20 +65,20 @@ extension MQTTPublish {
         let flags = frame.flags
         // Offsets are within the frame, so plain (wrapping) arithmetic cannot overflow.
         var position = frame.headerLength
-        guard count &- position >= 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
+        guard count &- position >= 2 else { try raise(MQTTDecodeError(.truncatedField, at: position)) }
         let topicLength = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: position, as: UInt16.self)))
-        guard topicLength <= count &- position &- 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
+        guard topicLength <= count &- position &- 2 else { try raise(MQTTDecodeError(.truncatedField, at: position)) }
         position &+= 2
         let topic = ByteView(baseAddress: base + position, count: topicLength)
         if let failure = MQTTValidation.checkTopicName(topic) {
-            throw MQTTDecodeError(failure.rule, at: position &+ failure.index)
+            try raise(MQTTDecodeError(failure.rule, at: position &+ failure.index))
         }
         position &+= topicLength
         var packetID: UInt16 = 0
         if flags & 0x06 != 0 {  // QoS 1 or 2 (not 3: checked with the header)
-            guard count &- position >= 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
+            guard count &- position >= 2 else { try raise(MQTTDecodeError(.truncatedField, at: position)) }
             packetID = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: position, as: UInt16.self))
-            if packetID == 0 { throw MQTTDecodeError(.zeroPacketIdentifier, at: position) }
+            if packetID == 0 { try raise(MQTTDecodeError(.zeroPacketIdentifier, at: position)) }
             position &+= 2
         }
         return MQTTPublish(
