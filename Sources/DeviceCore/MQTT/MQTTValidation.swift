@@ -98,7 +98,8 @@ enum MQTTValidation {
     @inline(never)
     static func isPlain(_ bytes: ByteView, wildcardsAllowed: Bool) -> Bool {
         let count = bytes.count
-        guard count > 0, let base = bytes.baseAddress else { return false }
+        // Unwrapped only once `count` is known to be above 0: a view with bytes has a base.
+        @inline(__always) var base: UnsafeRawPointer { bytes.baseAddress.unsafelyUnwrapped }
         let width = MemoryLayout<UInt>.size
         let ones = UInt.max / 0xFF  // 0x0101…01
         // Per byte, the high bit of `(t - 1) | w` is set by a byte >= 0x80 (`| w`) or a zero
@@ -112,22 +113,8 @@ enum MQTTValidation {
             flags(base.loadUnaligned(fromByteOffset: offset, as: UInt.self))
         }
         var any: UInt
-        if count < width {
-            // `a` (0x61, plain) fills the bytes not loaded.
-            var word: UInt
-            if width == 8 && count >= 4 {
-                word = UInt(base.loadUnaligned(as: UInt32.self))
-                    | UInt(base.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)) &<< (width &* 4)
-            } else {
-                word = UInt(base.load(as: UInt8.self))
-                    | UInt(base.load(fromByteOffset: count &>> 1, as: UInt8.self)) &<< 8
-                    | UInt(base.load(fromByteOffset: count &- 1, as: UInt8.self)) &<< 16
-                    | ((ones &* 0x61) &>> 24) &<< 24
-            }
-            any = flags(word)
-        } else if count <= 2 &* width {
-            any = flags(at: 0) | flags(at: count &- width)
-        } else {
+        // Longest first: topics and user names are mostly longer than two words.
+        if count > 2 &* width {
             // Two words per step as one `SIMD2<UInt>`: a 16-byte vector on hosts, a pair of
             // registers on Cortex-M; the last pair overlaps the one before it.
             typealias Pair = SIMD2<UInt>
@@ -145,6 +132,23 @@ enum MQTTValidation {
                 i &+= 2 &* width
             }
             any = pairs[0] | pairs[1]
+        } else if count >= width {
+            any = flags(at: 0) | flags(at: count &- width)
+        } else if count > 0 {
+            // `a` (0x61, plain) fills the bytes not loaded.
+            var word: UInt
+            if width == 8 && count >= 4 {
+                word = UInt(base.loadUnaligned(as: UInt32.self))
+                    | UInt(base.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)) &<< (width &* 4)
+            } else {
+                word = UInt(base.load(as: UInt8.self))
+                    | UInt(base.load(fromByteOffset: count &>> 1, as: UInt8.self)) &<< 8
+                    | UInt(base.load(fromByteOffset: count &- 1, as: UInt8.self)) &<< 16
+                    | ((ones &* 0x61) &>> 24) &<< 24
+            }
+            any = flags(word)
+        } else {
+            return false
         }
         return any & (ones &* 0x80) == 0
     }
