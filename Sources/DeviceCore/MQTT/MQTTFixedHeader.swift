@@ -28,8 +28,8 @@ public struct MQTTFixedHeader: Equatable, Sendable {
     /// bytes then costs two loads and a few compares.
     @inline(__always)
     static func parse(_ bytes: ByteView) throws(MQTTDecodeError) -> Parse {
-        guard bytes.count >= 1, let base = bytes.baseAddress else { return .incomplete }
-        return try parse(base, count: bytes.count)
+        guard bytes.count >= 1 else { return .incomplete }
+        return try parse(bytes.baseAddress.unsafelyUnwrapped, count: bytes.count)  // not empty: has a base
     }
 
     /// `parse(_:)` of the `count` bytes at `base`, `count` at least 1.

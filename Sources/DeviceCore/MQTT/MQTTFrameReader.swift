@@ -103,10 +103,16 @@ public struct MQTTFrameReader {
     /// as the bytes that show them are in: a bad type or flags at the first byte, an oversized
     /// packet as soon as its length is known. Offsets in errors count from the packet's start.
     public mutating func nextFrame() throws(MQTTDecodeError) -> MQTTFrame? {
-        releaseHandedOut()
-        if start == end { return nil }  // nothing buffered (bufferedCount is 0)
+        // Release the frame handed out last; with nothing else buffered, start the buffer over.
+        start &+= handedOut  // within the storage
+        handedOut = 0
+        let pendingCount = end &- start
+        if pendingCount == 0 {
+            start = 0
+            end = 0
+            return nil
+        }
         let base = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped + start)
-        let pendingCount = end &- start  // at least 1
         guard case .complete(let header) = try MQTTFixedHeader.parse(base, count: pendingCount) else {
             // A header still open with the limit already reached belongs to a packet over it;
             // waiting would hang, as no more bytes fit.
@@ -123,14 +129,5 @@ public struct MQTTFrameReader {
         guard pendingCount >= packetLength else { return nil }
         handedOut = packetLength
         return MQTTFrame(bytes: ByteView(baseAddress: base, count: packetLength), headerLength: header.length)
-    }
-
-    private mutating func releaseHandedOut() {
-        start &+= handedOut  // within the storage
-        handedOut = 0
-        if start == end {
-            start = 0
-            end = 0
-        }
     }
 }
