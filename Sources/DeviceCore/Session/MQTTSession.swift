@@ -211,10 +211,11 @@ public struct MQTTSession {
     public mutating func pendingOutput() -> ByteView {
         if let entry = sendingEntry {
             let packet = outbox.packet(at: entry)
-            return packet.slice(from: sendingProgress, count: packet.count - sendingProgress)
+            // Offsets within the packet and the transmit buffer: plain arithmetic cannot overflow.
+            return ByteView(baseAddress: packet.baseAddress.unsafelyUnwrapped + sendingProgress, count: packet.count &- sendingProgress)
         }
         if transmitEnd > transmitStart {
-            return ByteView(baseAddress: UnsafeRawPointer(transmit.baseAddress.unsafelyUnwrapped + transmitStart), count: transmitEnd - transmitStart)
+            return ByteView(baseAddress: UnsafeRawPointer(transmit.baseAddress.unsafelyUnwrapped + transmitStart), count: transmitEnd &- transmitStart)
         }
         guard state == .connected, let entry = outbox.nextUnsent() else { return ByteView() }
         sendingEntry = entry
@@ -226,8 +227,9 @@ public struct MQTTSession {
     public mutating func didSend(_ count: Int, now: DeviceInstant) {
         guard count > 0 else { return }
         lastSend = now
+        // `count` is at most what `pendingOutput()` offered: offsets stay within their buffers.
         if let entry = sendingEntry {
-            sendingProgress += count
+            sendingProgress &+= count
             if sendingProgress >= outbox.packet(at: entry).count {
                 outbox.markSent(entry, now: now)
                 sendingEntry = nil
@@ -235,7 +237,7 @@ public struct MQTTSession {
             }
             return
         }
-        transmitStart += count
+        transmitStart &+= count
         if transmitStart >= transmitEnd {
             transmitStart = 0
             transmitEnd = 0
@@ -246,7 +248,7 @@ public struct MQTTSession {
     /// was sent already is dropped first). Report what was written with `didAppend(_:)`.
     private mutating func transmitSpace() -> UnsafeMutableRawBufferPointer {
         if transmitStart > 0 {
-            let pendingCount = transmitEnd - transmitStart
+            let pendingCount = transmitEnd &- transmitStart
             if pendingCount > 0 {
                 transmit.baseAddress.unsafelyUnwrapped.copyMemory(from: transmit.baseAddress.unsafelyUnwrapped + transmitStart, byteCount: pendingCount)
             }
@@ -257,7 +259,7 @@ public struct MQTTSession {
     }
 
     /// Records a control packet of `count` bytes written at the start of `transmitSpace()`.
-    private mutating func didAppend(_ count: Int) { transmitEnd += count }
+    private mutating func didAppend(_ count: Int) { transmitEnd &+= count }
 
     /// The session's error for a control packet that could not be encoded.
     private static func appendError(_ error: MQTTEncodeError) -> MQTTSessionError {
