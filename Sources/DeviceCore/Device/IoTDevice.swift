@@ -60,10 +60,10 @@ where Observer.TransportFailure == Transport.Failure {
         // The state's types need no more than the pieces' alignment on the targets we build for.
         guard MemoryLayout<Flow.Client>.alignment <= DeviceMemory.alignment,
               MemoryLayout<DPSRegistration>.alignment <= DeviceMemory.alignment,
-              let memory = DeviceMemory.carve(region, limits, state: Self.stateBytes) else {
+              let start = region.baseAddress, region.count >= Self.requiredBytes(limits) else {
             throw .bufferTooSmall(needed: Self.requiredBytes(limits), capacity: region.count)
         }
-        self.memory = memory
+        memory = DeviceMemory(carving: start, limits, state: Self.stateBytes)
         self.provisioningHost = provisioningHost
         self.provisioningPort = provisioningPort
         dps = DPSConfiguration(idScope: idScope, registrationID: registrationID, jitterSeed: seed)
