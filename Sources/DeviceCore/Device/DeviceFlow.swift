@@ -154,8 +154,7 @@ where Observer.TransportFailure == Transport.Failure {
                     continue
                 }
             }
-            client.disconnect()
-            observer.observe(.disconnected)
+            disconnect(&client)
             if let final { throw final }
             guard let result = outcome else { throw .stopped }
             observer.observe(.provisioned(result))
@@ -258,10 +257,16 @@ where Observer.TransportFailure == Transport.Failure {
                 }
             }
         } catch {
-            client.disconnect()
-            observer.observe(.disconnected)
+            disconnect(&client)
             throw error
         }
+        disconnect(&client)
+    }
+
+    /// Ends a step: DISCONNECT, the transport closed, and the observer told. One copy for every
+    /// step's exits.
+    @inline(never)
+    private mutating func disconnect(_ client: inout Client) {
         client.disconnect()
         observer.observe(.disconnected)
     }
