@@ -74,6 +74,7 @@ where Observer.TransportFailure == Transport.Failure {
     }
 
     /// Whether another attempt can help.
+    @inline(__always)
     public static func isRetriable(_ failure: Failure) -> Bool {
         switch failure {
         case .session(let error): return error.isRetriable
@@ -83,6 +84,7 @@ where Observer.TransportFailure == Transport.Failure {
         }
     }
 
+    @inline(never)
     static func failure(_ error: Client.Failure) -> Failure {
         switch error {
         case .session(let e): return .session(e)
