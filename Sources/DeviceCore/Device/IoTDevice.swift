@@ -58,10 +58,11 @@ where Observer.TransportFailure == Transport.Failure {
         observer: Observer, seed: UInt64 = 0x5EED
     ) throws(Failure) {
         // The state's types need no more than the pieces' alignment on the targets we build for.
+        let needed = Self.requiredBytes(limits)
         guard MemoryLayout<Flow.Client>.alignment <= DeviceMemory.alignment,
               MemoryLayout<DPSRegistration>.alignment <= DeviceMemory.alignment,
-              let start = region.baseAddress, region.count >= Self.requiredBytes(limits) else {
-            throw .bufferTooSmall(needed: Self.requiredBytes(limits), capacity: region.count)
+              let start = region.baseAddress, region.count >= needed else {
+            throw .bufferTooSmall(needed: needed, capacity: region.count)
         }
         memory = DeviceMemory(carving: start, limits, state: Self.stateBytes)
         self.provisioningHost = provisioningHost
