@@ -50,13 +50,15 @@ struct DeviceMemory {
             defer { next += Self.rounded(count) }
             return UnsafeMutableRawBufferPointer(start: next, count: count)
         }
+        func take<Element>(_ count: Int, of value: Element) -> UnsafeMutableBufferPointer<Element> {
+            let start = next.initializeMemory(as: Element.self, repeating: value, count: count)
+            next += Self.rounded(count &* MemoryLayout<Element>.stride)
+            return UnsafeMutableBufferPointer(start: start, count: count)
+        }
         state = take(stateSize)
         let receive = take(limits.receive), transmit = take(limits.transmit), outbox = take(limits.outbox)
-        let inflight = take(limits.window &* MemoryLayout<MQTTInflightEntry>.stride).bindMemory(to: MQTTInflightEntry.self)
-        inflight.initialize(repeating: MQTTInflightEntry())
-        session = MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: inflight)
-        subscription = take(MemoryLayout<MQTTSubscription>.stride).bindMemory(to: MQTTSubscription.self)
-        subscription.initialize(repeating: DPSRegistration.subscription)
+        session = MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: take(limits.window, of: MQTTInflightEntry()))
+        subscription = take(1, of: DPSRegistration.subscription)
         connectText = take(limits.connectText)
         request = take(limits.request)
         results = take(limits.results)
