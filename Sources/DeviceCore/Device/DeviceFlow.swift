@@ -74,6 +74,7 @@ where Observer.TransportFailure == Transport.Failure {
     }
 
     /// Whether another attempt can help.
+    @inline(__always)
     public static func isRetriable(_ failure: Failure) -> Bool {
         switch failure {
         case .session(let error): return error.isRetriable
@@ -83,6 +84,7 @@ where Observer.TransportFailure == Transport.Failure {
         }
     }
 
+    @inline(never)
     static func failure(_ error: Client.Failure) -> Failure {
         switch error {
         case .session(let e): return .session(e)
@@ -154,8 +156,7 @@ where Observer.TransportFailure == Transport.Failure {
                     continue
                 }
             }
-            client.disconnect()
-            observer.observe(.disconnected)
+            disconnect(&client)
             if let final { throw final }
             guard let result = outcome else { throw .stopped }
             observer.observe(.provisioned(result))
@@ -258,10 +259,16 @@ where Observer.TransportFailure == Transport.Failure {
                 }
             }
         } catch {
-            client.disconnect()
-            observer.observe(.disconnected)
+            disconnect(&client)
             throw error
         }
+        disconnect(&client)
+    }
+
+    /// Ends a step: DISCONNECT, the transport closed, and the observer told. One copy for every
+    /// step's exits.
+    @inline(never)
+    private mutating func disconnect(_ client: inout Client) {
         client.disconnect()
         observer.observe(.disconnected)
     }

@@ -16,12 +16,12 @@ struct DeviceMemory {
     /// its state's).
     static let alignment = 8
 
-    /// What `carve` needs for `limits`, whatever the region's own alignment.
+    /// What `init(carving:)` needs for `limits`, whatever the region's own alignment.
     static func requiredBytes(_ limits: DeviceLimits, state: Int) -> Int {
         let sizes = pieceSizes(limits, state: state)
         var total = alignment - 1
         for index in sizes.indices {
-            // A negative or absurd limit needs more than any region holds: `carve` refuses it.
+            // A negative or absurd limit needs more than any region holds: the caller refuses it.
             guard sizes[index] >= 0, sizes[index] <= Int.max / 4 else { return Int.max }
             let (sum, overflow) = total.addingReportingOverflow(rounded(sizes[index]))
             if overflow { return Int.max }
@@ -30,8 +30,8 @@ struct DeviceMemory {
         return total
     }
 
-    /// The pieces in order: the state, receive, transmit, outbox, in-flight entries, the
-    /// subscription, then the texts.
+    /// The pieces in order (`init(carving:)` takes them so): the state, receive, transmit,
+    /// outbox, in-flight entries, the subscription, then the texts.
     private static func pieceSizes(_ limits: DeviceLimits, state: Int) -> InlineArray<11, Int> {
         let window = limits.window.multipliedReportingOverflow(by: MemoryLayout<MQTTInflightEntry>.stride)
         return [state, limits.receive, limits.transmit, limits.outbox,
@@ -39,28 +39,30 @@ struct DeviceMemory {
          limits.connectText, limits.request, limits.results, limits.topic, limits.body]
     }
 
-    private static func rounded(_ size: Int) -> Int { (size + alignment - 1) / alignment * alignment }
+    private static func rounded(_ size: Int) -> Int { (size &+ (alignment - 1)) & ~(alignment - 1) }
 
-    /// The pieces in `region`, or `nil` when it holds fewer than `requiredBytes(limits, state:)`.
-    /// The state piece is left for the caller to initialise.
-    static func carve(_ region: UnsafeMutableRawBufferPointer, _ limits: DeviceLimits, state: Int) -> DeviceMemory? {
-        guard let base = region.baseAddress, region.count >= requiredBytes(limits, state: state) else { return nil }
-        let misalignment = Int(bitPattern: UInt(bitPattern: base)) % alignment
-        var offset = misalignment == 0 ? 0 : alignment - misalignment
-        let sizes = pieceSizes(limits, state: state)
-        var pieces = InlineArray<11, UnsafeMutableRawBufferPointer>(repeating: UnsafeMutableRawBufferPointer(start: nil, count: 0))
-        for index in sizes.indices {
-            pieces[index] = UnsafeMutableRawBufferPointer(start: base + offset, count: sizes[index])
-            offset += rounded(sizes[index])
+    /// The pieces of a region at `base` that holds `requiredBytes(limits, state:)` (checked by
+    /// the caller), built in place. The state piece is left for the caller to initialise.
+    init(carving base: UnsafeMutableRawPointer, _ limits: DeviceLimits, state stateSize: Int) {
+        // The sizes passed `requiredBytes`: none is negative and the offsets cannot overflow.
+        var next = base.alignedUp(toMultipleOf: Self.alignment)
+        func take(_ count: Int) -> UnsafeMutableRawBufferPointer {
+            defer { next += Self.rounded(count) }
+            return UnsafeMutableRawBufferPointer(start: next, count: count)
         }
-        let inflight = pieces[4].bindMemory(to: MQTTInflightEntry.self)
-        inflight.initialize(repeating: MQTTInflightEntry())
-        let subscription = pieces[5].bindMemory(to: MQTTSubscription.self)
-        subscription.initialize(repeating: DPSRegistration.subscription)
-        return DeviceMemory(
-            state: pieces[0],
-            session: MQTTSessionMemory(receive: pieces[1], transmit: pieces[2], outbox: pieces[3], inflight: inflight),
-            subscription: subscription, connectText: pieces[6], request: pieces[7], results: pieces[8],
-            topic: pieces[9], body: pieces[10])
+        func take<Element>(_ count: Int, of value: Element) -> UnsafeMutableBufferPointer<Element> {
+            let start = next.initializeMemory(as: Element.self, repeating: value, count: count)
+            next += Self.rounded(count &* MemoryLayout<Element>.stride)
+            return UnsafeMutableBufferPointer(start: start, count: count)
+        }
+        state = take(stateSize)
+        let receive = take(limits.receive), transmit = take(limits.transmit), outbox = take(limits.outbox)
+        session = MQTTSessionMemory(receive: receive, transmit: transmit, outbox: outbox, inflight: take(limits.window, of: MQTTInflightEntry()))
+        subscription = take(1, of: DPSRegistration.subscription)
+        connectText = take(limits.connectText)
+        request = take(limits.request)
+        results = take(limits.results)
+        topic = take(limits.topic)
+        body = take(limits.body)
     }
 }

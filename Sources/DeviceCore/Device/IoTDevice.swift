@@ -58,12 +58,13 @@ where Observer.TransportFailure == Transport.Failure {
         observer: Observer, seed: UInt64 = 0x5EED
     ) throws(Failure) {
         // The state's types need no more than the pieces' alignment on the targets we build for.
+        let needed = Self.requiredBytes(limits)
         guard MemoryLayout<Flow.Client>.alignment <= DeviceMemory.alignment,
               MemoryLayout<DPSRegistration>.alignment <= DeviceMemory.alignment,
-              let memory = DeviceMemory.carve(region, limits, state: Self.stateBytes) else {
-            throw .bufferTooSmall(needed: Self.requiredBytes(limits), capacity: region.count)
+              let start = region.baseAddress, region.count >= needed else {
+            throw .bufferTooSmall(needed: needed, capacity: region.count)
         }
-        self.memory = memory
+        memory = DeviceMemory(carving: start, limits, state: Self.stateBytes)
         self.provisioningHost = provisioningHost
         self.provisioningPort = provisioningPort
         dps = DPSConfiguration(idScope: idScope, registrationID: registrationID, jitterSeed: seed)
@@ -121,9 +122,7 @@ where Observer.TransportFailure == Transport.Failure {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
         }
         client.pointee.transport.setEndpoint(host: provisioningHost, port: provisioningPort)
-        client.pointee.session = MQTTSession(
-            configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(memory.subscription))),
-            memory: memory.session)
+        replaceSession(connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(memory.subscription)))
         registration.initialize(to: DPSRegistration(configuration: dps, requestBuffer: memory.request, resultsBuffer: memory.results))
     }
 
@@ -134,7 +133,7 @@ where Observer.TransportFailure == Transport.Failure {
         to assignment: DPSAssignment, messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
-        let hub = try prepareTelemetry(to: assignment, modelID: nil)
+        let hub = try prepareTelemetry(to: assignment, modelID: nil, subscriptions: nil)
         try flow.sendTelemetry(
             &client.pointee, hub: hub, count: messages, interval: interval,
             bodyBuffer: memory.body, deadline: client.pointee.clock.now() + timeout, makeBody: makeBody)
@@ -151,10 +150,7 @@ where Observer.TransportFailure == Transport.Failure {
         stayConnected: DeviceDuration = .zero, modelID: ByteView? = nil, subscriptions: MQTTTopicFilterList, features: inout Features,
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
-        let hub = try prepareTelemetry(to: assignment, modelID: modelID)
-        client.pointee.session = MQTTSession(
-            configuration: MQTTSessionConfiguration(connect: client.pointee.session.configuration.connect, subscriptions: subscriptions),
-            memory: memory.session)
+        let hub = try prepareTelemetry(to: assignment, modelID: modelID, subscriptions: subscriptions)
         let now = client.pointee.clock.now()
         try flow.sendTelemetry(
             &client.pointee, hub: hub, features: &features, count: messages,
@@ -166,15 +162,24 @@ where Observer.TransportFailure == Transport.Failure {
     /// `prepareProvisioning`. The hub's configuration is built here, so that the step's frame
     /// holds only the client.
     @inline(never)
-    private mutating func prepareTelemetry(to assignment: DPSAssignment, modelID: ByteView?) throws(Failure) -> IoTHubClient {
+    private mutating func prepareTelemetry(
+        to assignment: DPSAssignment, modelID: ByteView?, subscriptions: MQTTTopicFilterList?
+    ) throws(Failure) -> IoTHubClient {
         let hub = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID, modelID: modelID)
         let connect: MQTTConnect
         do throws(TextOverflow) { connect = try IoTHubClient.connectPacket(for: hub, buffer: memory.connectText) } catch {
             throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
         }
         client.pointee.transport.setEndpoint(host: hub.hostName, port: 8883)
-        client.pointee.session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect), memory: memory.session)
+        replaceSession(connect, subscriptions: subscriptions)
         return IoTHubClient(configuration: hub, topicBuffer: memory.topic)
+    }
+
+    /// Puts a new session in the client, with the configuration's defaults, on the one set of
+    /// session buffers: one out-of-line copy for both steps.
+    @inline(never)
+    private mutating func replaceSession(_ connect: MQTTConnect, subscriptions: MQTTTopicFilterList?) {
+        client.pointee.session = MQTTSession(configuration: MQTTSessionConfiguration(connect: connect, subscriptions: subscriptions), memory: memory.session)
     }
 }
 
