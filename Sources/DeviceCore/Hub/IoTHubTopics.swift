@@ -126,19 +126,11 @@ public struct TelemetryProperties {
 
     func write(into writer: inout TextWriter) {
         var separator = false
-        func system(_ key: StaticString, _ value: ByteView?, _ writer: inout TextWriter) {
-            guard let value else { return }
-            if separator { writer.append("&") }
-            separator = true
-            writer.append(key)
-            writer.append("=")
-            PercentEncoding.encode(value, into: &writer)
-        }
-        system("$.ct", contentType, &writer)
-        system("$.ce", contentEncoding, &writer)
-        system("$.mid", messageID, &writer)
-        system("$.cid", correlationID, &writer)
-        system("$.ctime", creationTime, &writer)
+        Self.system("$.ct", contentType, &separator, &writer)
+        Self.system("$.ce", contentEncoding, &separator, &writer)
+        Self.system("$.mid", messageID, &separator, &writer)
+        Self.system("$.cid", correlationID, &separator, &writer)
+        Self.system("$.ctime", creationTime, &separator, &writer)
         guard let application else { return }
         var i = 0
         while i < application.count {
@@ -149,5 +141,17 @@ public struct TelemetryProperties {
             PercentEncoding.encode(application[i].value, into: &writer)
             i += 1
         }
+    }
+
+    /// `key=value` (the value percent-encoded) after a `&` unless it is the first; nothing when
+    /// `value` is `nil`. Out of line: one copy for the five system properties (flash).
+    @inline(never)
+    private static func system(_ key: StaticString, _ value: ByteView?, _ separator: inout Bool, _ writer: inout TextWriter) {
+        guard let value else { return }
+        if separator { writer.append("&") }
+        separator = true
+        writer.append(key)
+        writer.append("=")
+        PercentEncoding.encode(value, into: &writer)
     }
 }

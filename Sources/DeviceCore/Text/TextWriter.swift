@@ -54,7 +54,9 @@ public struct TextWriter {
         count += 1
     }
 
-    /// Appends the bytes of `bytes`, as they are.
+    /// Appends the bytes of `bytes`, as they are. Out of line: inlined, each string literal
+    /// appended carried its own copy of the overflow checks (flash).
+    @inline(never)
     public mutating func append(_ bytes: ByteView) {
         let room = count < capacity ? capacity - count : 0
         let fitting = bytes.count < room ? bytes.count : room
