@@ -84,6 +84,14 @@ struct IoTHubNameTests {
         #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device2/messages/devicebound/a=b"), deviceID: ByteView("device1")) == nil)
         #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device1/messages/events/"), deviceID: ByteView("device1")) == nil)
         #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device1/messages/devicebound/"), deviceID: ByteView("device1")).map(text) == "")
+        // Matched piece by piece: a longer device id, a topic cut short at each piece, no device id.
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device10/messages/devicebound/a=b"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device1/messages/devicebound"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device1"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("device"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView(), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices//messages/devicebound/x=1"), deviceID: ByteView()).map(text) == "x=1")
     }
 }
 

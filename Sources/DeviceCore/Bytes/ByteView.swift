@@ -77,6 +77,15 @@ public struct ByteView {
         return slice(from: 0, count: prefix.count).elementsEqual(prefix)
     }
 
+    /// Drops `prefix` from the front of the view when the view starts with it; `false`, and the
+    /// view unchanged, when it does not. Out of line: one copy for every topic matched piece by piece.
+    @inline(never)
+    mutating func removePrefix(_ prefix: ByteView) -> Bool {
+        guard hasPrefix(prefix) else { return false }
+        self = ByteView(baseAddress: baseAddress.map { $0 + prefix.count }, count: count - prefix.count)
+        return true
+    }
+
     /// The offset just past the first occurrence of `needle`, or `nil` if it does not occur.
     func end(ofFirst needle: ByteView) -> Int? {
         guard needle.count <= count else { return nil }

@@ -76,16 +76,11 @@ public enum IoTHubTopics {
     /// The still-encoded property bag of a cloud-to-device message's topic
     /// (`devices/{deviceId}/messages/devicebound/{bag}`), or `nil` if the topic is not one.
     public static func cloudToDeviceProperties(topic: ByteView, deviceID: ByteView) -> ByteView? {
-        let prefix: StaticString = "devices/"
-        let middle: StaticString = "/messages/devicebound/"
-        let head = ByteView(prefix)
-        let tail = ByteView(middle)
-        let fixed = head.count + deviceID.count + tail.count
-        guard topic.count >= fixed, topic.hasPrefix(head),
-            topic.slice(from: head.count, count: deviceID.count) == deviceID,
-            topic.slice(from: head.count + deviceID.count, count: tail.count) == tail
+        var rest = topic
+        guard rest.removePrefix(ByteView("devices/")), rest.removePrefix(deviceID),
+            rest.removePrefix(ByteView("/messages/devicebound/"))
         else { return nil }
-        return topic.slice(from: fixed, count: topic.count - fixed)
+        return rest
     }
 }
 
