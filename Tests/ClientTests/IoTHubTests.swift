@@ -46,6 +46,21 @@ struct IoTHubNameTests {
         }
     }
 
+    /// Client id and user name share the buffer: device1 (7) then
+    /// contoso.azure-devices.net/device1/?api-version=2021-04-12 (57), 64 bytes together.
+    @Test(arguments: [64, 63, 7, 6, 0])
+    func connectPacketBufferExactFitAndShort(capacity: Int) throws {
+        try withBuffer(capacity) { buffer in
+            if capacity >= 64 {
+                let connect = try IoTHubClient.connectPacket(for: device, buffer: buffer)
+                #expect(text(connect.clientID) == "device1")
+                #expect(connect.userName.map(text) == "contoso.azure-devices.net/device1/?api-version=2021-04-12")
+            } else {
+                #expect(throws: TextOverflow(needed: 64, capacity: capacity)) { try IoTHubClient.connectPacket(for: device, buffer: buffer) }
+            }
+        }
+    }
+
     @Test func telemetryTopicWithoutAndWithJSONProperties() throws {
         #expect(try written { IoTHubTopics.telemetryTopic(device, into: &$0) } == "devices/device1/messages/events/")
         #expect(try written { IoTHubTopics.telemetryTopic(device, properties: .json, into: &$0) }
