@@ -124,3 +124,19 @@ struct DPSResponseBodyPayloadArenaTests {
         #expect(throws: DPSProtocolError.resultsBufferTooSmall(needed: 12, available: 11)) { try parsed(capacity: 13) }
     }
 }
+
+/// Members of the wrong type are skipped with everything nested in them, and reading goes on
+/// after them at the same level.
+@Suite("DPS response bodies: wrong types skipped")
+struct DPSResponseBodySkipTests {
+    @Test func nestedContainersInPlaceOfStrings() throws {
+        let body = try parsedBody(#"{"status":{"a":[1,{"b":[]}]},"operationId":[["x"]],"registrationState":{"deviceId":{"c":{}},"assignedHub":"h"},"trackingId":"t"}"#)
+        #expect(body.fields == "operation=- status=- hub=h device=- substatus=- payload=- code=- message=- tracking=t")
+    }
+
+    @Test func documentEndingInsideASkippedMember() {
+        #expect(throws: DPSProtocolError.malformedJSON(JSONError(kind: .unexpectedEnd, offset: 18))) {
+            try parsedBody(#"{"status":{"a":[1,"#)
+        }
+    }
+}

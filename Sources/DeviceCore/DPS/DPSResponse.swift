@@ -189,17 +189,11 @@ public struct DPSResponseBody: Equatable {
     /// Skips the remainder of a value whose first token has been read.
     @inline(never)
     private func skipRest(of token: JSONToken?, _ reader: inout JSONReader) throws(JSONError) {
-        guard let token else { return }
         switch token {
-        case .beginObject, .beginArray:
-            var depth = 1
-            while depth > 0, let next = try reader.next() {
-                switch next {
-                case .beginObject, .beginArray: depth += 1
-                case .endObject, .endArray: depth -= 1
-                default: break
-                }
-            }
+        case .beginObject?, .beginArray?:
+            // Up to the bracket that closes this container, which takes the depth below it.
+            let level = reader.depth
+            while reader.depth >= level { _ = try reader.next() }
         default:
             return
         }

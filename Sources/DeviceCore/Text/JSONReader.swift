@@ -380,15 +380,10 @@ public struct JSONReader {
             (offset, depth, tokenOffset, state) = saved
             throw JSONError(kind: .notAtValue, offset: start)
         case .beginObject, .beginArray:
-            var level = 1
-            while level > 0 {
-                guard let inner = try next() else { throw JSONError(kind: .unexpectedEnd, offset: offset) }
-                switch inner {
-                case .beginObject, .beginArray: level += 1
-                case .endObject, .endArray: level -= 1
-                default: break
-                }
-            }
+            // Up to the bracket that closes this container, which takes the depth below it
+            // (`next()` returns `nil` only at depth 0, after the document's last bracket).
+            let level = depth
+            while depth >= level { _ = try next() }
         default: break
         }
         return bytes.slice(from: start, count: offset - start)
