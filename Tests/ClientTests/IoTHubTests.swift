@@ -85,6 +85,17 @@ struct IoTHubNameTests {
         #expect(result == "devices/device1/messages/events/$.ct=application%2Fjson&$.mid=id%201&$.cid=c%2F2&$.ctime=2025-05-22T08%3A06%3A59.626Z&alert%20level=high%26urgent%3Dyes&unit=%C2%B0C%2F100%25")
     }
 
+    /// The first property written has no `&` before it, system or application.
+    @Test func applicationPropertiesAlone() throws {
+        let pairs: [(key: ByteView, value: ByteView)] = [(ByteView("a b"), ByteView("1")), (ByteView("c"), ByteView(""))]
+        let result = try pairs.withUnsafeBufferPointer { list in
+            try written { IoTHubTopics.telemetryTopic(device, properties: TelemetryProperties(application: list), into: &$0) }
+        }
+        #expect(result == "devices/device1/messages/events/a%20b=1&c=")
+        #expect(try written { IoTHubTopics.telemetryTopic(device, properties: TelemetryProperties(creationTime: ByteView("t")), into: &$0) }
+            == "devices/device1/messages/events/$.ctime=t")
+    }
+
     @Test func moduleTelemetryTopic() throws {
         let module = IoTHubConfiguration(hostName: ByteView("h"), deviceID: ByteView("d1"), moduleID: ByteView("m1"))
         #expect(try written { IoTHubTopics.telemetryTopic(module, into: &$0) } == "devices/d1/modules/m1/messages/events/")

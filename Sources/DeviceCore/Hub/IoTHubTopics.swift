@@ -121,32 +121,31 @@ public struct TelemetryProperties {
 
     func write(into writer: inout TextWriter) {
         var separator = false
-        Self.system("$.ct", contentType, &separator, &writer)
-        Self.system("$.ce", contentEncoding, &separator, &writer)
-        Self.system("$.mid", messageID, &separator, &writer)
-        Self.system("$.cid", correlationID, &separator, &writer)
-        Self.system("$.ctime", creationTime, &separator, &writer)
+        Self.property(ByteView("$.ct"), contentType, &separator, &writer)
+        Self.property(ByteView("$.ce"), contentEncoding, &separator, &writer)
+        Self.property(ByteView("$.mid"), messageID, &separator, &writer)
+        Self.property(ByteView("$.cid"), correlationID, &separator, &writer)
+        Self.property(ByteView("$.ctime"), creationTime, &separator, &writer)
         guard let application else { return }
         var i = 0
         while i < application.count {
-            if separator { writer.append("&") }
-            separator = true
-            PercentEncoding.encode(application[i].key, into: &writer)
-            writer.append("=")
-            PercentEncoding.encode(application[i].value, into: &writer)
+            Self.property(application[i].key, application[i].value, &separator, &writer, encodingKey: true)
             i += 1
         }
     }
 
-    /// `key=value` (the value percent-encoded) after a `&` unless it is the first; nothing when
-    /// `value` is `nil`. Out of line: one copy for the five system properties (flash).
+    /// `key=value` after a `&` unless it is the first, the value percent-encoded, and the key
+    /// too when `encodingKey` (an application property's; a system key is written as IoT Hub
+    /// documents it); nothing when `value` is `nil`. Out of line: one copy for every property.
     @inline(never)
-    private static func system(_ key: StaticString, _ value: ByteView?, _ separator: inout Bool, _ writer: inout TextWriter) {
+    private static func property(
+        _ key: ByteView, _ value: ByteView?, _ separator: inout Bool, _ writer: inout TextWriter, encodingKey: Bool = false
+    ) {
         guard let value else { return }
-        if separator { writer.append("&") }
+        if separator { writer.append(UInt8(ascii: "&")) }
         separator = true
-        writer.append(key)
-        writer.append("=")
+        if encodingKey { PercentEncoding.encode(key, into: &writer) } else { writer.append(key) }
+        writer.append(UInt8(ascii: "="))
         PercentEncoding.encode(value, into: &writer)
     }
 }
