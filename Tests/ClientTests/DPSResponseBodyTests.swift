@@ -97,3 +97,46 @@ struct DPSResponseBodyMemberTests {
         #expect(throws: DPSProtocolError.unknownStatus) { try parsedBody(json) }
     }
 }
+
+/// The payload is kept as written, escapes and all, through the same copy into the arena as the
+/// decoded strings: an exact fit, and one byte short.
+@Suite("DPS response bodies: payload in the arena")
+struct DPSResponseBodyPayloadArenaTests {
+    static let body: StaticString = #"{"registrationState":{"deviceId":"d\u0031","payload":{"s":"a\"b"}}}"#
+
+    func parsed(capacity: Int) throws(DPSProtocolError) -> (payload: String?, device: String?, used: Int) {
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
+        defer { storage.deallocate() }
+        var arena = ByteArena(storage)
+        let body = try DPSResponseBody.parse(ByteView(Self.body), into: &arena)
+        return (body.payload.map(text), body.deviceID.map(text), arena.used)
+    }
+
+    @Test func exactFit() throws {
+        // "d1" (2) and {"s":"a\"b"} (12).
+        let result = try parsed(capacity: 14)
+        #expect(result.payload == #"{"s":"a\"b"}"#)
+        #expect(result.device == "d1")
+        #expect(result.used == 14)
+    }
+
+    @Test func oneByteShortForThePayload() {
+        #expect(throws: DPSProtocolError.resultsBufferTooSmall(needed: 12, available: 11)) { try parsed(capacity: 13) }
+    }
+}
+
+/// Members of the wrong type are skipped with everything nested in them, and reading goes on
+/// after them at the same level.
+@Suite("DPS response bodies: wrong types skipped")
+struct DPSResponseBodySkipTests {
+    @Test func nestedContainersInPlaceOfStrings() throws {
+        let body = try parsedBody(#"{"status":{"a":[1,{"b":[]}]},"operationId":[["x"]],"registrationState":{"deviceId":{"c":{}},"assignedHub":"h"},"trackingId":"t"}"#)
+        #expect(body.fields == "operation=- status=- hub=h device=- substatus=- payload=- code=- message=- tracking=t")
+    }
+
+    @Test func documentEndingInsideASkippedMember() {
+        #expect(throws: DPSProtocolError.malformedJSON(JSONError(kind: .unexpectedEnd, offset: 18))) {
+            try parsedBody(#"{"status":{"a":[1,"#)
+        }
+    }
+}

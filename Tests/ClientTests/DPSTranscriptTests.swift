@@ -4,7 +4,7 @@ import Testing
 /// A DPS registration over a session, on virtual time. Keeps the buffers alive.
 final class DPSHarness {
     let mqtt: SessionHarness
-    let requestBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
+    let requestBuffer: UnsafeMutableRawBufferPointer
     let resultsBuffer: UnsafeMutableRawBufferPointer
     let userNameBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     var registration: DPSRegistration
@@ -12,7 +12,8 @@ final class DPSHarness {
     /// Every action the registration returned, in words (its views last only until the next call), in order.
     var actions = [String]()
 
-    init(resultsCapacity: Int = 1024, configure: (inout DPSConfiguration) -> Void = { _ in }) throws {
+    init(resultsCapacity: Int = 1024, requestCapacity: Int = 512, configure: (inout DPSConfiguration) -> Void = { _ in }) throws {
+        requestBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: requestCapacity, alignment: 8)
         resultsBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: resultsCapacity, alignment: 8)
         var configuration = DPSConfiguration(idScope: view("0ne00000A0A"), registrationID: view("device1"))
         configure(&configuration)
@@ -181,6 +182,55 @@ struct DPSFlowTests {
         try short.connectAndSubscribe()
         try short.feed(serverPublish("$dps/registrations/res/200/?$rid=1", body))
         #expect(short.outcome?.summary == "failed malformedResponse(DeviceCore.DPSProtocolError.resultsBufferTooSmall(needed: 17, available: 16)) code=- message=- tracking=-")
+    }
+
+    /// The request buffer holds the topic and then the body: the register request of `device1`
+    /// takes 46 + 28 = 74 bytes, and `.requestBufferTooSmall` says so whichever part does not fit.
+    @Test(arguments: [(73, Int64(74)), (50, 74), (46, 74), (45, 74), (0, 74)])
+    func registerRequestOneByteShortOrLess(capacity: Int, needed: Int64) throws {
+        let h = try DPSHarness(requestCapacity: capacity)
+        #expect(throws: DPSError.requestBufferTooSmall(needed: Int(needed), capacity: capacity)) { try h.connectAndSubscribe() }
+    }
+
+    @Test func registerRequestFitsExactly() throws {
+        let h = try DPSHarness(requestCapacity: 74)
+        try h.connectAndSubscribe()
+        #expect(h.actions == [#"publish $dps/registrations/PUT/iotdps-register/?$rid=1 {"registrationId":"device1"}"#])
+    }
+
+    /// With registration id `d` the register request takes 46 + 22 = 68 bytes; the poll for
+    /// operation `op1` 73, all topic.
+    @Test(arguments: [(73, true), (72, false)])
+    func pollRequestExactFitAndOneByteShort(capacity: Int, fits: Bool) throws {
+        let h = try DPSHarness(requestCapacity: capacity) { $0.registrationID = view("d") }
+        try h.connectAndSubscribe()
+        try h.feed(serverPublish("$dps/registrations/res/202/?$rid=1&retry-after=2", #"{"operationId":"op1","status":"assigning"}"#))
+        if fits {
+            try h.tick(2_000)
+            #expect(h.actions.last == "publish $dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=op1 ")
+        } else {
+            #expect(throws: DPSError.requestBufferTooSmall(needed: 73, capacity: 72)) { try h.tick(2_000) }
+        }
+    }
+
+    /// A registration id that is not UTF-8 cannot go in the JSON body (the session refuses it as
+    /// the client id before this: the registration alone is driven here).
+    @Test func registrationIDThatIsNotUTF8() throws {
+        let bad: [UInt8] = [0x64, 0xFF], granted: [UInt8] = [1]
+        let request = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
+        let results = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
+        defer { request.deallocate(); results.deallocate() }
+        try bad.withUnsafeBytes { id in
+            try granted.withUnsafeBytes { codes in
+                var registration = DPSRegistration(
+                    configuration: DPSConfiguration(idScope: view("0ne00000A0A"), registrationID: ByteView(id)),
+                    requestBuffer: request, resultsBuffer: results)
+                let suback = MQTTSessionEvent.subscribed(MQTTSubAck(packetID: 1, returnCodes: ByteView(codes)))
+                #expect(throws: DPSError.requestBufferTooSmall(needed: 0, capacity: 512)) {
+                    try registration.handle(suback, now: DeviceInstant(milliseconds: 0))
+                }
+            }
+        }
     }
 
     @Test func assignedWithNullPayloadHasNone() throws {

@@ -46,6 +46,21 @@ struct IoTHubNameTests {
         }
     }
 
+    /// Client id and user name share the buffer: device1 (7) then
+    /// contoso.azure-devices.net/device1/?api-version=2021-04-12 (57), 64 bytes together.
+    @Test(arguments: [64, 63, 7, 6, 0])
+    func connectPacketBufferExactFitAndShort(capacity: Int) throws {
+        try withBuffer(capacity) { buffer in
+            if capacity >= 64 {
+                let connect = try IoTHubClient.connectPacket(for: device, buffer: buffer)
+                #expect(text(connect.clientID) == "device1")
+                #expect(connect.userName.map(text) == "contoso.azure-devices.net/device1/?api-version=2021-04-12")
+            } else {
+                #expect(throws: TextOverflow(needed: 64, capacity: capacity)) { try IoTHubClient.connectPacket(for: device, buffer: buffer) }
+            }
+        }
+    }
+
     @Test func telemetryTopicWithoutAndWithJSONProperties() throws {
         #expect(try written { IoTHubTopics.telemetryTopic(device, into: &$0) } == "devices/device1/messages/events/")
         #expect(try written { IoTHubTopics.telemetryTopic(device, properties: .json, into: &$0) }
@@ -70,6 +85,17 @@ struct IoTHubNameTests {
         #expect(result == "devices/device1/messages/events/$.ct=application%2Fjson&$.mid=id%201&$.cid=c%2F2&$.ctime=2025-05-22T08%3A06%3A59.626Z&alert%20level=high%26urgent%3Dyes&unit=%C2%B0C%2F100%25")
     }
 
+    /// The first property written has no `&` before it, system or application.
+    @Test func applicationPropertiesAlone() throws {
+        let pairs: [(key: ByteView, value: ByteView)] = [(ByteView("a b"), ByteView("1")), (ByteView("c"), ByteView(""))]
+        let result = try pairs.withUnsafeBufferPointer { list in
+            try written { IoTHubTopics.telemetryTopic(device, properties: TelemetryProperties(application: list), into: &$0) }
+        }
+        #expect(result == "devices/device1/messages/events/a%20b=1&c=")
+        #expect(try written { IoTHubTopics.telemetryTopic(device, properties: TelemetryProperties(creationTime: ByteView("t")), into: &$0) }
+            == "devices/device1/messages/events/$.ctime=t")
+    }
+
     @Test func moduleTelemetryTopic() throws {
         let module = IoTHubConfiguration(hostName: ByteView("h"), deviceID: ByteView("d1"), moduleID: ByteView("m1"))
         #expect(try written { IoTHubTopics.telemetryTopic(module, into: &$0) } == "devices/d1/modules/m1/messages/events/")
@@ -84,6 +110,14 @@ struct IoTHubNameTests {
         #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device2/messages/devicebound/a=b"), deviceID: ByteView("device1")) == nil)
         #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device1/messages/events/"), deviceID: ByteView("device1")) == nil)
         #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device1/messages/devicebound/"), deviceID: ByteView("device1")).map(text) == "")
+        // Matched piece by piece: a longer device id, a topic cut short at each piece, no device id.
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device10/messages/devicebound/a=b"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device1/messages/devicebound"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/device1"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices/"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("device"), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView(), deviceID: ByteView("device1")) == nil)
+        #expect(IoTHubTopics.cloudToDeviceProperties(topic: ByteView("devices//messages/devicebound/x=1"), deviceID: ByteView()).map(text) == "x=1")
     }
 }
 

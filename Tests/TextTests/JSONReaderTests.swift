@@ -107,6 +107,22 @@ let dpsAssignedBody = #"""
         } catch {
             #expect(error == JSONError(kind: .unexpectedCharacter, offset: 10))
         }
+        // A document that ends inside the captured value; the capture stops at its own bracket.
+        var truncated = JSONReader(view(#"{"a":[1,[2]"#))
+        _ = try truncated.next()
+        do throws(JSONError) {
+            _ = try truncated.captureValue()
+            Issue.record("expected an error")
+        } catch {
+            #expect(error == JSONError(kind: .unexpectedEnd, offset: 11))
+        }
+        var siblings = JSONReader(view(#"[[1,[2]],3]"#))
+        _ = try siblings.next()
+        #expect(text(try siblings.captureValue()) == "[1,[2]]")
+        #expect(siblings.depth == 1)
+        guard case .number(let three)? = try siblings.next() else { Issue.record("expected 3"); return }
+        #expect(text(three.raw) == "3")
+        #expect(try siblings.next() == .endArray)
     }
 
     @Test func allValueKinds() {

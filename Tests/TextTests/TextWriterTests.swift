@@ -99,6 +99,20 @@ import Testing
         #expect(writer.count == 8)
     }
 
+    /// Numbers are written from their last digit back: the digits that fit are the leading ones,
+    /// and nothing past the buffer is touched.
+    @Test(arguments: [(9, "ab-123.45"), (8, "ab-123.4"), (7, "ab-123."), (6, "ab-123"), (3, "ab-"), (2, "ab"), (0, "")])
+    func numberCutOffByTheEndOfTheBuffer(capacity: Int, expected: String) {
+        let memory = buffer(16)
+        var writer = TextWriter(into: UnsafeMutableRawBufferPointer(rebasing: memory[0..<capacity]))
+        writer.append("ab")
+        writer.appendFixedPoint(-12345, fractionDigits: 2)
+        #expect(writer.count == 9)
+        #expect(text(writer.written) == expected)
+        #expect(Array(memory[capacity...]) == Array(repeating: 0xEE, count: 16 - capacity))
+        #expect(writer.overflowed == (capacity < 9))
+    }
+
     @Test func writerOverEmptyBuffer() {
         var writer = TextWriter(into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
         writer.append("x")

@@ -43,6 +43,19 @@ import Testing
         #expect(iso(seconds(2_147_483_648)) == "2038-01-19T03:14:08")
     }
 
+    /// Days and the second of the day come from the seconds by 32-bit arithmetic after one
+    /// 64-bit division: the last and first second of days, near the epoch and near the end.
+    @Test func dayBoundaries() {
+        #expect(iso(seconds(86_399) + 999_999, 6) == "1970-01-01T23:59:59.999999")
+        #expect(iso(seconds(86_400)) == "1970-01-02T00:00:00")
+        #expect(iso(seconds(127)) == "1970-01-01T00:02:07")
+        #expect(iso(seconds(128)) == "1970-01-01T00:02:08")
+        #expect(iso(seconds(253_402_214_399), 6) == "9999-12-30T23:59:59.000000")
+        #expect(iso(seconds(253_402_300_799)) == "9999-12-31T23:59:59")
+        #expect(iso(seconds(4_294_967_295)) == "2106-02-07T06:28:15")  // 2^32 - 1 seconds
+        #expect(iso(seconds(4_294_967_296)) == "2106-02-07T06:28:16")
+    }
+
     @Test func rangeIsClamped() {
         #expect(iso(-1, 6, z: true) == "1970-01-01T00:00:00.000000Z")
         #expect(iso(Int64.min) == "1970-01-01T00:00:00")

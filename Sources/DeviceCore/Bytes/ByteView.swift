@@ -47,6 +47,13 @@ public struct ByteView {
         return baseAddress.unsafelyUnwrapped.load(fromByteOffset: index, as: UInt8.self)
     }
 
+    /// The byte at `index`, which must be in `0..<count`, unchecked: for a loop that has just
+    /// compared `index` with `count` (the subscript's check and trap, again, at every read).
+    @inline(__always)
+    func byte(at index: Int) -> UInt8 {
+        baseAddress.unsafelyUnwrapped.load(fromByteOffset: index, as: UInt8.self)
+    }
+
     /// The `length` bytes starting at `offset`; the range must lie inside the view.
     @inline(__always)
     public func slice(from offset: Int, count length: Int) -> ByteView {
@@ -55,7 +62,9 @@ public struct ByteView {
         return ByteView(baseAddress: baseAddress.unsafelyUnwrapped + offset, count: length)
     }
 
-    /// `true` when both views hold the same bytes.
+    /// `true` when both views hold the same bytes. Out of line: one copy for every comparison
+    /// of names and topics (flash).
+    @inline(never)
     public func elementsEqual(_ other: ByteView) -> Bool {
         guard count == other.count else { return false }
         if count == 0 { return true }
@@ -66,6 +75,15 @@ public struct ByteView {
     public func hasPrefix(_ prefix: ByteView) -> Bool {
         guard prefix.count <= count else { return false }
         return slice(from: 0, count: prefix.count).elementsEqual(prefix)
+    }
+
+    /// Drops `prefix` from the front of the view when the view starts with it; `false`, and the
+    /// view unchanged, when it does not. Out of line: one copy for every topic matched piece by piece.
+    @inline(never)
+    mutating func removePrefix(_ prefix: ByteView) -> Bool {
+        guard hasPrefix(prefix) else { return false }
+        self = ByteView(baseAddress: baseAddress.map { $0 + prefix.count }, count: count - prefix.count)
+        return true
     }
 
     /// The offset just past the first occurrence of `needle`, or `nil` if it does not occur.

@@ -333,35 +333,34 @@ public struct DPSRegistration {
     }
 
     /// The register request, or the poll once DPS has given an operation id, with a new
-    /// request id; its response is awaited from now. Out of line: inlined into `handle`, its
-    /// writers' frame sat on the stack under every response's parse as well.
+    /// request id; its response is awaited from now. The topic and then the body are written
+    /// one after the other into the request buffer, by one writer, so that one check covers
+    /// both: `.requestBufferTooSmall` says what the whole request takes. Out of line: inlined
+    /// into `handle`, its writers' frame sat on the stack under every response's parse as well.
     @inline(never)
     private mutating func request(now: DeviceInstant) throws(DPSError) -> DPSAction {
         lastRequestID &+= 1
         if lastRequestID == 0 { lastRequestID = 1 }
-        var topicWriter = TextWriter(into: requestBuffer)
+        var writer = TextWriter(into: requestBuffer)
+        let topicCount: Int
         if let operationID {
-            DPSTopics.pollTopic(requestID: lastRequestID, operationID: operationID, into: &topicWriter)
+            DPSTopics.pollTopic(requestID: lastRequestID, operationID: operationID, into: &writer)
+            topicCount = writer.count
         } else {
-            DPSTopics.registerTopic(requestID: lastRequestID, into: &topicWriter)
+            DPSTopics.registerTopic(requestID: lastRequestID, into: &writer)
+            topicCount = writer.count
+            var json = JSONWriter(writer)
+            DPSTopics.registerBody(registrationID: configuration.registrationID, payload: configuration.customPayload, into: &json)
+            // The body is balanced: only a registration id that is not UTF-8 fails the writer.
+            if json.error != nil { throw .requestBufferTooSmall(needed: 0, capacity: requestBuffer.count) }
+            writer = json.writer
         }
-        let topic: ByteView
-        do throws(TextOverflow) { topic = try topicWriter.finish() } catch {
+        let request: ByteView
+        do throws(TextOverflow) { request = try writer.finish() } catch {
             throw .requestBufferTooSmall(needed: error.needed, capacity: requestBuffer.count)
         }
-        var payload = ByteView()
-        if operationID == nil {
-            var json = JSONWriter(into: UnsafeMutableRawBufferPointer(rebasing: requestBuffer[topic.count...]))
-            DPSTopics.registerBody(registrationID: configuration.registrationID, payload: configuration.customPayload, into: &json)
-            do throws(JSONWriteError) { payload = try json.finish() } catch {
-                if case .overflow(let overflow) = error {
-                    throw .requestBufferTooSmall(needed: topic.count + overflow.needed, capacity: requestBuffer.count)
-                }
-                throw .requestBufferTooSmall(needed: 0, capacity: requestBuffer.count)
-            }
-        }
         step = .awaitingResponse(requestID: lastRequestID, deadline: now + configuration.responseTimeout)
-        return .publish(topic: topic, payload: payload)
+        return .publish(topic: request.slice(from: 0, count: topicCount), payload: request.slice(from: topicCount, count: request.count - topicCount))
     }
 
     private mutating func finish(_ result: DPSOutcome) -> DPSAction {

@@ -134,46 +134,54 @@ public struct DPSResponseBody: Equatable {
             // 0 registrationState, 1 operationId, 2 status, 3 errorCode, 4 assignedHub,
             // 5 deviceId, 6 substatus, 7 payload, 8 errorMessage, 9 message, 10 trackingId.
             let member = Self.index(of: key, in: Self.memberNames, scope: nested ? 2 : 1)
+            // The text kept in the arena: a string's decoded value, or the payload's raw JSON (a
+            // string without escapes decodes to itself), through one copy into the arena.
+            let text: JSONString
             if member == 7 {
                 let raw = try reader.captureValue()
                 if raw == ByteView("null") { continue }
-                guard let copy = arena.copy(raw) else { throw JSONError(kind: .bufferTooSmall(needed: raw.count), offset: 0) }
-                payload = copy
-                continue
+                text = JSONString(raw: raw, offset: 0, hasEscapes: false)
+            } else {
+                let value = try reader.next()
+                switch value {
+                case .beginObject? where member == 0:
+                    try readObject(&reader, arena: &arena, nested: true, unknownStatus: &unknownStatus)
+                    continue
+                case .number(let n)? where member == 3:
+                    if let code = n.int64() { errorCode = code }
+                    continue
+                case .string(let s)? where member == 2:
+                    // The top-level status decides; registrationState's only fills a gap.
+                    let found = Self.index(of: s, in: Self.statusNames, scope: 1)
+                    var parsed: DPSRegistrationStatus?
+                    switch found {
+                    case 0: parsed = .unassigned
+                    case 1: parsed = .assigning
+                    case 2: parsed = .assigned
+                    case 3: parsed = .failed
+                    case 4: parsed = .disabled
+                    default: unknownStatus = true
+                    }
+                    if !nested || status == nil { status = parsed }
+                    continue
+                case .string(let s)? where member == 1 || (member >= 4 && member < 11):
+                    text = s
+                default:
+                    // Another member, or a known one whose value is null or of the wrong type.
+                    try skipRest(of: value, &reader)
+                    continue
+                }
             }
-            let value = try reader.next()
-            switch value {
-            case .beginObject? where member == 0:
-                try readObject(&reader, arena: &arena, nested: true, unknownStatus: &unknownStatus)
-            case .number(let n)? where member == 3:
-                if let code = n.int64() { errorCode = code }
-            case .string(let s)? where member == 2:
-                // The top-level status decides; registrationState's only fills a gap.
-                let found = Self.index(of: s, in: Self.statusNames, scope: 1)
-                var parsed: DPSRegistrationStatus?
-                switch found {
-                case 0: parsed = .unassigned
-                case 1: parsed = .assigning
-                case 2: parsed = .assigned
-                case 3: parsed = .failed
-                case 4: parsed = .disabled
-                default: unknownStatus = true
-                }
-                if !nested || status == nil { status = parsed }
-            case .string(let s)? where member == 1 || (member >= 4 && member < 11):
-                let decoded = try s.decode(into: arena.freeSpace)
-                let text = arena.commit(decoded.count)
-                switch member {
-                case 1: operationID = text
-                case 4: assignedHub = text
-                case 5: deviceID = text
-                case 6: substatus = text
-                case 10: trackingID = text
-                default: errorMessage = text  // 8, 9
-                }
-            default:
-                // Another member, or a known one whose value is null or of the wrong type.
-                try skipRest(of: value, &reader)
+            let decoded = try text.decode(into: arena.freeSpace)
+            let kept = arena.commit(decoded.count)
+            switch member {
+            case 1: operationID = kept
+            case 4: assignedHub = kept
+            case 5: deviceID = kept
+            case 6: substatus = kept
+            case 7: payload = kept
+            case 10: trackingID = kept
+            default: errorMessage = kept  // 8, 9
             }
         }
     }
@@ -181,17 +189,11 @@ public struct DPSResponseBody: Equatable {
     /// Skips the remainder of a value whose first token has been read.
     @inline(never)
     private func skipRest(of token: JSONToken?, _ reader: inout JSONReader) throws(JSONError) {
-        guard let token else { return }
         switch token {
-        case .beginObject, .beginArray:
-            var depth = 1
-            while depth > 0, let next = try reader.next() {
-                switch next {
-                case .beginObject, .beginArray: depth += 1
-                case .endObject, .endArray: depth -= 1
-                default: break
-                }
-            }
+        case .beginObject?, .beginArray?:
+            // Up to the bracket that closes this container, which takes the depth below it.
+            let level = reader.depth
+            while reader.depth >= level { _ = try reader.next() }
         default:
             return
         }

@@ -62,23 +62,23 @@ public enum DPSTopics {
     public static func parseResponse(_ topic: ByteView) throws(DPSProtocolError) -> Response? {
         let prefix = ByteView(responsePrefix)
         guard topic.hasPrefix(prefix) else { return nil }
+        // Every read is at an index just compared with `count`.
+        let count = topic.count
+        let statusEnd = prefix.count + 3
         var position = prefix.count
         var status: UInt32 = 0
-        var digits = 0
-        while position < topic.count, let digit = decimalDigit(topic[position]) {
-            status = status * 10 + digit
-            digits += 1
-            position += 1
-            if digits > 3 { throw .malformedResponseTopic(offset: position) }
+        while position < count, let digit = decimalDigit(topic.byte(at: position)) {
+            status = status &* 10 &+ digit
+            position &+= 1
+            if position > statusEnd { throw .malformedResponseTopic(offset: position) }
         }
-        guard digits == 3 else { throw .malformedResponseTopic(offset: position) }
+        guard position == statusEnd else { throw .malformedResponseTopic(offset: position) }
         var response = Response(status: UInt16(truncatingIfNeeded: status), requestID: nil, retryAfter: nil)
         // Expect "/?" then the query; a bare "/" or nothing means no query.
-        let count = topic.count
-        if position < count && topic[position] == UInt8(ascii: "/") { position += 1 }
+        if position < count && topic.byte(at: position) == UInt8(ascii: "/") { position &+= 1 }
         if position == count { return response }
-        guard topic[position] == UInt8(ascii: "?") else { throw .malformedResponseTopic(offset: position) }
-        position += 1
+        guard topic.byte(at: position) == UInt8(ascii: "?") else { throw .malformedResponseTopic(offset: position) }
+        position &+= 1
         // The query as `PropertyBagReader` reads it (empty pairs skipped, a pair without `=` has an
         // empty value, `%` must start two hex digits, no empty key), walked here in one loop with
         // one site for both numbers; anything malformed is reported at the query's start.
@@ -87,27 +87,27 @@ public enum DPSTopics {
             var end = start
             var equals = count  // none yet
             while end < count {
-                let byte = topic[end]
+                let byte = topic.byte(at: end)
                 if byte == UInt8(ascii: "&") { break }
                 if byte == UInt8(ascii: "=") && equals == count { equals = end }
                 if byte == UInt8(ascii: "%") {
-                    guard end + 2 < count, hexValue(topic[end + 1]) != nil, hexValue(topic[end + 2]) != nil else {
+                    guard end &+ 2 < count, hexValue(topic.byte(at: end &+ 1)) != nil, hexValue(topic.byte(at: end &+ 2)) != nil else {
                         throw .malformedResponseTopic(offset: position)
                     }
-                    end += 2
+                    end &+= 2
                 }
-                end += 1
+                end &+= 1
             }
             if equals == start { throw .malformedResponseTopic(offset: position) }
             let keyEnd = equals < end ? equals : end
-            let key = topic.slice(from: start, count: keyEnd - start)
+            let key = topic.slice(from: start, count: keyEnd &- start)
             let isRequestID = key == ByteView("$rid")
             if isRequestID || key == ByteView("retry-after") {
-                let value = equals < end ? topic.slice(from: equals + 1, count: end - equals - 1) : ByteView()
+                let value = equals < end ? topic.slice(from: equals &+ 1, count: end &- equals &- 1) : ByteView()
                 guard let number = parseDecimal(value) else { throw .malformedResponseTopic(offset: position) }
                 if isRequestID { response.requestID = number } else { response.retryAfter = number }
             }
-            start = end + 1
+            start = end &+ 1
         }
         return response
     }

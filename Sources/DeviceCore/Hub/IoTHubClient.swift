@@ -28,19 +28,21 @@ public struct IoTHubClient {
         self.topicBuffer = topicBuffer
     }
 
-    /// CONNECT for IoT Hub: client id and user name written into `buffer` (which must outlive
-    /// the session), persistent session, no password (X.509; pass a SAS token for symmetric keys).
+    /// CONNECT for IoT Hub: client id and user name written one after the other into `buffer`
+    /// (which must outlive the session), persistent session, no password (X.509; pass a SAS
+    /// token for symmetric keys). `TextOverflow` gives the size of both together.
     public static func connectPacket(
         for configuration: IoTHubConfiguration, keepAlive: UInt16 = 240, password: ByteView? = nil,
         buffer: UnsafeMutableRawBufferPointer
     ) throws(TextOverflow) -> MQTTConnect {
-        var clientWriter = TextWriter(into: buffer)
-        IoTHubTopics.clientID(configuration, into: &clientWriter)
-        let clientID = try clientWriter.finish()
-        var userWriter = TextWriter(into: UnsafeMutableRawBufferPointer(rebasing: buffer[clientID.count...]))
-        IoTHubTopics.userName(configuration, into: &userWriter)
-        let userName = try userWriter.finish()
-        return MQTTConnect(clientID: clientID, cleanSession: false, keepAlive: keepAlive, userName: userName, password: password)
+        var writer = TextWriter(into: buffer)
+        IoTHubTopics.clientID(configuration, into: &writer)
+        let clientIDCount = writer.count
+        IoTHubTopics.userName(configuration, into: &writer)
+        let text = try writer.finish()
+        return MQTTConnect(
+            clientID: text.slice(from: 0, count: clientIDCount), cleanSession: false, keepAlive: keepAlive,
+            userName: text.slice(from: clientIDCount, count: text.count - clientIDCount), password: password)
     }
 
     /// The topic to publish `payload` on as telemetry with `properties`, written into the topic

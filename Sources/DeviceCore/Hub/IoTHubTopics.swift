@@ -76,16 +76,11 @@ public enum IoTHubTopics {
     /// The still-encoded property bag of a cloud-to-device message's topic
     /// (`devices/{deviceId}/messages/devicebound/{bag}`), or `nil` if the topic is not one.
     public static func cloudToDeviceProperties(topic: ByteView, deviceID: ByteView) -> ByteView? {
-        let prefix: StaticString = "devices/"
-        let middle: StaticString = "/messages/devicebound/"
-        let head = ByteView(prefix)
-        let tail = ByteView(middle)
-        let fixed = head.count + deviceID.count + tail.count
-        guard topic.count >= fixed, topic.hasPrefix(head),
-            topic.slice(from: head.count, count: deviceID.count) == deviceID,
-            topic.slice(from: head.count + deviceID.count, count: tail.count) == tail
+        var rest = topic
+        guard rest.removePrefix(ByteView("devices/")), rest.removePrefix(deviceID),
+            rest.removePrefix(ByteView("/messages/devicebound/"))
         else { return nil }
-        return topic.slice(from: fixed, count: topic.count - fixed)
+        return rest
     }
 }
 
@@ -126,28 +121,31 @@ public struct TelemetryProperties {
 
     func write(into writer: inout TextWriter) {
         var separator = false
-        func system(_ key: StaticString, _ value: ByteView?, _ writer: inout TextWriter) {
-            guard let value else { return }
-            if separator { writer.append("&") }
-            separator = true
-            writer.append(key)
-            writer.append("=")
-            PercentEncoding.encode(value, into: &writer)
-        }
-        system("$.ct", contentType, &writer)
-        system("$.ce", contentEncoding, &writer)
-        system("$.mid", messageID, &writer)
-        system("$.cid", correlationID, &writer)
-        system("$.ctime", creationTime, &writer)
+        Self.property(ByteView("$.ct"), contentType, &separator, &writer)
+        Self.property(ByteView("$.ce"), contentEncoding, &separator, &writer)
+        Self.property(ByteView("$.mid"), messageID, &separator, &writer)
+        Self.property(ByteView("$.cid"), correlationID, &separator, &writer)
+        Self.property(ByteView("$.ctime"), creationTime, &separator, &writer)
         guard let application else { return }
         var i = 0
         while i < application.count {
-            if separator { writer.append("&") }
-            separator = true
-            PercentEncoding.encode(application[i].key, into: &writer)
-            writer.append("=")
-            PercentEncoding.encode(application[i].value, into: &writer)
+            Self.property(application[i].key, application[i].value, &separator, &writer, encodingKey: true)
             i += 1
         }
+    }
+
+    /// `key=value` after a `&` unless it is the first, the value percent-encoded, and the key
+    /// too when `encodingKey` (an application property's; a system key is written as IoT Hub
+    /// documents it); nothing when `value` is `nil`. Out of line: one copy for every property.
+    @inline(never)
+    private static func property(
+        _ key: ByteView, _ value: ByteView?, _ separator: inout Bool, _ writer: inout TextWriter, encodingKey: Bool = false
+    ) {
+        guard let value else { return }
+        if separator { writer.append(UInt8(ascii: "&")) }
+        separator = true
+        if encodingKey { PercentEncoding.encode(key, into: &writer) } else { writer.append(key) }
+        writer.append(UInt8(ascii: "="))
+        PercentEncoding.encode(value, into: &writer)
     }
 }

@@ -380,15 +380,10 @@ public struct JSONReader {
             (offset, depth, tokenOffset, state) = saved
             throw JSONError(kind: .notAtValue, offset: start)
         case .beginObject, .beginArray:
-            var level = 1
-            while level > 0 {
-                guard let inner = try next() else { throw JSONError(kind: .unexpectedEnd, offset: offset) }
-                switch inner {
-                case .beginObject, .beginArray: level += 1
-                case .endObject, .endArray: level -= 1
-                default: break
-                }
-            }
+            // Up to the bracket that closes this container, which takes the depth below it
+            // (`next()` returns `nil` only at depth 0, after the document's last bracket).
+            let level = depth
+            while depth >= level { _ = try next() }
         default: break
         }
         return bytes.slice(from: start, count: offset - start)
@@ -528,30 +523,33 @@ public struct JSONReader {
         offset += expected.count
     }
 
+    // Index arithmetic in the scanners wraps (`&+`): indexes stay within a buffer's size, far
+    // from `Int.max`, and each overflow check was a trap site of its own (flash).
+
     /// Reads a number at `offset`. `.invalidNumber` points at the byte where a digit was needed
     /// (or a leading zero's second digit).
     private mutating func scanNumber() throws(JSONError) -> JSONNumber {
         let start = offset
         var i = offset
         let count = bytes.count
-        if byte(i) == UInt8(ascii: "-") { i += 1 }
+        if byte(i) == UInt8(ascii: "-") { i &+= 1 }
         guard i < count, isDigit(byte(i)) else { throw error(.invalidNumber, i) }
         if byte(i) == UInt8(ascii: "0") {
-            i += 1
+            i &+= 1
             if i < count && isDigit(byte(i)) { throw error(.invalidNumber, i) }
         } else {
-            while i < count && isDigit(byte(i)) { i += 1 }
+            while i < count && isDigit(byte(i)) { i &+= 1 }
         }
         if i < count && byte(i) == UInt8(ascii: ".") {
-            i += 1
+            i &+= 1
             guard i < count, isDigit(byte(i)) else { throw error(.invalidNumber, i) }
-            while i < count && isDigit(byte(i)) { i += 1 }
+            while i < count && isDigit(byte(i)) { i &+= 1 }
         }
         if i < count && (byte(i) == UInt8(ascii: "e") || byte(i) == UInt8(ascii: "E")) {
-            i += 1
-            if i < count && (byte(i) == UInt8(ascii: "+") || byte(i) == UInt8(ascii: "-")) { i += 1 }
+            i &+= 1
+            if i < count && (byte(i) == UInt8(ascii: "+") || byte(i) == UInt8(ascii: "-")) { i &+= 1 }
             guard i < count, isDigit(byte(i)) else { throw error(.invalidNumber, i) }
-            while i < count && isDigit(byte(i)) { i += 1 }
+            while i < count && isDigit(byte(i)) { i &+= 1 }
         }
         offset = i
         return JSONNumber(raw: bytes.slice(from: start, count: i - start), offset: start)
@@ -566,7 +564,7 @@ public struct JSONReader {
     private mutating func scanString() throws(JSONError) -> JSONString {
         let quote = offset
         let count = bytes.count
-        var i = quote + 1
+        var i = quote &+ 1
         var escaped = false
         while true {
             guard i < count else { throw error(.unterminatedString, quote) }
@@ -574,26 +572,26 @@ public struct JSONReader {
             if b == UInt8(ascii: "\"") { break }
             if b == UInt8(ascii: "\\") {
                 escaped = true
-                guard i + 1 < count else { throw error(.unterminatedString, quote) }
-                switch byte(i + 1) {
+                guard i &+ 1 < count else { throw error(.unterminatedString, quote) }
+                switch byte(i &+ 1) {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    i += 2
+                    i &+= 2
                 case UInt8(ascii: "u"):
                     let unit = try hexEscape(at: i, quote: quote)
                     if unit >= 0xDC00 && unit <= 0xDFFF { throw error(.loneSurrogate, i) }
                     if unit >= 0xD800 && unit <= 0xDBFF {
                         // A high surrogate must be followed at once by `\u` and a low surrogate.
-                        let second = i + 6
+                        let second = i &+ 6
                         guard second < count else { throw error(.unterminatedString, quote) }
                         guard byte(second) == UInt8(ascii: "\\") else { throw error(.loneSurrogate, i) }
-                        guard second + 1 < count else { throw error(.unterminatedString, quote) }
-                        guard byte(second + 1) == UInt8(ascii: "u") else { throw error(.loneSurrogate, i) }
+                        guard second &+ 1 < count else { throw error(.unterminatedString, quote) }
+                        guard byte(second &+ 1) == UInt8(ascii: "u") else { throw error(.loneSurrogate, i) }
                         let low = try hexEscape(at: second, quote: quote)
                         guard low >= 0xDC00 && low <= 0xDFFF else { throw error(.loneSurrogate, i) }
-                        i += 12
+                        i &+= 12
                     } else {
-                        i += 6
+                        i &+= 6
                     }
                 default:
                     throw error(.invalidEscape, i)
@@ -602,16 +600,16 @@ public struct JSONReader {
             }
             if b < 0x20 { throw error(.controlCharacterInString, i) }
             if b < 0x80 {
-                i += 1
+                i &+= 1
                 continue
             }
             switch UTF8Scan.sequence(in: bytes, at: i) {
-            case .valid(let length): i += length
+            case .valid(let length): i &+= length
             case .invalid(let at): throw error(.invalidUTF8, at)
             case .truncated: throw error(.unterminatedString, quote)
             }
         }
-        offset = i + 1
+        offset = i &+ 1
         return JSONString(raw: bytes.slice(from: quote + 1, count: i - quote - 1), offset: quote, hasEscapes: escaped)
     }
 
@@ -620,10 +618,10 @@ public struct JSONReader {
         var value: UInt32 = 0
         var k = 2
         while k < 6 {
-            guard index + k < bytes.count else { throw error(.unterminatedString, quote) }
-            guard let digit = hexValue(byte(index + k)) else { throw error(.invalidUnicodeEscape, index) }
+            guard index &+ k < bytes.count else { throw error(.unterminatedString, quote) }
+            guard let digit = hexValue(byte(index &+ k)) else { throw error(.invalidUnicodeEscape, index) }
             value = value << 4 | UInt32(digit)
-            k += 1
+            k &+= 1
         }
         return value
     }

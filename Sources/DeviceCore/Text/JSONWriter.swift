@@ -297,7 +297,9 @@ public struct JSONWriter {
     }
 }
 
-/// Offset of the first byte of `bytes` that breaks well-formed UTF-8, or `nil`.
+/// Offset of the first byte of `bytes` that breaks well-formed UTF-8, or `nil`. Out of line:
+/// one copy for keys, strings and string parts.
+@inline(never)
 func firstInvalidUTF8(_ bytes: ByteView) -> Int? {
     var index = 0
     while index < bytes.count {

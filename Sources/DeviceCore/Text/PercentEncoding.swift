@@ -30,6 +30,8 @@ public enum PercentEncoding {
     }
 
     /// `encode(_:into:)` that also passes `kept` through unencoded (0 keeps nothing extra).
+    /// Out of line: one copy for every user name, topic and property bag (flash).
+    @inline(never)
     static func encode(_ bytes: ByteView, alsoKeeping kept: UInt8, into writer: inout TextWriter) {
         var index = 0
         var runStart = 0

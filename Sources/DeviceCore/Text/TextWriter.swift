@@ -54,7 +54,9 @@ public struct TextWriter {
         count += 1
     }
 
-    /// Appends the bytes of `bytes`, as they are.
+    /// Appends the bytes of `bytes`, as they are. Out of line: inlined, each string literal
+    /// appended carried its own copy of the overflow checks (flash).
+    @inline(never)
     public mutating func append(_ bytes: ByteView) {
         let room = count < capacity ? capacity - count : 0
         let fitting = bytes.count < room ? bytes.count : room
@@ -110,34 +112,42 @@ public struct TextWriter {
         append(hexDigit(byte & 0x0F, uppercase: uppercase))
     }
 
-    /// The digits of `magnitude`, most significant first, with a point before the last
-    /// `fractionDigits` and zeros in front up to `minimumDigits` (and up to one before the point).
+    /// The digits of `magnitude`, with a point before the last `fractionDigits` and zeros in
+    /// front up to `minimumDigits` (and up to one before the point). Written from the last digit
+    /// back, each at its place (or only counted, past the end of the buffer): one division by
+    /// ten per digit, where writing from the first needs a power of ten and two divisions.
     private mutating func appendMagnitude(_ magnitude: UInt64, negative: Bool, fractionDigits: Int, minimumDigits: Int) {
         let fraction = fractionDigits > 0 ? fractionDigits : 0
-        // Digits in `magnitude`, and the power of ten of its leading digit.
         var digits = 1
-        var divisor: UInt64 = 1
-        while magnitude / divisor >= 10 {
-            divisor &*= 10
-            digits += 1
+        var rest = magnitude / 10
+        while rest > 0 {
+            rest /= 10
+            digits &+= 1  // at most 20
         }
-        var total = digits
-        if total < fraction + 1 { total = fraction + 1 }
-        if total < minimumDigits { total = minimumDigits }
+        if digits < fraction + 1 { digits = fraction + 1 }
+        if digits < minimumDigits { digits = minimumDigits }
         if negative { append(UInt8(ascii: "-")) }
-        var rest = magnitude
-        var position = total - 1  // power of ten of the digit being written
-        while position >= 0 {
-            if position < digits {
-                let digit = rest / divisor
-                rest -= digit &* divisor
-                divisor /= 10
-                append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: digit))
-            } else {
-                append(UInt8(ascii: "0"))
+        count += fraction > 0 ? digits + 1 : digits
+        var position = count
+        var value = magnitude
+        var written = 0
+        while written < digits {
+            if written == fraction && fraction > 0 {
+                position &-= 1  // never below where the number starts
+                store(UInt8(ascii: "."), at: position)
             }
-            if position == fraction && fraction > 0 { append(UInt8(ascii: ".")) }
-            position -= 1
+            position &-= 1
+            store(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10), at: position)
+            value /= 10
+            written &+= 1
+        }
+    }
+
+    /// Puts `byte` at `offset` if the buffer reaches it; `count` is left alone.
+    @inline(__always)
+    private func store(_ byte: UInt8, at offset: Int) {
+        if offset < capacity {
+            base.unsafelyUnwrapped.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
         }
     }
 }

@@ -18,34 +18,49 @@ public enum ISO8601 {
         if micros > maximumEpochMicroseconds { micros = maximumEpochMicroseconds }
         let digits = fractionDigits < 0 ? 0 : (fractionDigits > 6 ? 6 : fractionDigits)
 
-        let seconds = micros / 1_000_000
-        let fraction = Int(truncatingIfNeeded: micros % 1_000_000)
-        let days = Int(truncatingIfNeeded: seconds / 86_400)
-        let secondOfDay = Int(truncatingIfNeeded: seconds % 86_400)
-        let date = civil(fromDays: days)
+        // One 64-bit division; the rest is 32-bit arithmetic (costly 64-bit code on Cortex-M0
+        // otherwise). The seconds (below 2^38) go into days as `seconds >> 7` by 675, since
+        // 86 400 = 128 × 675, and what is left of them below 86 400 wraps exactly in 32 bits.
+        let magnitude = UInt64(bitPattern: micros)
+        let seconds = magnitude / 1_000_000
+        let fraction = UInt32(truncatingIfNeeded: magnitude &- seconds &* 1_000_000)
+        let days = UInt32(truncatingIfNeeded: seconds &>> (7 as UInt64)) / 675
+        let secondOfDay = UInt32(truncatingIfNeeded: seconds) &- days &* 86_400
+        let date = civil(fromDays: Int(days))
 
-        writer.appendDecimal(date.year, minimumDigits: 4)
-        writer.append(UInt8(ascii: "-"))
-        writer.appendDecimal(date.month, minimumDigits: 2)
-        writer.append(UInt8(ascii: "-"))
-        writer.appendDecimal(date.day, minimumDigits: 2)
-        writer.append(UInt8(ascii: "T"))
-        writer.appendDecimal(secondOfDay / 3600, minimumDigits: 2)
-        writer.append(UInt8(ascii: ":"))
-        writer.appendDecimal(secondOfDay / 60 % 60, minimumDigits: 2)
-        writer.append(UInt8(ascii: ":"))
-        writer.appendDecimal(secondOfDay % 60, minimumDigits: 2)
+        appendDigits(UInt32(truncatingIfNeeded: date.year), count: 4, after: 0, to: &writer)
+        appendDigits(UInt32(truncatingIfNeeded: date.month), count: 2, after: UInt8(ascii: "-"), to: &writer)
+        appendDigits(UInt32(truncatingIfNeeded: date.day), count: 2, after: UInt8(ascii: "-"), to: &writer)
+        appendDigits(secondOfDay / 3600, count: 2, after: UInt8(ascii: "T"), to: &writer)
+        appendDigits(secondOfDay / 60 % 60, count: 2, after: UInt8(ascii: ":"), to: &writer)
+        appendDigits(secondOfDay % 60, count: 2, after: UInt8(ascii: ":"), to: &writer)
         if digits > 0 {
-            var divisor = 1
+            var divisor: UInt32 = 1
             var k = digits
             while k < 6 {
-                divisor *= 10
+                divisor &*= 10
                 k += 1
             }
-            writer.append(UInt8(ascii: "."))
-            writer.appendDecimal(fraction / divisor, minimumDigits: digits)
+            appendDigits(fraction / divisor, count: digits, after: UInt8(ascii: "."), to: &writer)
         }
         if suffixZ { writer.append(UInt8(ascii: "Z")) }
+    }
+
+    /// `separator` (none when 0), then the last `count` decimal digits of `value`, zeros in
+    /// front. Out of line: one copy for the seven fields.
+    @inline(never)
+    static func appendDigits(_ value: UInt32, count: Int, after separator: UInt8, to writer: inout TextWriter) {
+        if separator != 0 { writer.append(separator) }
+        var divisor: UInt32 = 1
+        var k = 1
+        while k < count {
+            divisor &*= 10
+            k += 1
+        }
+        while divisor > 0 {
+            writer.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / divisor % 10))
+            divisor /= 10
+        }
     }
 
     /// The proleptic Gregorian date `days` days after 1970-01-01 (`days >= 0`), by Howard

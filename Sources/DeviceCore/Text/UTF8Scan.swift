@@ -12,7 +12,9 @@ enum UTF8Sequence {
 /// carry it); `MQTTValidation.checkUTF8` adds MQTT's ban on it.
 enum UTF8Scan {
     /// Checks the sequence whose lead byte is at `index` in `bytes` (Unicode 3-7: no overlong
-    /// forms, no surrogates, nothing above U+10FFFF).
+    /// forms, no surrogates, nothing above U+10FFFF). Out of line: one copy for the JSON reader
+    /// and writer and MQTT's string check (flash).
+    @inline(never)
     static func sequence(in bytes: ByteView, at index: Int) -> UTF8Sequence {
         let base = bytes.baseAddress.unsafelyUnwrapped
         let lead = base.load(fromByteOffset: index, as: UInt8.self)
