@@ -394,24 +394,46 @@ public struct MQTTSession {
     // MARK: Time
 
     /// When the session next needs `nextEvent(now:)` called even if no bytes arrive; `nil`
-    /// when only input can change anything. Inlined: called out of line on a driver's stored
-    /// session, it was handed a copy of the whole session (273 bytes of the driver's stack).
-    @inline(__always)
+    /// when only input can change anything. `mutating` though it changes nothing: the session
+    /// is then read where it is (non-mutating and out of line, a driver's stored session was
+    /// copied to the stack for the call: 273 bytes).
     public var nextDeadline: DeviceInstant? {
+        mutating get {
+            let timers = timers()
+            return earliest(timers.connection, timers.acknowledgement)
+        }
+    }
+
+    /// The session's two timers, see `timers()`.
+    private struct Timers {
+        /// CONNACK's deadline while connecting; while connected PINGRESP's, or when the
+        /// keep-alive ping is due if none is awaited.
+        var connection: DeviceInstant?
+        /// When the oldest publish sent on this connection times out, and its packet id.
+        var acknowledgement: DeviceInstant?
+        var packetID: UInt16 = 0
+    }
+
+    /// The timers that run in the current state. One function for `nextDeadline` and
+    /// `checkTimers(now:)`, so that the rules are written and compiled once (they were two
+    /// copies of the same 64-bit arithmetic); `mutating` for the reason `nextDeadline` is.
+    @inline(never)
+    private mutating func timers() -> Timers {
         switch state {
         case .disconnected, .closing:
-            return nil
+            return Timers()
         case .connecting(let deadline):
-            return deadline
+            return Timers(connection: deadline)
         case .connected:
-            var deadline = pingDeadline
+            var timers = Timers(connection: pingDeadline)
             if pingDeadline == nil, let interval = keepAliveInterval {
-                deadline = lastSend + interval
+                timers.connection = lastSend + interval
             }
             if let timeout = configuration.acknowledgementTimeout, let oldest = outbox.oldestUnacknowledgedSend() {
-                deadline = earliest(deadline, oldest.sentAt + timeout)
+                timers.acknowledgement = oldest.sentAt + timeout
+                timers.packetID = oldest.packetID
             }
-            return deadline
+            return timers
         }
     }
 
@@ -422,23 +444,16 @@ public struct MQTTSession {
     }
 
     private mutating func checkTimers(now: DeviceInstant) throws(MQTTSessionError) {
-        switch state {
-        case .disconnected, .closing:
-            return
-        case .connecting(let deadline):
-            if now >= deadline { throw .connackTimeout }
-        case .connected:
-            if let deadline = pingDeadline {
-                if now >= deadline { throw .pingTimeout }
-            } else if let interval = keepAliveInterval, now >= lastSend + interval {
-                // Output already waiting counts as activity once sent; the ping can wait for room.
-                if appendIfRoom(packetID: 0) { pingDeadline = now + configuration.pingTimeout }
-            }
-            if let timeout = configuration.acknowledgementTimeout, let oldest = outbox.oldestUnacknowledgedSend(),
-                now >= oldest.sentAt + timeout
-            {
-                throw .acknowledgementTimeout(packetID: oldest.packetID)
-            }
+        let timers = timers()
+        if let deadline = timers.connection, now >= deadline {
+            if case .connecting = state { throw .connackTimeout }
+            if pingDeadline != nil { throw .pingTimeout }
+            // The keep-alive ping is due. Output already waiting counts as activity once sent;
+            // the ping can wait for room.
+            if appendIfRoom(packetID: 0) { pingDeadline = now + configuration.pingTimeout }
+        }
+        if let deadline = timers.acknowledgement, now >= deadline {
+            throw .acknowledgementTimeout(packetID: timers.packetID)
         }
     }
 
