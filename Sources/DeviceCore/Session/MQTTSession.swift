@@ -261,7 +261,9 @@ public struct MQTTSession {
     /// Records a control packet of `count` bytes written at the start of `transmitSpace()`.
     private mutating func didAppend(_ count: Int) { transmitEnd &+= count }
 
-    /// The session's error for a control packet that could not be encoded.
+    /// The session's error for a control packet that could not be encoded. Out of line: one
+    /// copy of the conversion serves the four callers.
+    @inline(never)
     private static func appendError(_ error: MQTTEncodeError) -> MQTTSessionError {
         if case .bufferTooSmall(let needed, let available) = error {
             return .transmitBufferFull(needed: needed, available: available)
