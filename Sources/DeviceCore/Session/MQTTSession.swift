@@ -31,6 +31,7 @@ public struct MQTTSession {
 
     /// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement.
     private struct PendingRequest {
+        /// 0 marks a free slot (the other fields are then not read).
         var packetID: UInt16 = 0
         var filterCount = 0
         var isSubscribe = false
@@ -48,7 +49,9 @@ public struct MQTTSession {
     private var sendingEntry: Int?
     private var sendingProgress = 0
 
-    private var pending = InlineArray<4, PendingRequest>(repeating: PendingRequest())
+    /// A literal rather than `InlineArray(repeating:)`, whose specialization (120 B of flash)
+    /// was called into a temporary then copied over; a slot is freed by its packet id alone.
+    private var pending: InlineArray<4, PendingRequest> = [PendingRequest(), PendingRequest(), PendingRequest(), PendingRequest()]
     private var lastPacketID: UInt16 = 0
     /// Packet id of an inbound QoS 1 message delivered but not yet acknowledged.
     private var owedPubAck: UInt16 = 0
@@ -106,7 +109,11 @@ public struct MQTTSession {
         sendingProgress = 0
         owedPubAck = 0
         pingDeadline = nil
-        pending = InlineArray(repeating: PendingRequest())
+        var i = 0
+        while i < pending.count {
+            pending[i].packetID = 0
+            i += 1
+        }
         outbox.prepareResend()
     }
 
@@ -364,13 +371,13 @@ public struct MQTTSession {
             guard expected == suback.returnCodes.count else {
                 throw .subackCountMismatch(expected: expected, actual: suback.returnCodes.count)
             }
-            pending[slot] = PendingRequest()
+            pending[slot].packetID = 0
             return .subscribed(suback)
         case .acknowledgement(.unsuback, let packetID):
             guard let slot = pendingSlot(packetID, isSubscribe: false) else {
                 return .unknownAcknowledgement(.unsuback, packetID: packetID)
             }
-            pending[slot] = PendingRequest()
+            pending[slot].packetID = 0
             return .unsubscribed(packetID: packetID)
         case .pingresp:
             return nil
