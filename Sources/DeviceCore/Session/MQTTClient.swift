@@ -40,8 +40,7 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
         do throws(MQTTSessionError) { try session.connectionOpened(now: clock.now()) } catch { throw .session(error) }
         while true {
             if let deadline, clock.now() >= deadline {
-                transport.close()
-                session.connectionLost()
+                drop()
                 throw .session(.connackTimeout)
             }
             // Before CONNACK the session accepts nothing else: the first event is `.connected`.
@@ -75,8 +74,7 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
             session.didReceive(count)
             return try takeEvent()
         } catch {
-            transport.close()
-            session.connectionLost()
+            drop()
             throw error
         }
     }
@@ -120,6 +118,13 @@ public struct MQTTClient<Transport: DeviceTransport, Clock: DeviceClock> {
     public mutating func disconnect() {
         do throws(MQTTSessionError) { try session.disconnect() } catch { /* not connected: just close */ }
         do throws(Failure) { try flush() } catch { /* closing anyway */ }
+        drop()
+    }
+
+    /// Closes the transport and marks the session disconnected. Out of line: one copy for
+    /// `connect`, `nextEvent` and `disconnect`.
+    @inline(never)
+    private mutating func drop() {
         transport.close()
         session.connectionLost()
     }

@@ -159,7 +159,10 @@ struct MQTTOutbox {
         entries[i].sentAt = now
     }
 
-    /// The publish sent longest ago on this connection and still unacknowledged.
+    /// The publish sent longest ago on this connection and still unacknowledged. Inlined into
+    /// its one caller (`MQTTSession.timers()`): out of line, its optional pair came back
+    /// through memory.
+    @inline(__always)
     func oldestUnacknowledgedSend() -> (packetID: UInt16, sentAt: DeviceInstant)? {
         guard let i = Self.extreme(entries, oldest: true, sentOnThisConnection: true) else { return nil }
         return (entries[i].packetID, entries[i].sentAt)
