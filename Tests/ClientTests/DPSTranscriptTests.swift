@@ -286,6 +286,14 @@ struct DPSResponseTests {
         #expect(h.registration.nextDeadline == DeviceInstant(milliseconds: expected))
     }
 
+    @Test(arguments: [("0", Int64(2_000)), ("86400", 300_000)])
+    func throttledRetryAfterIsClamped(value: String, expected: Int64) throws {
+        // 429's retry-after goes through the same floor and ceiling as a poll's.
+        let h = try answered("429", "$rid=1&retry-after=\(value)", "") { $0.overallTimeout = .seconds(3_600) }
+        #expect(h.outcome == nil)
+        #expect(h.registration.nextDeadline == DeviceInstant(milliseconds: expected))
+    }
+
     @Test func unauthorizedErrorBodyEndsWithCodeMessageAndTrackingID() throws {
         let h = try answered("401", "$rid=1", #"{"errorCode":401002,"trackingId":"8d2f-77","message":"Unauthorized","timestampUtc":"2025-05-22T08:06:58.2Z"}"#)
         #expect(h.outcome?.summary == "failed rejected(status: 401) code=401002 message=Unauthorized tracking=8d2f-77")

@@ -326,7 +326,9 @@ public struct DPSRegistration {
             trackingID: details ? body.trackingID : nil)))
     }
 
-    /// `retry-after` seconds, clamped to the configured floor and ceiling.
+    /// `retry-after` seconds, clamped to the configured floor and ceiling. Out of line: the
+    /// 64-bit multiply and both comparisons were inlined at each of its two sites in `handle`.
+    @inline(never)
     private func clampRetryAfter(_ seconds: UInt32) -> DeviceDuration {
         let wait = DeviceDuration(milliseconds: Int64(widening: UInt(seconds)) &* 1000)
         return max(configuration.minimumRetryAfter, min(configuration.maximumRetryAfter, wait))
