@@ -29,7 +29,7 @@ let package = Package(
         // Host-only helpers that turn packets into JSON and back (the `dps-device mqtt` inspector).
         .target(name: "PacketInspector", dependencies: ["DeviceCore", "DeviceCoreWords", "HostJSON"]),
         // Host-only board for Linux: TCP and mbedTLS transports, monotonic clock, entropy, HMAC.
-        .target(name: "LinuxBoard", dependencies: ["DeviceCore", "CMbedTLS"]),
+        .target(name: "LinuxBoard", dependencies: ["DeviceCore", "DeviceCoreWords", "CMbedTLS"]),
         // mbedTLS 2.28 from the system (libmbedtls-dev), for LinuxBoard's TLS transport.
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS"),
         // Host-only: makes and inspects certificates with mbedTLS (`dps-device certs`).

@@ -17,14 +17,14 @@ func fuzzBase64(_ data: ByteView) {
         let out = FuzzBuffer(count: text.raw.count)
         var writer = TextWriter(into: out.raw)
         Base64.encode(decoded, into: &writer)
-        do throws(TextOverflow) {
+        do throws(BufferTooSmall) {
             let again = try writer.finish()
             fuzzCheck(again == text.view, "round trip differs: \(hexString(text.view)) -> \(hexString(again))")
         } catch { finding("round trip overflow") }
         switch limited {
         case .success(let d): fuzzCheck(d == decoded, "small-buffer decode differs")
         case .failure(let e):
-            fuzzCheck(e.kind == .bufferTooSmall(needed: decoded.count) && decoded.count > capacity, "small buffer: \(e)")
+            fuzzCheck(e.kind == .bufferTooSmall(BufferTooSmall(needed: decoded.count, capacity: capacity)) && decoded.count > capacity, "small buffer: \(e)")
         }
         // In place: the output overwrites the text from its start.
         let inPlace = FuzzBuffer(copying: text.view)

@@ -26,10 +26,10 @@ func fuzzDPSResponseBody(_ data: ByteView) {
         switch tight {
         case .success(let other): fuzzCheck(other == parsed, "small arena gives a different result")
         case .failure(let error):
-            guard case .resultsBufferTooSmall = error else { finding("small arena threw \(error), large one succeeded") }
+            guard case .bufferTooSmall = error else { finding("small arena threw \(error), large one succeeded") }
         }
     case .failure(let error):
-        if case .resultsBufferTooSmall = error { finding("a body-sized arena was too small") }
+        if case .bufferTooSmall = error { finding("a body-sized arena was too small") }
         if case .success = tight { finding("only the small arena succeeded") }
     }
 }

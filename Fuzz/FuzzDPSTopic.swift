@@ -37,7 +37,7 @@ private func check(_ topic: ByteView) {
         if let rid = response.requestID { writer.append("$rid="); writer.appendDecimal(UInt64(rid)) }
         if let retry = response.retryAfter { writer.append("&retry-after="); writer.appendDecimal(UInt64(retry)) }
         let canonical: ByteView
-        do throws(TextOverflow) { canonical = try writer.finish() } catch { finding("canonical topic overflow") }
+        do throws(BufferTooSmall) { canonical = try writer.finish() } catch { finding("canonical topic overflow") }
         do throws(DPSProtocolError) {
             let again = try DPSTopics.parseResponse(canonical)
             fuzzCheck(again == response, "canonical form \(hexString(canonical)) parses differently")

@@ -100,7 +100,7 @@ private func checkToken(_ token: JSONToken, small: FuzzBuffer) {
                 }
             }
         } catch {
-            fuzzCheck(error.kind == .bufferTooSmall(needed: needed) && needed > small.raw.count,
+            fuzzCheck(error.kind == .bufferTooSmall(BufferTooSmall(needed: needed, capacity: small.raw.count)) && needed > small.raw.count,
                       "decode into \(small.raw.count) bytes threw \(error), decodedCount \(needed)")
             do throws(JSONError) {
                 let decoded = try s.decode(into: UnsafeMutableRawBufferPointer(rebasing: bigStringBuffer.raw[0..<needed]))

@@ -73,7 +73,8 @@ private func checkDecodes(_ text: ByteView, small: FuzzBuffer, isKey: Bool) {
         fuzzCheck(PercentEncoding.decodedEquals(text, decoded), "decodedEquals(\(hexString(text)), decoded) is false")
         roundTrip(decoded)
     } catch {
-        guard case .bufferTooSmall(let needed, let cap) = error, cap == small.raw.count, needed > cap, needed <= text.count else {
+        guard case .bufferTooSmall(let tooSmall) = error, tooSmall.capacity == small.raw.count, tooSmall.needed > tooSmall.capacity,
+              tooSmall.needed <= text.count else {
             finding("decoding a checked \(isKey ? "key" : "value") \(hexString(text)) threw \(error)")
         }
     }
@@ -84,7 +85,7 @@ private func roundTrip(_ decoded: ByteView) {
     let encoded = FuzzBuffer(count: decoded.count * 3)
     var writer = TextWriter(into: encoded.raw)
     PercentEncoding.encode(decoded, into: &writer)
-    do throws(TextOverflow) {
+    do throws(BufferTooSmall) {
         let text = try writer.finish()
         let back = FuzzBuffer(count: decoded.count)
         do throws(PercentDecodingError) {
@@ -97,7 +98,7 @@ private func roundTrip(_ decoded: ByteView) {
             var bagWriter = PropertyBagWriter(into: bagBuffer.raw)
             bagWriter.add(key: decoded, value: decoded)
             let written: ByteView
-            do throws(TextOverflow) { written = try bagWriter.finish() } catch { finding("bag writer overflow") }
+            do throws(BufferTooSmall) { written = try bagWriter.finish() } catch { finding("bag writer overflow") }
             var reader = PropertyBagReader(written)
             do throws(PropertyBagError) {
                 guard let pair = try reader.next() else { finding("written bag has no pair") }

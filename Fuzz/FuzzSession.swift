@@ -134,7 +134,7 @@ func fuzzSession(_ data: ByteView) {
         } catch {
             // Refusals are fine; they must not break the session.
             switch error {
-            case .notConnected, .backPressure, .transmitBufferFull, .tooManyPendingRequests: break
+            case .notConnected, .backPressure, .bufferTooSmall, .tooManyPendingRequests: break
             case .encoding(let e):
                 if case .invalid(.invalidQoS) = e { break }
                 finding("publish/subscribe refused: \(error)")

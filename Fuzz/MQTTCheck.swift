@@ -49,7 +49,7 @@ func checkReencodes(_ packet: MQTTPacket, _ wire: ByteView) {
             _ = try packet.encode(into: short.raw)
             finding("encode into a buffer one byte short succeeded [\(hexString(wire))]")
         } catch {
-            guard case .bufferTooSmall(let needed, let available) = error, needed == size, available == size - 1 else {
+            guard case .bufferTooSmall(let tooSmall) = error, tooSmall == BufferTooSmall(needed: size, capacity: size - 1) else {
                 finding("encode into a short buffer: wrong error \(error)")
             }
         }

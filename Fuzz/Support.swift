@@ -112,7 +112,7 @@ extension FuzzBuffer {
         var writer = TextWriter(into: scratch)
         write(&writer)
         let text: ByteView
-        do throws(TextOverflow) { text = try writer.finish() } catch { finding("harness text overflow: \(error)") }
+        do throws(BufferTooSmall) { text = try writer.finish() } catch { finding("harness text overflow: \(error)") }
         self.init(copying: text)
     }
 }

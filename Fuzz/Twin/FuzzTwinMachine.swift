@@ -98,7 +98,7 @@ private struct TwinDriver {
     mutating func report(_ body: ByteView) {
         let capacity = patchBuffer.raw.count
         let expected: TwinError? = patchBody != nil ? .patchInFlight
-            : body.count > capacity ? .bufferTooSmall(needed: body.count, capacity: capacity) : nil
+            : body.count > capacity ? .bufferTooSmall(BufferTooSmall(needed: body.count, capacity: capacity)) : nil
         do throws(TwinError) {
             try twin.report(body, now: now)
             fuzzCheck(expected == nil, "report of \(body.count) bytes accepted, expected \(String(describing: expected))")
@@ -424,7 +424,7 @@ func fuzzTwinMachine(_ data: ByteView) {
         _ = try DeviceTwin(configuration: configuration, topicBuffer: short.raw, patchBuffer: patchBuffer.raw)
         finding("a topic buffer of \(DeviceTwin.topicBufferSize - 1) bytes accepted")
     } catch {
-        fuzzCheck(error == .bufferTooSmall(needed: DeviceTwin.topicBufferSize, capacity: DeviceTwin.topicBufferSize - 1), "init threw \(error)")
+        fuzzCheck(error == .bufferTooSmall(BufferTooSmall(needed: DeviceTwin.topicBufferSize, capacity: DeviceTwin.topicBufferSize - 1)), "init threw \(error)")
     }
     let twin: DeviceTwin
     do throws(TwinError) {

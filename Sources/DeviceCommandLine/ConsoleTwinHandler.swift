@@ -1,5 +1,6 @@
 import DeviceAgent
 import DeviceCore
+import DeviceCoreWords
 import DeviceTwinAndMethods
 import HostJSON
 
@@ -82,8 +83,8 @@ final class ConsoleTwinHandler: TwinAndMethodsHandler {
     }
 
     func reportRefused(_ error: TwinError) {
-        if case .bufferTooSmall(let needed, let capacity) = error {
-            reporter.warning("a reported patch of \(needed) bytes does not fit the twin's \(capacity)-byte patch buffer; it is dropped")
+        if case .bufferTooSmall(let tooSmall) = error {
+            reporter.warning("a reported patch does not fit: " + tooSmall.words("the twin's patch buffer") + "; it is dropped")
         }
     }
 

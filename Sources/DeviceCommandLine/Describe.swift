@@ -23,7 +23,7 @@ public enum Describe {
         case .body(let error): return "the message body could not be written: \(json(error))"
         case .timedOut: return "the connection stalled: the server took no bytes or sent no acknowledgement in time"
         case .stopped: return "stopped"
-        case .bufferTooSmall(let needed, let capacity): return "a buffer holds \(capacity) bytes; it needs \(needed)"
+        case .bufferTooSmall(let tooSmall): return tooSmall.words("the device's memory region")
         }
     }
 
@@ -46,7 +46,7 @@ public enum Describe {
         case .unsolicitedQoS2Publish(let id): return "the server sent a QoS 2 PUBLISH (packet \(id)) although the device never subscribed at QoS 2"
         case .subackCountMismatch(let expected, let actual): return "the server's SUBACK has \(actual) return codes for \(expected) topic filters"
         case .notConnected: return "the MQTT session is not connected"
-        case .transmitBufferFull(let needed, let available): return "the transmit buffer holds \(available) bytes; the packet needs \(needed)"
+        case .bufferTooSmall(let tooSmall): return tooSmall.words("the transmit buffer")
         case .backPressure(let pressure): return backPressure(pressure)
         case .encoding(let e): return encode(e)
         case .tooManyPendingRequests: return "too many SUBSCRIBE/UNSUBSCRIBE requests are waiting for the server's answer"
@@ -63,7 +63,7 @@ public enum Describe {
 
     static func encode(_ error: MQTTEncodeError) -> String {
         switch error {
-        case .bufferTooSmall(let needed, let available): return "the packet needs \(needed) bytes; the buffer holds \(available)"
+        case .bufferTooSmall(let tooSmall): return tooSmall.words("the packet buffer")
         case .packetTooLarge(let length): return "the packet would be \(length) bytes long; MQTT allows at most 268,435,455"
         case .invalid(let rule): return "the packet would break MQTT 3.1.1: \(rule.summary)"
         }
@@ -71,7 +71,7 @@ public enum Describe {
 
     static func json(_ error: JSONWriteError) -> String {
         switch error {
-        case .overflow(let overflow): return "it needs \(overflow.needed) bytes; the buffer holds \(overflow.capacity)"
+        case .bufferTooSmall(let tooSmall): return tooSmall.words("the body buffer")
         case .invalidUTF8(let offset): return "a string is not UTF-8 at byte \(offset)"
         case .unbalanced: return "the JSON writer's calls did not make one JSON value"
         }
@@ -79,19 +79,16 @@ public enum Describe {
 
     static func dps(_ error: DPSError) -> String {
         switch error {
-        case .requestBufferTooSmall(let needed, let capacity): return "the DPS request needs \(needed) bytes; its buffer holds \(capacity)"
+        case .bufferTooSmall(let tooSmall): return tooSmall.words("the DPS request buffer")
+        case .registrationIDNotUTF8: return "the registration id is not UTF-8"
         }
     }
 
-    /// A user name that does not fit its buffer.
-    static func overflow(_ error: TextOverflow) -> String {
-        "it needs \(error.needed) bytes; the buffer holds \(error.capacity)"
-    }
 
     static func hub(_ error: IoTHubError) -> String {
         switch error {
         case .messageTooLarge(let size, let limit): return "the message is \(size) bytes; IoT Hub accepts at most \(limit)"
-        case .topicBufferTooSmall(let needed, let capacity): return "the telemetry topic needs \(needed) bytes, the buffer has \(capacity)"
+        case .bufferTooSmall(let tooSmall): return tooSmall.words("the telemetry topic buffer")
         }
     }
 
@@ -133,7 +130,7 @@ public enum Describe {
         case .unknownStatus: return "the body's status is not one DPS defines (unassigned, assigning, assigned, failed, disabled)"
         case .missingField(let name): return "the body lacks \"\(name)\""
         case .assignmentWithoutHubOrDevice: return "the body has assignedHub without deviceId, or deviceId without assignedHub"
-        case .resultsBufferTooSmall(let needed, let available): return "the body's text needs \(needed) bytes; the results buffer holds \(available)"
+        case .bufferTooSmall(let tooSmall): return tooSmall.words("the results buffer")
         }
     }
 

@@ -1,5 +1,6 @@
 import DeviceAgent
 import DeviceCore
+import DeviceCoreWords
 import DeviceTwinAndMethods
 import HostJSON
 import LinuxBoard
@@ -100,7 +101,7 @@ final class DeviceRunner {
         memory.subscriptions[0] = DPSRegistration.subscription
         let connect: MQTTConnect
         do { connect = try DPSRegistration.connectPacket(for: configuration, keepAlive: options.keepAlive, userNameBuffer: memory.connectText) }
-        catch { throw CLIError("the DPS user name is too long: \(Describe.overflow(error))") }
+        catch { throw CLIError("the DPS user name is too long: " + error.words("its buffer")) }
         let session = MQTTSession(
             configuration: MQTTSessionConfiguration(connect: connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(rebasing: memory.subscriptions[0..<1]))),
             memory: memory.memory)
@@ -180,7 +181,7 @@ final class DeviceRunner {
             hostName: text.view(assignment.hub), deviceID: text.view(assignment.deviceID), modelID: options.modelID.map { text.view($0) })
         let connect: MQTTConnect
         do { connect = try IoTHubClient.connectPacket(for: configuration, keepAlive: options.keepAlive, buffer: memory.connectText) }
-        catch { throw CLIError("the IoT Hub user name is too long: \(Describe.overflow(error))") }
+        catch { throw CLIError("the IoT Hub user name is too long: " + error.words("its buffer")) }
         var subscriptions: MQTTTopicFilterList?
         if plan.hubFeatures != nil {
             let twin = Features.subscriptions
@@ -277,8 +278,8 @@ final class DeviceRunner {
             return (Features(twin: twin, handler: handler, responseTopic: answerTopic, responsePayload: answer), buffers)
         } catch {
             buffers.forEach { $0.deallocate() }
-            guard case .bufferTooSmall(let needed, let capacity) = error else { throw error }
-            throw CLIError("the twin's topic buffer holds \(capacity) bytes; it needs \(needed)")
+            guard case .bufferTooSmall(let tooSmall) = error else { throw error }
+            throw CLIError(tooSmall.words("the twin's topic buffer"))
         }
     }
 

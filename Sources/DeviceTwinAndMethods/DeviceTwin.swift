@@ -35,7 +35,7 @@ public enum TwinError: Error, Equatable, Sendable {
     case patchInFlight
     /// The patch is larger than the twin's patch buffer (or, from `init`, the topic buffer
     /// is smaller than `DeviceTwin.topicBufferSize`).
-    case bufferTooSmall(needed: Int, capacity: Int)
+    case bufferTooSmall(BufferTooSmall)
 }
 
 /// How the twin waits.
@@ -112,7 +112,7 @@ public struct DeviceTwin {
         patchBuffer: UnsafeMutableRawBufferPointer
     ) throws(TwinError) {
         guard topicBuffer.count >= Self.topicBufferSize else {
-            throw .bufferTooSmall(needed: Self.topicBufferSize, capacity: topicBuffer.count)
+            throw .bufferTooSmall(BufferTooSmall(needed: Self.topicBufferSize, capacity: topicBuffer.count))
         }
         self.configuration = configuration
         self.topicBuffer = topicBuffer
@@ -147,7 +147,7 @@ public struct DeviceTwin {
     /// with `nextAction(now:)`.
     public mutating func report(_ body: ByteView, now: DeviceInstant) throws(TwinError) {
         guard patchCount == nil else { throw .patchInFlight }
-        guard body.count <= patchBuffer.count else { throw .bufferTooSmall(needed: body.count, capacity: patchBuffer.count) }
+        guard body.count <= patchBuffer.count else { throw .bufferTooSmall(BufferTooSmall(needed: body.count, capacity: patchBuffer.count)) }
         if let base = patchBuffer.baseAddress { body.copyBytes(to: base) }
         patchCount = body.count
         if isConnected { patch = .due(now) }

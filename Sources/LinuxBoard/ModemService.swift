@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import DeviceCore
+import DeviceCoreWords
 
 /// The modem's side of the UART protocol (docs/modem-protocol.md), on Linux: it answers a
 /// firmware's requests with real TCP and TLS connections, using the device certificate and
@@ -238,8 +239,8 @@ public struct ModemService {
         switch error {
         case .badChecksum(let expected, let received):
             return "bad CRC: computed 0x\(String(expected, radix: 16, uppercase: true)), the frame says 0x\(String(received, radix: 16, uppercase: true))"
-        case .tooLarge(let length, let capacity):
-            return "it announces \(length) bytes of payload; the receive buffer holds \(capacity)"
+        case .bufferTooSmall(let tooSmall):
+            return "its payload does not fit: " + tooSmall.words("the receive buffer")
         }
     }
 

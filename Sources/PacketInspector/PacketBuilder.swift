@@ -1,4 +1,5 @@
 import DeviceCore
+import DeviceCoreWords
 import HostJSON
 
 /// Owns the bytes that the `ByteView`s of a packet built from JSON point at.
@@ -387,8 +388,8 @@ extension PacketInspector {
                     throw InspectorError(field + describe(rule))
                 case .packetTooLarge(let remainingLength):
                     throw InspectorError("field \"payload_hex\": packet too large: remaining length \(remainingLength) exceeds 268435455 (MQTT 2.2.3)")
-                case .bufferTooSmall(let needed, let available):
-                    throw InspectorError("internal error: buffer of \(available) bytes for \(needed)")
+                case .bufferTooSmall(let tooSmall):
+                    throw InspectorError("internal error: " + tooSmall.words("the packet buffer"))
                 }
             }
         }

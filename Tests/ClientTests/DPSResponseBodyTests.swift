@@ -120,8 +120,9 @@ struct DPSResponseBodyPayloadArenaTests {
         #expect(result.used == 14)
     }
 
+    /// `needed` is the whole text: the 2 bytes kept and the 12 of the payload that did not fit.
     @Test func oneByteShortForThePayload() {
-        #expect(throws: DPSProtocolError.resultsBufferTooSmall(needed: 12, available: 11)) { try parsed(capacity: 13) }
+        #expect(throws: DPSProtocolError.bufferTooSmall(BufferTooSmall(needed: 14, capacity: 13))) { try parsed(capacity: 13) }
     }
 }
 

@@ -171,7 +171,8 @@ struct DPSFlowTests {
     }
 
     /// The results buffer is 128 bytes for the operation id and the response's decoded text:
-    /// o, h.azure-devices.net, d1 and initialAssignment take 1 + 19 + 2 + 17 = 39.
+    /// o, h.azure-devices.net, d1 and initialAssignment take 1 + 19 + 2 + 17 = 39, which is what
+    /// `.bufferTooSmall` says a shorter buffer needs.
     @Test func resultsBufferIs128BytesPlusTheResponsesText() throws {
         let body = #"{"operationId":"o","status":"assigned","registrationState":{"assignedHub":"h.azure-devices.net","deviceId":"d1","status":"assigned","substatus":"initialAssignment"}}"#
         let exact = try DPSHarness(resultsCapacity: 128 + 39)
@@ -181,15 +182,15 @@ struct DPSFlowTests {
         let short = try DPSHarness(resultsCapacity: 128 + 38)
         try short.connectAndSubscribe()
         try short.feed(serverPublish("$dps/registrations/res/200/?$rid=1", body))
-        #expect(short.outcome?.summary == "failed malformedResponse(DeviceCore.DPSProtocolError.resultsBufferTooSmall(needed: 17, available: 16)) code=- message=- tracking=-")
+        #expect(short.outcome?.summary == "failed malformedResponse(DeviceCore.DPSProtocolError.bufferTooSmall(DeviceCore.BufferTooSmall(needed: 39, capacity: 38))) code=- message=- tracking=-")
     }
 
     /// The request buffer holds the topic and then the body: the register request of `device1`
-    /// takes 46 + 28 = 74 bytes, and `.requestBufferTooSmall` says so whichever part does not fit.
+    /// takes 46 + 28 = 74 bytes, and `.bufferTooSmall` says so whichever part does not fit.
     @Test(arguments: [(73, Int64(74)), (50, 74), (46, 74), (45, 74), (0, 74)])
     func registerRequestOneByteShortOrLess(capacity: Int, needed: Int64) throws {
         let h = try DPSHarness(requestCapacity: capacity)
-        #expect(throws: DPSError.requestBufferTooSmall(needed: Int(needed), capacity: capacity)) { try h.connectAndSubscribe() }
+        #expect(throws: DPSError.bufferTooSmall(BufferTooSmall(needed: Int(needed), capacity: capacity))) { try h.connectAndSubscribe() }
     }
 
     @Test func registerRequestFitsExactly() throws {
@@ -209,7 +210,7 @@ struct DPSFlowTests {
             try h.tick(2_000)
             #expect(h.actions.last == "publish $dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=op1 ")
         } else {
-            #expect(throws: DPSError.requestBufferTooSmall(needed: 73, capacity: 72)) { try h.tick(2_000) }
+            #expect(throws: DPSError.bufferTooSmall(BufferTooSmall(needed: 73, capacity: 72))) { try h.tick(2_000) }
         }
     }
 
@@ -226,7 +227,7 @@ struct DPSFlowTests {
                     configuration: DPSConfiguration(idScope: view("0ne00000A0A"), registrationID: ByteView(id)),
                     requestBuffer: request, resultsBuffer: results)
                 let suback = MQTTSessionEvent.subscribed(MQTTSubAck(packetID: 1, returnCodes: ByteView(codes)))
-                #expect(throws: DPSError.requestBufferTooSmall(needed: 0, capacity: 512)) {
+                #expect(throws: DPSError.registrationIDNotUTF8) {
                     try registration.handle(suback, now: DeviceInstant(milliseconds: 0))
                 }
             }

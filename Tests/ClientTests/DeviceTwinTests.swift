@@ -140,12 +140,12 @@ final class DeviceTwinTests {
             try self.twin.handle(self.held.publish("$iothub/twin/res/x"), now: self.now)
         }
         #expect(twin.desiredVersion == 1)
-        #expect(throws: TwinError.bufferTooSmall(needed: 33, capacity: 32)) {
+        #expect(throws: TwinError.bufferTooSmall(BufferTooSmall(needed: 33, capacity: 32))) {
             try self.twin.report(self.held.view(String(repeating: "x", count: 33)), now: self.now)
         }
         #expect(!twin.hasPatchInFlight)
         let small = UnsafeMutableRawBufferPointer.allocate(byteCount: DeviceTwin.topicBufferSize - 1, alignment: 1)
         defer { small.deallocate() }
-        #expect(throws: TwinError.bufferTooSmall(needed: 55, capacity: 54)) { try DeviceTwin(topicBuffer: small, patchBuffer: self.patch) }
+        #expect(throws: TwinError.bufferTooSmall(BufferTooSmall(needed: 55, capacity: 54))) { try DeviceTwin(topicBuffer: small, patchBuffer: self.patch) }
     }
 }

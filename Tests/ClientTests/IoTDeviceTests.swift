@@ -90,8 +90,8 @@ struct IoTDeviceTests {
                 observer: RecordingObserver())
             Issue.record("a region of \(needed - 1) bytes was accepted")
         } catch {
-            guard case .bufferTooSmall(let n, let capacity) = error else { Issue.record("\(error)"); return }
-            #expect(n == needed && capacity == needed - 1)
+            guard case .bufferTooSmall(let tooSmall) = error else { Issue.record("\(error)"); return }
+            #expect(tooSmall == BufferTooSmall(needed: needed, capacity: needed - 1))
         }
     }
 
@@ -110,8 +110,8 @@ struct IoTDeviceTests {
             _ = try device.provision()
             Issue.record("a 16-byte connect-text buffer held the DPS user name")
         } catch {
-            guard case .bufferTooSmall(let needed, let capacity) = error else { Issue.record("\(error)"); return }
-            #expect(needed == 56 && capacity == 16, "0ne00000A0A/registrations/device1/api-version=2019-03-31")
+            guard case .bufferTooSmall(let tooSmall) = error else { Issue.record("\(error)"); return }
+            #expect(tooSmall == BufferTooSmall(needed: 56, capacity: 16), "0ne00000A0A/registrations/device1/api-version=2019-03-31")
         }
         #expect(peer.received.isEmpty)
     }

@@ -56,7 +56,7 @@ struct IoTHubNameTests {
                 #expect(text(connect.clientID) == "device1")
                 #expect(connect.userName.map(text) == "contoso.azure-devices.net/device1/?api-version=2021-04-12")
             } else {
-                #expect(throws: TextOverflow(needed: 64, capacity: capacity)) { try IoTHubClient.connectPacket(for: device, buffer: buffer) }
+                #expect(throws: BufferTooSmall(needed: 64, capacity: capacity)) { try IoTHubClient.connectPacket(for: device, buffer: buffer) }
             }
         }
     }
@@ -145,7 +145,7 @@ struct IoTHubTelemetryTests {
     @Test func walkthroughBodyReportsExactSizeWhenTheBufferIsSmall() throws {
         try withBuffer(16) { buffer in
             let message = WalkthroughTelemetry(temperatureTenths: 246, humidityTenths: 673, greeting: ByteView("Hello from Python X.509 DPS device!"), index: 1, count: 3, timestampMicroseconds: 1_747_901_219_626_893, deviceID: ByteView("device1"))
-            #expect(throws: JSONWriteError.overflow(TextOverflow(needed: 160, capacity: 16))) { try message.write(into: buffer) }
+            #expect(throws: JSONWriteError.bufferTooSmall(BufferTooSmall(needed: 160, capacity: 16))) { try message.write(into: buffer) }
         }
     }
 
@@ -182,10 +182,10 @@ struct IoTHubTelemetryTests {
         }
     }
 
-    @Test func topicBufferTooSmallSaysHowMuchIsNeeded() {
+    @Test func aTopicBufferTooSmallSaysHowMuchIsNeeded() {
         withBuffer(10) { topicBuffer in
             let client = IoTHubClient(configuration: IoTHubConfiguration(hostName: ByteView("h"), deviceID: ByteView("device1")), topicBuffer: topicBuffer)
-            #expect(throws: IoTHubError.topicBufferTooSmall(needed: 66, capacity: 10)) { try client.telemetryTopic(for: ByteView("{}")) }
+            #expect(throws: IoTHubError.bufferTooSmall(BufferTooSmall(needed: 66, capacity: 10))) { try client.telemetryTopic(for: ByteView("{}")) }
         }
     }
 
@@ -304,7 +304,7 @@ struct SASTokenTests {
             == .success("SharedAccessSignature sr=0ne00000A0A%2Fregistrations%2Fdevice1&sig=AAgQGCAoMDhASFBYYGhweICIkJigqLC4wMjQ2ODo8Pg%3D&se=1747904819&skn=registration"))
         for capacity in 0..<exact {
             #expect(token(resource: "0ne00000A0A/registrations/device1", key: "AQIDBA==", expiry: 1_747_904_819, scratch: capacity)
-                == .failure(.bufferTooSmall(needed: exact, capacity: capacity)), "scratch \(capacity)")
+                == .failure(.bufferTooSmall(BufferTooSmall(needed: exact, capacity: capacity))), "scratch \(capacity)")
         }
     }
 
@@ -317,9 +317,9 @@ struct SASTokenTests {
         #expect(token(resource: "h.azure-devices.net/devices/d1", key: key, expiry: 10, scratch: exact)
             == .success("SharedAccessSignature sr=h.azure-devices.net%2Fdevices%2Fd1&sig=AAgQGCAoMDhASFBYYGhweICIkJigqLC4wMjQ2ODo8Pg%3D&se=10"))
         #expect(token(resource: "h.azure-devices.net/devices/d1", key: key, expiry: 10, scratch: exact - 1)
-            == .failure(.bufferTooSmall(needed: exact, capacity: exact - 1)))
+            == .failure(.bufferTooSmall(BufferTooSmall(needed: exact, capacity: exact - 1))))
         #expect(token(resource: "h.azure-devices.net/devices/d1", key: key, expiry: 10, scratch: 30 + 44 + 64)
-            == .failure(.bufferTooSmall(needed: exact, capacity: 138)))
+            == .failure(.bufferTooSmall(BufferTooSmall(needed: exact, capacity: 138))))
     }
 
     /// Derivation: the decoded group key and the MAC, `k + 32`: 35 bytes for `AQID`.
@@ -338,8 +338,8 @@ struct SASTokenTests {
             }
         }
         #expect(derive(scratch: 35) == .success(Self.macBase64))
-        #expect(derive(scratch: 34) == .failure(.bufferTooSmall(needed: 35, capacity: 34)))
-        #expect(derive(scratch: 0) == .failure(.bufferTooSmall(needed: 35, capacity: 0)))
+        #expect(derive(scratch: 34) == .failure(.bufferTooSmall(BufferTooSmall(needed: 35, capacity: 34))))
+        #expect(derive(scratch: 0) == .failure(.bufferTooSmall(BufferTooSmall(needed: 35, capacity: 0))))
     }
 
     /// An invalid key is named whatever the scratch size.

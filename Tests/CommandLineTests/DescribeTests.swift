@@ -13,7 +13,7 @@ struct DescribeTests {
         (.unknownStatus, "the body's status is not one DPS defines (unassigned, assigning, assigned, failed, disabled)"),
         (.missingField("operationId"), "the body lacks \"operationId\""),
         (.assignmentWithoutHubOrDevice, "the body has assignedHub without deviceId, or deviceId without assignedHub"),
-        (.resultsBufferTooSmall(needed: 300, available: 256), "the body's text needs 300 bytes; the results buffer holds 256"),
+        (.bufferTooSmall(BufferTooSmall(needed: 300, capacity: 256)), "the results buffer holds 256 bytes; it needs 300"),
     ])
     func dpsProtocol(_ error: DPSProtocolError, _ words: String) {
         #expect(Describe.dpsProtocol(error) == words)

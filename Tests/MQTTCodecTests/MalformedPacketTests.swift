@@ -444,7 +444,7 @@ struct MalformedPacketTests {
                 let result = out.withUnsafeMutableBytes { raw in
                     Result { () throws(MQTTEncodeError) -> Int in try publish.encode(into: raw) }
                 }
-                #expect(throws: MQTTEncodeError.bufferTooSmall(needed: 14, available: available)) { try result.get() }
+                #expect(throws: MQTTEncodeError.bufferTooSmall(BufferTooSmall(needed: 14, capacity: available))) { try result.get() }
                 #expect(out.allSatisfy { $0 == 0xA5 })
             }
             var exact = [UInt8](repeating: 0, count: 14)
@@ -459,7 +459,7 @@ struct MalformedPacketTests {
                 let result = one.withUnsafeMutableBytes { raw in
                     Result { () throws(MQTTEncodeError) -> Int in try packet.encode(into: raw) }
                 }
-                #expect(throws: MQTTEncodeError.bufferTooSmall(needed: needed, available: needed - 1)) { try result.get() }
+                #expect(throws: MQTTEncodeError.bufferTooSmall(BufferTooSmall(needed: needed, capacity: needed - 1))) { try result.get() }
             }
 
             // A 2-byte remaining length: 1 + 2 + (2 + 1 + 125) = 131 bytes.
@@ -468,7 +468,7 @@ struct MalformedPacketTests {
             let result = buffer.withUnsafeMutableBytes { raw in
                 Result { () throws(MQTTEncodeError) -> Int in try longer.encode(into: raw) }
             }
-            #expect(throws: MQTTEncodeError.bufferTooSmall(needed: 131, available: 130)) { try result.get() }
+            #expect(throws: MQTTEncodeError.bufferTooSmall(BufferTooSmall(needed: 131, capacity: 130))) { try result.get() }
         }
     }
 

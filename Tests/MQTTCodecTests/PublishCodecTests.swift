@@ -70,7 +70,7 @@ private func referenceEncode(
     if topic.count > 65_535 { return .failure(.invalid(.stringTooLong(length: topic.count))) }
     if let failure = referenceTopicCheck(topic) { return .failure(.invalid(failure.rule)) }
     let bytes = referencePublish(topic: topic, payload: payload, qos: qos, packetID: packetID, retain: retain, dup: dup)
-    if bytes.count > capacity { return .failure(.bufferTooSmall(needed: bytes.count, available: capacity)) }
+    if bytes.count > capacity { return .failure(.bufferTooSmall(BufferTooSmall(needed: bytes.count, capacity: capacity))) }
     return .success(bytes)
 }
 
@@ -147,7 +147,7 @@ struct PublishCodecTests {
             }
             #expect(try viaName.get() == expected)
             // One byte short: nothing written, and the size it needed.
-            #expect(throws: MQTTEncodeError.bufferTooSmall(needed: expected.count, available: expected.count - 1)) {
+            #expect(throws: MQTTEncodeError.bufferTooSmall(BufferTooSmall(needed: expected.count, capacity: expected.count - 1))) {
                 _ = try encodeResult(capacity: expected.count - 1) { buffer throws(MQTTEncodeError) in try publish.encode(into: buffer) }.get()
             }
 
@@ -271,7 +271,7 @@ struct PublishCodecTests {
                 let size = Result { () throws(MQTTEncodeError) -> Int in try publish.encodedSize() }
                 switch expected {
                 case .success(let bytes): #expect(size == .success(bytes.count))
-                case .failure(.bufferTooSmall(let needed, _)): #expect(size == .success(needed))
+                case .failure(.bufferTooSmall(let tooSmall)): #expect(size == .success(tooSmall.needed))
                 case .failure(let error): #expect(size == .failure(error))
                 }
                 // With the topic validated beforehand: the same, for the topics that validate.
@@ -351,7 +351,7 @@ struct PublishCodecTests {
 
             // QoS 0 that does not fit the transmit buffer: refused, as before.
             let big = arena.view([UInt8](repeating: 0x61, count: 300))
-            #expect(throws: MQTTSessionError.transmitBufferFull(needed: 1 + 2 + body.count + 300, available: 256)) {
+            #expect(throws: MQTTSessionError.bufferTooSmall(BufferTooSmall(needed: 1 + 2 + body.count + 300, capacity: 256))) {
                 try session.publish(topic: name, payload: big, qos: .atMostOnce)
             }
         }

@@ -119,12 +119,12 @@ struct ModemFrameTests {
         #expect(harness.reader.skippedBytes == 6)
     }
 
-    @Test("A false sync byte in the noise costs a .tooLarge error, then the frame is found")
+    @Test("A false sync byte in the noise costs a .bufferTooSmall error, then the frame is found")
     func falseSyncInNoise() {
         let harness = ReaderHarness(capacity: 64)
-        // 0xA5 0x00 then frame A: the false header announces length 0x8407 > 57 → tooLarge.
+        // 0xA5 0x00 then frame A: the false header announces length 0x8407 > 57 → bufferTooSmall.
         harness.feed([0xA5, 0x00] + frameA)
-        #expect(harness.drain() == [.error(.tooLarge(length: 0x8407, capacity: 57)), outputA])
+        #expect(harness.drain() == [.error(.bufferTooSmall(BufferTooSmall(needed: 0x8407, capacity: 57))), outputA])
         #expect(harness.reader.skippedBytes == 2)
     }
 
@@ -147,13 +147,13 @@ struct ModemFrameTests {
         #expect(second.drain() == [.error(.badChecksum(expected: expected, received: 0xA95D)), outputA])
     }
 
-    @Test("A length over the capacity throws .tooLarge, then the reader resyncs on the next frame")
-    func tooLargeThenResync() {
+    @Test("A length over the capacity throws .bufferTooSmall, then the reader resyncs on the next frame")
+    func bufferTooSmallThenResync() {
         // 16 bytes of buffer: payloads up to 9.
         let harness = ReaderHarness(capacity: 16)
         #expect(harness.reader.maximumPayload == 9)
         harness.feed([0xA5, 0x03, 0x07, 0x00, 0x40, 0x11, 0x22, 0x33])
-        #expect(harness.drain() == [.error(.tooLarge(length: 64, capacity: 9))])
+        #expect(harness.drain() == [.error(.bufferTooSmall(BufferTooSmall(needed: 64, capacity: 9)))])
         #expect(harness.reader.skippedBytes == 8)
         harness.feed(frameA)
         #expect(harness.drain() == [outputA])

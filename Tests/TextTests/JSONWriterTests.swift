@@ -148,7 +148,7 @@ import Testing
         }
         let full = #"{"registrationId":"device1"}"#
         #expect(json(capacity: full.utf8.count, body) == .success(full))
-        #expect(json(capacity: 10, body) == .failure(.overflow(TextOverflow(needed: full.utf8.count, capacity: 10))))
+        #expect(json(capacity: 10, body) == .failure(.bufferTooSmall(BufferTooSmall(needed: full.utf8.count, capacity: 10))))
         // A misuse is reported rather than the overflow.
         #expect(json(capacity: 2) { j in j.string("abcdef"); j.null() } == .failure(.unbalanced))
     }

@@ -56,7 +56,7 @@ import Testing
         #expect(decoded("%G") == .failure(.invalidEscape(offset: 0)))
         #expect(decoded("ok%20then%") == .failure(.truncatedEscape(offset: 9)))
         #expect(decoded("%%41") == .failure(.invalidEscape(offset: 0)))
-        #expect(decoded("a%2Fb", capacity: 2) == .failure(.bufferTooSmall(needed: 3, capacity: 2)))
+        #expect(decoded("a%2Fb", capacity: 2) == .failure(.bufferTooSmall(BufferTooSmall(needed: 3, capacity: 2))))
         #expect(decoded("a%2Fb", capacity: 3) == .success(Array("a/b".utf8)))
     }
 
@@ -83,7 +83,7 @@ import Testing
 
     @Test func overflowNeedsExactSize() {
         let result = written(capacity: 5) { PercentEncoding.encode(view("a b/c"), into: &$0) }
-        #expect(result == .failure(TextOverflow(needed: 9, capacity: 5)))
+        #expect(result == .failure(BufferTooSmall(needed: 9, capacity: 5)))
     }
 }
 
@@ -146,11 +146,11 @@ import Testing
     @Test func writerOverflow() {
         var writer = PropertyBagWriter(into: buffer(8))
         writer.add(key: "$.ct", value: "application/json")
-        do throws(TextOverflow) {
+        do throws(BufferTooSmall) {
             _ = try writer.finish()
             Issue.record("expected overflow")
         } catch {
-            #expect(error == TextOverflow(needed: 23, capacity: 8))
+            #expect(error == BufferTooSmall(needed: 23, capacity: 8))
         }
     }
 

@@ -28,10 +28,10 @@ func bytes(_ view: ByteView) -> [UInt8] { Array(view.buffer) }
 func text(_ view: ByteView) -> String { String(decoding: view.buffer, as: UTF8.self) }
 
 /// What a `TextWriter` of `capacity` bytes makes of `body`.
-func written(capacity: Int = 512, _ body: (inout TextWriter) -> Void) -> Result<String, TextOverflow> {
+func written(capacity: Int = 512, _ body: (inout TextWriter) -> Void) -> Result<String, BufferTooSmall> {
     var writer = TextWriter(into: buffer(capacity))
     body(&writer)
-    do throws(TextOverflow) {
+    do throws(BufferTooSmall) {
         return .success(text(try writer.finish()))
     } catch {
         return .failure(error)

@@ -73,21 +73,21 @@ import Testing
         #expect(writer.count == 16)
         #expect(writer.capacity == 4)
         #expect(text(writer.written) == "hell")
-        do throws(TextOverflow) {
+        do throws(BufferTooSmall) {
             _ = try writer.finish()
             Issue.record("expected overflow")
         } catch {
-            #expect(error == TextOverflow(needed: 16, capacity: 4))
+            #expect(error == BufferTooSmall(needed: 16, capacity: 4))
         }
     }
 
     @Test func exactFitIsNotOverflow() {
         #expect(written(capacity: 5) { $0.append("hello") } == .success("hello"))
-        #expect(written(capacity: 4) { $0.append("hello") } == .failure(TextOverflow(needed: 5, capacity: 4)))
-        #expect(written(capacity: 0) { $0.append("hello") } == .failure(TextOverflow(needed: 5, capacity: 0)))
+        #expect(written(capacity: 4) { $0.append("hello") } == .failure(BufferTooSmall(needed: 5, capacity: 4)))
+        #expect(written(capacity: 0) { $0.append("hello") } == .failure(BufferTooSmall(needed: 5, capacity: 0)))
         #expect(written(capacity: 0) { _ in } == .success(""))
-        #expect(written(capacity: 3) { $0.appendFixedPoint(-5, fractionDigits: 2) } == .failure(TextOverflow(needed: 5, capacity: 3)))
-        #expect(written(capacity: 19) { $0.appendDecimal(Int64.min) } == .failure(TextOverflow(needed: 20, capacity: 19)))
+        #expect(written(capacity: 3) { $0.appendFixedPoint(-5, fractionDigits: 2) } == .failure(BufferTooSmall(needed: 5, capacity: 3)))
+        #expect(written(capacity: 19) { $0.appendDecimal(Int64.min) } == .failure(BufferTooSmall(needed: 20, capacity: 19)))
     }
 
     @Test func partialBytesAreWrittenUpToCapacity() {

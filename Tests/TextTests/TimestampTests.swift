@@ -85,6 +85,6 @@ import Testing
 
     @Test func overflowNeedsExactSize() {
         let result = written(capacity: 10) { ISO8601.append(epochMicroseconds: 0, fractionDigits: 3, suffixZ: true, to: &$0) }
-        #expect(result == .failure(TextOverflow(needed: 24, capacity: 10)))
+        #expect(result == .failure(BufferTooSmall(needed: 24, capacity: 10)))
     }
 }

@@ -72,7 +72,7 @@ func runDeviceFlow(_ checks: inout Checks, pool: inout MemoryPool) {
     let dps = DPSConfiguration(idScope: ByteView("0ne00000A0A"), registrationID: ByteView("device1"))
     let subscriptions = pool.array(of: MQTTSubscription.self, count: 1, repeating: DPSRegistration.subscription)
     let dpsConnect: MQTTConnect
-    do throws(TextOverflow) {
+    do throws(BufferTooSmall) {
         dpsConnect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: pool.bytes(64))
     } catch {
         checks.check(false, "DPS user name fits in 64 bytes")
@@ -120,7 +120,7 @@ func runDeviceFlow(_ checks: inout Checks, pool: inout MemoryPool) {
     Console.line("flow: IoT Hub telemetry, 3 messages 500 ms apart")
     let hubConfiguration = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID)
     let hubConnect: MQTTConnect
-    do throws(TextOverflow) {
+    do throws(BufferTooSmall) {
         hubConnect = try IoTHubClient.connectPacket(for: hubConfiguration, buffer: pool.bytes(96))
     } catch {
         checks.check(false, "hub client id and user name fit in 96 bytes")

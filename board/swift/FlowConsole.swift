@@ -80,11 +80,11 @@ public enum FlowConsole {
         case .body: Console.write("message body")
         case .timedOut: Console.write("timed out")
         case .stopped: Console.write("stopped")
-        case .bufferTooSmall(let needed, let capacity):
-            Console.write("a buffer holds ")
-            Console.decimal(capacity)
-            Console.write(" bytes, needs ")
-            Console.decimal(needed)
+        case .bufferTooSmall(let tooSmall):
+            Console.write("the memory region holds ")
+            Console.decimal(tooSmall.capacity)
+            Console.write(" bytes; it needs ")
+            Console.decimal(tooSmall.needed)
         }
     }
 }

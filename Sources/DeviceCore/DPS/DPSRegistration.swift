@@ -109,7 +109,10 @@ public enum DPSAction: Equatable {
 /// Errors in using the registration, as opposed to DPS saying no.
 public enum DPSError: Error, Equatable {
     /// The request buffer cannot hold the topic and body.
-    case requestBufferTooSmall(needed: Int, capacity: Int)
+    case bufferTooSmall(BufferTooSmall)
+    /// The registration id is not UTF-8, so no request can carry it (the flow's CONNECT, whose
+    /// client id it is, refuses it first).
+    case registrationIDNotUTF8
 }
 
 /// The DPS register/poll flow as a pure state machine: it takes what arrived (the SUBACK for
@@ -159,7 +162,7 @@ public struct DPSRegistration {
     /// (a smaller one traps): its first 128 keep the operation id, the rest each response's
     /// decoded text (operation id, hub, device id, substatus, payload, error message, tracking
     /// id). A response with more text than that ends the registration with
-    /// `.malformedResponse(.resultsBufferTooSmall(needed:available:))`.
+    /// `.malformedResponse(.bufferTooSmall)`.
     public init(configuration: DPSConfiguration, requestBuffer: UnsafeMutableRawBufferPointer, resultsBuffer: UnsafeMutableRawBufferPointer) {
         precondition(resultsBuffer.count > Self.operationIDCapacity, "resultsBuffer must be larger than 128 bytes")
         self.configuration = configuration
@@ -174,7 +177,7 @@ public struct DPSRegistration {
     /// `userNameBuffer`, which must outlive the session), clean session, no password (X.509).
     public static func connectPacket(
         for configuration: DPSConfiguration, keepAlive: UInt16 = 60, userNameBuffer: UnsafeMutableRawBufferPointer
-    ) throws(TextOverflow) -> MQTTConnect {
+    ) throws(BufferTooSmall) -> MQTTConnect {
         var writer = TextWriter(into: userNameBuffer)
         DPSTopics.userName(idScope: configuration.idScope, registrationID: configuration.registrationID, userAgent: configuration.userAgent, into: &writer)
         let userName = try writer.finish()
@@ -307,7 +310,7 @@ public struct DPSRegistration {
                     if let id = body.operationID {
                         operationArena.reset()
                         guard let kept = operationArena.copy(id) else {
-                            reason = .malformedResponse(.resultsBufferTooSmall(needed: id.count, available: Self.operationIDCapacity))
+                            reason = .malformedResponse(.bufferTooSmall(BufferTooSmall(needed: id.count, capacity: Self.operationIDCapacity)))
                             break decide
                         }
                         operationID = kept
@@ -337,7 +340,7 @@ public struct DPSRegistration {
     /// The register request, or the poll once DPS has given an operation id, with a new
     /// request id; its response is awaited from now. The topic and then the body are written
     /// one after the other into the request buffer, by one writer, so that one check covers
-    /// both: `.requestBufferTooSmall` says what the whole request takes. Out of line: inlined
+    /// both: `.bufferTooSmall` says what the whole request takes. Out of line: inlined
     /// into `handle`, its writers' frame sat on the stack under every response's parse as well.
     @inline(never)
     private mutating func request(now: DeviceInstant) throws(DPSError) -> DPSAction {
@@ -354,12 +357,12 @@ public struct DPSRegistration {
             var json = JSONWriter(writer)
             DPSTopics.registerBody(registrationID: configuration.registrationID, payload: configuration.customPayload, into: &json)
             // The body is balanced: only a registration id that is not UTF-8 fails the writer.
-            if json.error != nil { throw .requestBufferTooSmall(needed: 0, capacity: requestBuffer.count) }
+            if json.error != nil { throw .registrationIDNotUTF8 }
             writer = json.writer
         }
         let request: ByteView
-        do throws(TextOverflow) { request = try writer.finish() } catch {
-            throw .requestBufferTooSmall(needed: error.needed, capacity: requestBuffer.count)
+        do throws(BufferTooSmall) { request = try writer.finish() } catch {
+            throw .bufferTooSmall(error)
         }
         step = .awaitingResponse(requestID: lastRequestID, deadline: now + configuration.responseTimeout)
         return .publish(topic: request.slice(from: 0, count: topicCount), payload: request.slice(from: topicCount, count: request.count - topicCount))

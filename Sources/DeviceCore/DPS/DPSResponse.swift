@@ -29,8 +29,9 @@ public enum DPSProtocolError: Error, Equatable, Sendable {
     case missingField(StaticString)
     /// `assignedHub` and `deviceId` must come together.
     case assignmentWithoutHubOrDevice
-    /// The response holds more text than the results buffer has room for.
-    case resultsBufferTooSmall(needed: Int, available: Int)
+    /// The response holds more text than the results buffer (or the operation id's 128 bytes)
+    /// has room for: `needed` counts the text kept so far and the string that did not fit.
+    case bufferTooSmall(BufferTooSmall)
 
     public static func == (lhs: DPSProtocolError, rhs: DPSProtocolError) -> Bool {
         switch (lhs, rhs) {
@@ -40,7 +41,7 @@ public enum DPSProtocolError: Error, Equatable, Sendable {
             (.bodyNotAnObject, .bodyNotAnObject):
             return true
         case (.missingField(let a), .missingField(let b)): return ByteView(a) == ByteView(b)
-        case (.resultsBufferTooSmall(let a, let b), .resultsBufferTooSmall(let c, let d)): return a == c && b == d
+        case (.bufferTooSmall(let a), .bufferTooSmall(let b)): return a == b
         default: return false
         }
     }
@@ -88,8 +89,8 @@ public struct DPSResponseBody: Equatable {
             try readObject(&reader, arena: &arena, nested: false, unknownStatus: &unknownStatus)
             while try reader.next() != nil {}  // validates the end of the document
         } catch {
-            if case .bufferTooSmall(let needed) = error.kind {
-                throw .resultsBufferTooSmall(needed: needed, available: arena.available)
+            if case .bufferTooSmall(let tooSmall) = error.kind {
+                throw .bufferTooSmall(BufferTooSmall(needed: arena.used + tooSmall.needed, capacity: arena.storage.count))
             }
             throw .malformedJSON(error)
         }

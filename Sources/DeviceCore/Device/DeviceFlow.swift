@@ -10,9 +10,8 @@ public enum DeviceFlowFailure<TransportFailure: Error>: Error {
     case timedOut
     /// The observer asked to stop (e.g. on SIGINT); the connection was closed with DISCONNECT.
     case stopped
-    /// A buffer holds `capacity` bytes; `needed` would fit (`IoTDevice`'s memory region or a
-    /// piece of it, see `DeviceLimits`).
-    case bufferTooSmall(needed: Int, capacity: Int)
+    /// `IoTDevice`'s memory region, or a piece of it (see `DeviceLimits`), is too small.
+    case bufferTooSmall(BufferTooSmall)
 }
 
 /// What happens during the device's job, as it happens (the command line prints it, a

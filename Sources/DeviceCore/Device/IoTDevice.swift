@@ -62,7 +62,7 @@ where Observer.TransportFailure == Transport.Failure {
         guard MemoryLayout<Flow.Client>.alignment <= DeviceMemory.alignment,
               MemoryLayout<DPSRegistration>.alignment <= DeviceMemory.alignment,
               let start = region.baseAddress, region.count >= needed else {
-            throw .bufferTooSmall(needed: needed, capacity: region.count)
+            throw .bufferTooSmall(BufferTooSmall(needed: needed, capacity: region.count))
         }
         memory = DeviceMemory(carving: start, limits, state: Self.stateBytes)
         self.provisioningHost = provisioningHost
@@ -118,8 +118,8 @@ where Observer.TransportFailure == Transport.Failure {
     @inline(never)
     private mutating func prepareProvisioning() throws(Failure) {
         let connect: MQTTConnect
-        do throws(TextOverflow) { connect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: memory.connectText) } catch {
-            throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
+        do throws(BufferTooSmall) { connect = try DPSRegistration.connectPacket(for: dps, userNameBuffer: memory.connectText) } catch {
+            throw .bufferTooSmall(error)
         }
         client.pointee.transport.setEndpoint(host: provisioningHost, port: provisioningPort)
         replaceSession(connect, subscriptions: MQTTTopicFilterList(UnsafeBufferPointer(memory.subscription)))
@@ -167,8 +167,8 @@ where Observer.TransportFailure == Transport.Failure {
     ) throws(Failure) -> IoTHubClient {
         let hub = IoTHubConfiguration(hostName: assignment.assignedHub, deviceID: assignment.deviceID, modelID: modelID)
         let connect: MQTTConnect
-        do throws(TextOverflow) { connect = try IoTHubClient.connectPacket(for: hub, buffer: memory.connectText) } catch {
-            throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
+        do throws(BufferTooSmall) { connect = try IoTHubClient.connectPacket(for: hub, buffer: memory.connectText) } catch {
+            throw .bufferTooSmall(error)
         }
         client.pointee.transport.setEndpoint(host: hub.hostName, port: 8883)
         replaceSession(connect, subscriptions: subscriptions)

@@ -3,7 +3,7 @@ public enum IoTHubError: Error, Equatable {
     /// The body is larger than IoT Hub accepts (256 KB); nothing was sent.
     case messageTooLarge(size: Int, limit: Int)
     /// The topic buffer cannot hold the topic and its property bag.
-    case topicBufferTooSmall(needed: Int, capacity: Int)
+    case bufferTooSmall(BufferTooSmall)
 }
 
 /// A cloud-to-device message: its payload and the still-encoded property bag of its topic.
@@ -30,11 +30,11 @@ public struct IoTHubClient {
 
     /// CONNECT for IoT Hub: client id and user name written one after the other into `buffer`
     /// (which must outlive the session), persistent session, no password (X.509; pass a SAS
-    /// token for symmetric keys). `TextOverflow` gives the size of both together.
+    /// token for symmetric keys). `BufferTooSmall` gives the size of both together.
     public static func connectPacket(
         for configuration: IoTHubConfiguration, keepAlive: UInt16 = 240, password: ByteView? = nil,
         buffer: UnsafeMutableRawBufferPointer
-    ) throws(TextOverflow) -> MQTTConnect {
+    ) throws(BufferTooSmall) -> MQTTConnect {
         var writer = TextWriter(into: buffer)
         IoTHubTopics.clientID(configuration, into: &writer)
         let clientIDCount = writer.count
@@ -54,8 +54,8 @@ public struct IoTHubClient {
         }
         var writer = TextWriter(into: topicBuffer)
         IoTHubTopics.telemetryTopic(configuration, properties: properties, into: &writer)
-        do throws(TextOverflow) { return try writer.finish() } catch {
-            throw .topicBufferTooSmall(needed: error.needed, capacity: topicBuffer.count)
+        do throws(BufferTooSmall) { return try writer.finish() } catch {
+            throw .bufferTooSmall(error)
         }
     }
 

@@ -9,7 +9,7 @@ public enum SASError: Error, Equatable {
     /// The key is not valid base64.
     case invalidKey(Base64Error)
     /// The scratch or output buffer is too small.
-    case bufferTooSmall(needed: Int, capacity: Int)
+    case bufferTooSmall(BufferTooSmall)
 }
 
 /// Shared access signatures for symmetric-key devices (`azure-iot-mqtt.md` §3).
@@ -96,21 +96,21 @@ public enum SASToken {
         do throws(Base64Error) {
             key = try Base64.decode(keyBase64, into: arena.freeSpace)
         } catch {
-            if case .bufferTooSmall(let needed) = error.kind {
-                throw .bufferTooSmall(needed: arena.used + needed + more, capacity: arena.storage.count)
+            if case .bufferTooSmall(let tooSmall) = error.kind {
+                throw .bufferTooSmall(BufferTooSmall(needed: arena.used + tooSmall.needed + more, capacity: arena.storage.count))
             }
             throw .invalidKey(error)
         }
         guard arena.available - key.count >= more else {
-            throw .bufferTooSmall(needed: arena.used + key.count + more, capacity: arena.storage.count)
+            throw .bufferTooSmall(BufferTooSmall(needed: arena.used + key.count + more, capacity: arena.storage.count))
         }
         return arena.commit(key.count)
     }
 
     /// The text `writer` holds; it fits, since `decodeKey` checked the room.
     private static func fitting(_ writer: TextWriter, capacity: Int) throws(SASError) -> ByteView {
-        do throws(TextOverflow) { return try writer.finish() } catch {
-            throw .bufferTooSmall(needed: capacity - writer.capacity + error.needed, capacity: capacity)
+        do throws(BufferTooSmall) { return try writer.finish() } catch {
+            throw .bufferTooSmall(BufferTooSmall(needed: capacity - writer.capacity + error.needed, capacity: capacity))
         }
     }
 

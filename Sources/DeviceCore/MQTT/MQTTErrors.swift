@@ -124,8 +124,8 @@ public struct MQTTDecodeError: Error, Equatable {
 
 /// A packet could not be encoded.
 public enum MQTTEncodeError: Error, Equatable {
-    /// The output buffer holds `available` bytes; the packet needs `needed`.
-    case bufferTooSmall(needed: Int, available: Int)
+    /// The output buffer cannot hold the whole packet.
+    case bufferTooSmall(BufferTooSmall)
     /// The packet's remaining length would exceed 268,435,455 bytes.
     case packetTooLarge(remainingLength: Int)
     /// The packet would break a rule of the standard; nothing was written.

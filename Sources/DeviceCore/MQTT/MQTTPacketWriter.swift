@@ -10,7 +10,7 @@ struct UncheckedWriter {
     init(firstByte: UInt8, remainingLength: Int, into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) {
         let total = try UncheckedWriter.packetLength(remainingLength: remainingLength)
         guard total <= buffer.count, let base = buffer.baseAddress else {
-            throw .bufferTooSmall(needed: total, available: buffer.count)
+            throw .bufferTooSmall(BufferTooSmall(needed: total, capacity: buffer.count))
         }
         self.init(base: base)
         byte(firstByte)

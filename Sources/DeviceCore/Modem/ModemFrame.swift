@@ -118,7 +118,7 @@ public enum ModemFrameError: Error, Equatable, Sendable {
     /// The CRC did not match: bytes were lost or corrupted on the line.
     case badChecksum(expected: UInt16, received: UInt16)
     /// The header announced more payload than the receive buffer holds.
-    case tooLarge(length: Int, capacity: Int)
+    case bufferTooSmall(BufferTooSmall)
 }
 
 /// Finds frames in a byte stream, in a buffer the caller provides (no heap). Write received
@@ -179,7 +179,7 @@ public struct ModemFrameReader {
             let length = Int(storage[start + 3]) << 8 | Int(storage[start + 4])
             if length > maximumPayload {
                 skipSync()
-                throw .tooLarge(length: length, capacity: maximumPayload)
+                throw .bufferTooSmall(BufferTooSmall(needed: length, capacity: maximumPayload))
             }
             let total = length + ModemFrame.overhead
             guard end - start >= total else { return nil }

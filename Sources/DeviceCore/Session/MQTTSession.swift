@@ -272,9 +272,7 @@ public struct MQTTSession {
     /// copy of the conversion serves the four callers.
     @inline(never)
     private static func appendError(_ error: MQTTEncodeError) -> MQTTSessionError {
-        if case .bufferTooSmall(let needed, let available) = error {
-            return .transmitBufferFull(needed: needed, available: available)
-        }
+        if case .bufferTooSmall(let tooSmall) = error { return .bufferTooSmall(tooSmall) }
         return .encoding(error)
     }
 

@@ -91,8 +91,9 @@ public enum MQTTSessionError: Error, Equatable {
     case subackCountMismatch(expected: Int, actual: Int)
     /// The call needs a connected session.
     case notConnected
-    /// The transmit buffer lacks room; send pending output first.
-    case transmitBufferFull(needed: Int, available: Int)
+    /// The transmit buffer lacks room for the packet (`capacity` is the room it had): send
+    /// pending output first, or give the session a larger transmit buffer.
+    case bufferTooSmall(BufferTooSmall)
     /// The publish could not be queued now (window or outbox full).
     case backPressure(MQTTBackPressure)
     /// The packet could not be encoded.
@@ -105,7 +106,7 @@ public enum MQTTSessionError: Error, Equatable {
     public var isRetriable: Bool {
         switch self {
         case .connectionRefused(let code): return code == .serverUnavailable
-        case .encoding, .notConnected, .backPressure, .transmitBufferFull, .tooManyPendingRequests: return false
+        case .encoding, .notConnected, .backPressure, .bufferTooSmall, .tooManyPendingRequests: return false
         default: return true
         }
     }

@@ -10,8 +10,8 @@ public struct Base64Error: Error, Equatable, Sendable {
         case invalidLength
         /// The last group's unused low bits are not zero (a non-canonical encoding, `QR==`).
         case nonZeroTrailingBits
-        /// The decoded bytes take `needed`; the buffer is smaller.
-        case bufferTooSmall(needed: Int)
+        /// The buffer cannot hold the decoded bytes.
+        case bufferTooSmall(BufferTooSmall)
     }
 
     /// What is wrong.
@@ -86,10 +86,10 @@ public enum Base64 {
             if symbols > 3 { writer.append(UInt8(truncatingIfNeeded: group)) }
             index += 4
         }
-        do throws(TextOverflow) {
+        do throws(BufferTooSmall) {
             return try writer.finish()
         } catch {
-            throw Base64Error(kind: .bufferTooSmall(needed: error.needed), offset: 0)
+            throw Base64Error(kind: .bufferTooSmall(error), offset: 0)
         }
     }
 

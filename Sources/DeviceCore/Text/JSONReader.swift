@@ -35,8 +35,8 @@ public struct JSONError: Error, Equatable, Sendable {
         /// `skipValue()` or `captureValue()` called where no value comes next (before a closing
         /// bracket, or after the end of the document).
         case notAtValue
-        /// `JSONString.decode(into:)` needs `needed` bytes; the buffer is smaller.
-        case bufferTooSmall(needed: Int)
+        /// The buffer given to `JSONString.decode(into:)` cannot hold the decoded string.
+        case bufferTooSmall(BufferTooSmall)
     }
 
     /// What is wrong.
@@ -123,7 +123,7 @@ public struct JSONString: Equatable {
     }
 
     /// Decodes the value into `buffer` as UTF-8 (`\uXXXX` escapes, surrogate pairs included)
-    /// and returns the view of it there. Throws `.bufferTooSmall(needed:)` (at the string's
+    /// and returns the view of it there. Throws `.bufferTooSmall` (at the string's
     /// offset) with the exact size when it does not fit; `buffer` may then hold part of it.
     public func decode(into buffer: UnsafeMutableRawBufferPointer) throws(JSONError) -> ByteView {
         var writer = TextWriter(into: buffer)
@@ -141,10 +141,10 @@ public struct JSONString: Equatable {
                 index = unit.next
             }
         }
-        do throws(TextOverflow) {
+        do throws(BufferTooSmall) {
             return try writer.finish()
         } catch {
-            throw JSONError(kind: .bufferTooSmall(needed: error.needed), offset: offset)
+            throw JSONError(kind: .bufferTooSmall(error), offset: offset)
         }
     }
 

@@ -1,7 +1,7 @@
 /// Why `JSONWriter` could not produce a document.
 public enum JSONWriteError: Error, Equatable, Sendable {
-    /// The document did not fit; `TextOverflow.needed` is the size it takes.
-    case overflow(TextOverflow)
+    /// The document did not fit; `needed` is the size it takes.
+    case bufferTooSmall(BufferTooSmall)
     /// A string or key passed to the writer is not well-formed UTF-8; `offset` is the first
     /// offending byte within that string.
     case invalidUTF8(offset: Int)
@@ -64,10 +64,10 @@ public struct JSONWriter {
     public func finish() throws(JSONWriteError) -> ByteView {
         if let error { throw error }
         if depth != 0 || !complete || inString { throw .unbalanced }
-        do throws(TextOverflow) {
+        do throws(BufferTooSmall) {
             return try writer.finish()
         } catch {
-            throw .overflow(error)
+            throw .bufferTooSmall(error)
         }
     }
 

@@ -4,8 +4,8 @@ public enum PercentDecodingError: Error, Equatable, Sendable {
     case invalidEscape(offset: Int)
     /// `%` too close to the end for two hex digits; `offset` is the `%`.
     case truncatedEscape(offset: Int)
-    /// The decoded bytes take `needed`; the buffer holds `capacity`.
-    case bufferTooSmall(needed: Int, capacity: Int)
+    /// The buffer cannot hold the decoded bytes.
+    case bufferTooSmall(BufferTooSmall)
 }
 
 /// Percent-encoding of RFC 3986 §2.1, as URL query components and IoT Hub property bags use it.
@@ -71,10 +71,10 @@ public enum PercentEncoding {
             writer.append(high << 4 | low)
             index += 3
         }
-        do throws(TextOverflow) {
+        do throws(BufferTooSmall) {
             return try writer.finish()
         } catch {
-            throw .bufferTooSmall(needed: error.needed, capacity: error.capacity)
+            throw .bufferTooSmall(error)
         }
     }
 

@@ -143,7 +143,7 @@ public struct PropertyBagWriter {
     }
 
     /// The bag (and whatever preceded it), or the exact size it needs.
-    public func finish() throws(TextOverflow) -> ByteView {
+    public func finish() throws(BufferTooSmall) -> ByteView {
         try writer.finish()
     }
 

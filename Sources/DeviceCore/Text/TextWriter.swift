@@ -1,16 +1,3 @@
-/// Text did not fit in the caller's buffer.
-public struct TextOverflow: Error, Equatable, Sendable {
-    /// Bytes the complete text takes.
-    public let needed: Int
-    /// Bytes the buffer holds.
-    public let capacity: Int
-
-    public init(needed: Int, capacity: Int) {
-        self.needed = needed
-        self.capacity = capacity
-    }
-}
-
 /// Appends UTF-8 text into a buffer the caller owns, without allocating.
 ///
 /// Like `snprintf`, the writer keeps counting once the buffer is full: bytes that do not fit
@@ -39,9 +26,9 @@ public struct TextWriter {
         ByteView(baseAddress: base.map { UnsafeRawPointer($0) }, count: count < capacity ? count : capacity)
     }
 
-    /// The text written, or `TextOverflow` with the exact size needed when it did not fit.
-    public func finish() throws(TextOverflow) -> ByteView {
-        if overflowed { throw TextOverflow(needed: count, capacity: capacity) }
+    /// The text written, or `BufferTooSmall` with the exact size needed when it did not fit.
+    public func finish() throws(BufferTooSmall) -> ByteView {
+        if overflowed { throw BufferTooSmall(needed: count, capacity: capacity) }
         return written
     }
 
