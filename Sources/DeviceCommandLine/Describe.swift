@@ -46,7 +46,7 @@ public enum Describe {
         case .unsolicitedQoS2Publish(let id): return "the server sent a QoS 2 PUBLISH (packet \(id)) although the device never subscribed at QoS 2"
         case .subackCountMismatch(let expected, let actual): return "the server's SUBACK has \(actual) return codes for \(expected) topic filters"
         case .notConnected: return "the MQTT session is not connected"
-        case .bufferTooSmall(let tooSmall): return tooSmall.words("the transmit buffer")
+        case .bufferTooSmall(let tooSmall): return tooSmall.words("the session's transmit buffer (QoS 0, requests) or outbox (QoS 1)")
         case .backPressure(let pressure): return backPressure(pressure)
         case .encoding(let e): return encode(e)
         case .tooManyPendingRequests: return "too many SUBSCRIBE/UNSUBSCRIBE requests are waiting for the server's answer"
@@ -57,7 +57,6 @@ public enum Describe {
         switch pressure {
         case .windowFull(let capacity): return "all \(capacity) in-flight slots hold unacknowledged messages"
         case .outboxFull(let needed, let available): return "the outbox has \(available) bytes free; the message needs \(needed)"
-        case .tooLargeForOutbox(let needed, let capacity): return "the message needs \(needed) bytes of outbox; the whole outbox is \(capacity)"
         }
     }
 

@@ -95,6 +95,40 @@ struct IoTDeviceTests {
         }
     }
 
+    /// A message larger than the whole outbox can never be queued: the step fails at once with
+    /// the sizes, instead of waiting for acknowledgements until its deadline.
+    @Test func aMessageLargerThanTheOutboxFailsAtOnceWithTheSizes() throws {
+        let time = VirtualTime()
+        let peer = ScriptedPeer(time: time)
+        var limits = DeviceLimits()
+        limits.outbox = 128
+        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: Device.requiredBytes(limits), alignment: 8)
+        defer { region.deallocate() }
+        var device = try Device(
+            idScope: view("0ne00000A0A"), registrationID: view("device1"),
+            transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time), memory: region, limits: limits,
+            observer: RecordingObserver())
+        let started = time.now
+        do {
+            _ = try device.run(messages: 1, interval: .seconds(1)) { (_, buffer) throws(JSONWriteError) -> ByteView? in
+                var json = JSONWriter(into: buffer)
+                json.beginObject()
+                json.key("s")
+                json.string(view("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"))
+                json.endObject()
+                return try json.finish()
+            }
+            Issue.record("a 228-byte PUBLISH was queued in a 128-byte outbox")
+        } catch {
+            // 3 bytes of fixed header, 2 + 66 of topic, 2 of packet id, 108 of body.
+            guard case .session(.bufferTooSmall(let tooSmall)) = error else { Issue.record("\(error)"); return }
+            #expect(tooSmall == BufferTooSmall(needed: 181, capacity: 128))
+        }
+        #expect(peer.received.last == "DISCONNECT")
+        #expect(!peer.received.contains { $0.hasPrefix("PUBLISH devices/") })
+        #expect((time.now - started).milliseconds < 10_000, "failed after \((time.now - started).milliseconds) ms, not at once")
+    }
+
     @Test func aConnectTextTooSmallForTheUserNameStopsBeforeAnyTraffic() throws {
         let time = VirtualTime()
         let peer = ScriptedPeer(time: time)

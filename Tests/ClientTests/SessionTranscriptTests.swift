@@ -157,7 +157,7 @@ struct PublishTranscripts {
         _ = try h.publish("t", "a")
         _ = try h.publish("t", "b")
         #expect(throws: MQTTSessionError.backPressure(.outboxFull(needed: 8, available: 4))) { try h.publish("t", "c") }
-        #expect(throws: MQTTSessionError.backPressure(.tooLargeForOutbox(needed: 23, capacity: 20))) {
+        #expect(throws: MQTTSessionError.bufferTooSmall(BufferTooSmall(needed: 23, capacity: 20))) {
             try h.publish("t", "0123456789abcdef")
         }
         _ = h.sent()

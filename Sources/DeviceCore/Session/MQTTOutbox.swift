@@ -25,8 +25,6 @@ public enum MQTTBackPressure: Error, Equatable {
     case windowFull(capacity: Int)
     /// The outbox has `available` contiguous bytes; the packet needs `needed`.
     case outboxFull(needed: Int, available: Int)
-    /// The packet needs more bytes than the whole outbox holds: it can never be sent.
-    case tooLargeForOutbox(needed: Int, capacity: Int)
 }
 
 /// QoS 1 publishes from encoding to acknowledgement, in caller-provided memory.
@@ -75,11 +73,10 @@ struct MQTTOutbox {
         return found
     }
 
-    /// Space for a new packet of `length` bytes after the newest one, or the reason there is none.
-    /// `mutating` though it changes nothing: the session then lends the outbox where it is
-    /// rather than copying it to the stack for the call.
+    /// Space for a new packet of `length` bytes (no more than the whole outbox) after the newest
+    /// one, or the reason there is none yet. `mutating` though it changes nothing: the session
+    /// then lends the outbox where it is rather than copying it to the stack for the call.
     mutating func placement(for length: Int) -> Result<Int, MQTTBackPressure> {
-        if length > bytes.count { return .failure(.tooLargeForOutbox(needed: length, capacity: bytes.count)) }
         if unacknowledgedCount == entries.count { return .failure(.windowFull(capacity: entries.count)) }
         guard let oldest = Self.extreme(entries, oldest: true), let newest = Self.extreme(entries, oldest: false) else { return .success(0) }
         let head = entries[oldest].offset

@@ -157,6 +157,8 @@ public struct MQTTSession {
             do throws(MQTTEncodeError) {
                 total = try UncheckedWriter.packetLength(remainingLength: try publish.remainingLength())
             } catch { throw .encoding(error) }
+            // Never fits, however many acknowledgements come: not back pressure.
+            guard total <= outbox.bytes.count else { throw .bufferTooSmall(BufferTooSmall(needed: total, capacity: outbox.bytes.count)) }
             let offset: Int
             switch outbox.placement(for: total) {
             case .success(let at): offset = at

@@ -91,8 +91,9 @@ public enum MQTTSessionError: Error, Equatable {
     case subackCountMismatch(expected: Int, actual: Int)
     /// The call needs a connected session.
     case notConnected
-    /// The transmit buffer lacks room for the packet (`capacity` is the room it had): send
-    /// pending output first, or give the session a larger transmit buffer.
+    /// The transmit buffer lacks room for a control packet or QoS 0 publish (`capacity` is the
+    /// room it had: send pending output first), or a QoS 1 publish is larger than the whole
+    /// outbox (`capacity`: the outbox; it can never be sent).
     case bufferTooSmall(BufferTooSmall)
     /// The publish could not be queued now (window or outbox full).
     case backPressure(MQTTBackPressure)
