@@ -87,7 +87,7 @@ private func checkToken(_ token: JSONToken, small: FuzzBuffer) {
     case .key(let s), .string(let s):
         let needed = s.decodedCount
         fuzzCheck(needed <= s.raw.count, "decoded string longer than its escaped form")
-        do throws(JSONError) {
+        do throws(BufferTooSmall) {
             let decoded = try s.decode(into: small.raw)
             fuzzCheck(decoded.count == needed, "decoded \(decoded.count) bytes, decodedCount says \(needed)")
             fuzzCheck(s.equals(decoded), "string does not equal its own decoded value")
@@ -100,9 +100,9 @@ private func checkToken(_ token: JSONToken, small: FuzzBuffer) {
                 }
             }
         } catch {
-            fuzzCheck(error.kind == .bufferTooSmall(BufferTooSmall(needed: needed, capacity: small.raw.count)) && needed > small.raw.count,
+            fuzzCheck(error == BufferTooSmall(needed: needed, capacity: small.raw.count) && needed > small.raw.count,
                       "decode into \(small.raw.count) bytes threw \(error), decodedCount \(needed)")
-            do throws(JSONError) {
+            do throws(BufferTooSmall) {
                 let decoded = try s.decode(into: UnsafeMutableRawBufferPointer(rebasing: bigStringBuffer.raw[0..<needed]))
                 fuzzCheck(decoded.count == needed && s.equals(decoded), "exact-size decode differs")
             } catch { finding("exact-size decode threw \(error)") }

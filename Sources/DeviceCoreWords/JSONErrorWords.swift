@@ -20,7 +20,6 @@ extension JSONError.Kind {
         case .nestingTooDeep: return "objects and arrays nested deeper than the reader allows"
         case .trailingCharacters: return "characters after the end of the JSON document"
         case .notAtValue: return "no value comes next to skip or capture"
-        case .bufferTooSmall: return "buffer too small for the decoded string"
         }
     }
 }

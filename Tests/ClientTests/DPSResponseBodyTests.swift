@@ -124,6 +124,19 @@ struct DPSResponseBodyPayloadArenaTests {
     @Test func oneByteShortForThePayload() {
         #expect(throws: DPSProtocolError.bufferTooSmall(BufferTooSmall(needed: 14, capacity: 13))) { try parsed(capacity: 13) }
     }
+
+    /// Once a string does not fit, the rest of the body is still read: `needed` counts every
+    /// string after it too, and a body that is malformed further on says so instead.
+    @Test func neededCountsTheWholeTextWhereverItStopsFitting() {
+        #expect(throws: DPSProtocolError.bufferTooSmall(BufferTooSmall(needed: 14, capacity: 1))) { try parsed(capacity: 1) }
+        #expect(throws: DPSProtocolError.bufferTooSmall(BufferTooSmall(needed: 14, capacity: 0))) { try parsed(capacity: 0) }
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
+        defer { storage.deallocate() }
+        var arena = ByteArena(storage)
+        #expect(throws: DPSProtocolError.malformedJSON(JSONError(kind: .expectedColon, offset: 21))) {
+            try DPSResponseBody.parse(ByteView(#"{"deviceId":"d1","x" 1}"#), into: &arena)
+        }
+    }
 }
 
 /// Members of the wrong type are skipped with everything nested in them, and reading goes on

@@ -179,7 +179,7 @@ import Testing
         var reader = JSONReader(view(written))
         var decoded: [UInt8] = []
         var number: Int64?
-        do throws(JSONError) {
+        do {
             while let token = try reader.next() {
                 if case .string(let s) = token {
                     let out = buffer(256)

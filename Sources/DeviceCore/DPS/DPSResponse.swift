@@ -30,7 +30,7 @@ public enum DPSProtocolError: Error, Equatable, Sendable {
     /// `assignedHub` and `deviceId` must come together.
     case assignmentWithoutHubOrDevice
     /// The response holds more text than the results buffer (or the operation id's 128 bytes)
-    /// has room for: `needed` counts the text kept so far and the string that did not fit.
+    /// has room for: `needed` is all the text the response would keep there.
     case bufferTooSmall(BufferTooSmall)
 
     public static func == (lhs: DPSProtocolError, rhs: DPSProtocolError) -> Bool {
@@ -82,18 +82,19 @@ public struct DPSResponseBody: Equatable {
         if body.isEmpty { return }
         var reader = JSONReader(body)
         var unknownStatus = false
+        // The text the arena would need, once a string did not fit; reading goes on to count the
+        // rest (and to check the document), so that the error gives the whole size.
+        var needed = 0
         let first: JSONToken?
         do throws(JSONError) { first = try reader.next() } catch { throw .malformedJSON(error) }
         guard case .beginObject? = first else { throw .bodyNotAnObject }
         do throws(JSONError) {
-            try readObject(&reader, arena: &arena, nested: false, unknownStatus: &unknownStatus)
+            try readObject(&reader, arena: &arena, nested: false, unknownStatus: &unknownStatus, needed: &needed)
             while try reader.next() != nil {}  // validates the end of the document
         } catch {
-            if case .bufferTooSmall(let tooSmall) = error.kind {
-                throw .bufferTooSmall(BufferTooSmall(needed: arena.used + tooSmall.needed, capacity: arena.storage.count))
-            }
             throw .malformedJSON(error)
         }
+        if needed > 0 { throw .bufferTooSmall(BufferTooSmall(needed: needed, capacity: arena.storage.count)) }
         if unknownStatus { throw .unknownStatus }
     }
 
@@ -128,7 +129,7 @@ public struct DPSResponseBody: Equatable {
     /// Reads the members of an object whose `{` was just read, up to and including its `}`.
     /// `nested` is true inside `registrationState`.
     private mutating func readObject(
-        _ reader: inout JSONReader, arena: inout ByteArena, nested: Bool, unknownStatus: inout Bool
+        _ reader: inout JSONReader, arena: inout ByteArena, nested: Bool, unknownStatus: inout Bool, needed: inout Int
     ) throws(JSONError) {
         while let token = try reader.next() {
             guard case .key(let key) = token else { return }  // `}`: the grammar allows nothing else here
@@ -146,7 +147,7 @@ public struct DPSResponseBody: Equatable {
                 let value = try reader.next()
                 switch value {
                 case .beginObject? where member == 0:
-                    try readObject(&reader, arena: &arena, nested: true, unknownStatus: &unknownStatus)
+                    try readObject(&reader, arena: &arena, nested: true, unknownStatus: &unknownStatus, needed: &needed)
                     continue
                 case .number(let n)? where member == 3:
                     if let code = n.int64() { errorCode = code }
@@ -173,7 +174,15 @@ public struct DPSResponseBody: Equatable {
                     continue
                 }
             }
-            let decoded = try text.decode(into: arena.freeSpace)
+            if needed > 0 {
+                needed += text.decodedCount
+                continue
+            }
+            let decoded: ByteView
+            do throws(BufferTooSmall) { decoded = try text.decode(into: arena.freeSpace) } catch {
+                needed = arena.used + error.needed
+                continue
+            }
             let kept = arena.commit(decoded.count)
             switch member {
             case 1: operationID = kept

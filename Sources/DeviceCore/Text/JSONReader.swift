@@ -1,4 +1,5 @@
-/// A JSON document broke the grammar of RFC 8259, or could not be decoded.
+/// A JSON document broke the grammar of RFC 8259: always the document's fault, never the
+/// reader's buffers (a string that does not fit `JSONString.decode(into:)` is `BufferTooSmall`).
 public struct JSONError: Error, Equatable, Sendable {
     /// What is wrong.
     public enum Kind: Equatable, Sendable {
@@ -35,8 +36,6 @@ public struct JSONError: Error, Equatable, Sendable {
         /// `skipValue()` or `captureValue()` called where no value comes next (before a closing
         /// bracket, or after the end of the document).
         case notAtValue
-        /// The buffer given to `JSONString.decode(into:)` cannot hold the decoded string.
-        case bufferTooSmall(BufferTooSmall)
     }
 
     /// What is wrong.
@@ -123,9 +122,9 @@ public struct JSONString: Equatable {
     }
 
     /// Decodes the value into `buffer` as UTF-8 (`\uXXXX` escapes, surrogate pairs included)
-    /// and returns the view of it there. Throws `.bufferTooSmall` (at the string's
-    /// offset) with the exact size when it does not fit; `buffer` may then hold part of it.
-    public func decode(into buffer: UnsafeMutableRawBufferPointer) throws(JSONError) -> ByteView {
+    /// and returns the view of it there; when it does not fit, `BufferTooSmall` with the exact
+    /// size, and `buffer` may hold part of it.
+    public func decode(into buffer: UnsafeMutableRawBufferPointer) throws(BufferTooSmall) -> ByteView {
         var writer = TextWriter(into: buffer)
         if !hasEscapes {
             writer.append(raw)
@@ -141,11 +140,7 @@ public struct JSONString: Equatable {
                 index = unit.next
             }
         }
-        do throws(BufferTooSmall) {
-            return try writer.finish()
-        } catch {
-            throw JSONError(kind: .bufferTooSmall(error), offset: offset)
-        }
+        return try writer.finish()
     }
 
     /// The decoded bytes (packed, first lowest) of the character or escape at `index` of a
