@@ -126,8 +126,9 @@ public enum PacketInspector {
     // MARK: Rules in words
 
     /// The rule's summary followed by what the packet actually held, e.g.
-    /// `protocol level must be 4 for MQTT 3.1.1 (MQTT-3.1.2-2): got 3`.
-    public static func describe(_ rule: MQTTRule) -> String {
+    /// `protocol level must be 4 for MQTT 3.1.1 (MQTT-3.1.2-2): got 3`. `packet`, when given, is
+    /// the packet that broke it, for what the rule does not carry (the header's remaining length).
+    public static func describe(_ rule: MQTTRule, packet: [UInt8]? = nil) -> String {
         let summary = rule.summary.description
         let detail: String?
         switch rule {
@@ -136,14 +137,19 @@ public enum PacketInspector {
             let typeName = MQTTPacketType(rawValue: type).map { name(of: $0).uppercased() } ?? "type \(type)"
             let expected = type == 6 || type == 8 || type == 10 ? "0x2" : "0x0"
             detail = "\(typeName) with flags 0x\(String(flags, radix: 16)), expected \(expected)"
-        case .remainingLengthMismatch(let expected, let actual): detail = "expected \(expected), got \(actual)"
+        case .remainingLengthMismatch(let expected):
+            if let packet, let lengths = RemainingLength.lengths(of: packet) {
+                detail = "expected \(expected), got \(lengths.packet - lengths.header)"
+            } else {
+                detail = "expected \(expected)"
+            }
         case .trailingBytes(let count): detail = count == 1 ? "1 byte left" : "\(count) bytes left"
         case .stringTooLong(let length): detail = "got \(length) bytes"
         case .unsupportedProtocolLevel(let level): detail = "got \(level)"
         case .invalidConnackReturnCode(let code): detail = "got \(code)"
         case .subscribeReservedBitsSet(let byte): detail = "got 0x" + Hex.string([byte])
         case .invalidSubackReturnCode(let code): detail = "got 0x" + Hex.string([code])
-        case .packetTooLarge(let size, let limit): detail = "\(size) bytes, limit \(limit)"
+        case .packetTooLarge(let size): detail = "\(size) bytes"
         default: detail = nil
         }
         return detail.map { summary + ": " + $0 } ?? summary
@@ -176,8 +182,8 @@ public enum PacketInspector {
     }
 
     /// `error`, found in the packet that starts at input offset `start`, in words.
-    static func decodeError(_ error: MQTTDecodeError, start: Int, index: Int) -> InspectorError {
-        InspectorError("byte \(start + error.offset) (packet \(index)): \(describe(error.rule))")
+    static func decodeError(_ error: MQTTDecodeError, start: Int, index: Int, packet: [UInt8]? = nil) -> InspectorError {
+        InspectorError("byte \(start + error.offset) (packet \(index)): \(describe(error.rule, packet: packet))")
     }
 
     /// The input ends inside a packet that starts at `start`: its fixed header `announced` that

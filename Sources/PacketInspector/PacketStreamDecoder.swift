@@ -66,7 +66,7 @@ final class PacketStreamDecoder<Sink: DecodedPacketSink> {
             do {
                 frame = try reader.nextFrame()
             } catch {
-                guard case .packetTooLarge(let size, _) = error.rule else {
+                guard case .packetTooLarge(let size) = error.rule else {
                     throw PacketInspector.decodeError(error, start: packetStart, index: packetIndex)
                 }
                 try outgrow(size)
@@ -77,7 +77,7 @@ final class PacketStreamDecoder<Sink: DecodedPacketSink> {
             do {
                 packet = try frame.decode()
             } catch {
-                throw PacketInspector.decodeError(error, start: packetStart, index: packetIndex)
+                throw PacketInspector.decodeError(error, start: packetStart, index: packetIndex, packet: Array(frame.bytes.buffer))
             }
             sink.packet(packet)
             next(after: frame.bytes.count)

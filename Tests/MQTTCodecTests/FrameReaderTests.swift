@@ -235,7 +235,7 @@ struct FrameReaderTests {
             if index + 1 < head.count {
                 #expect(try box.reader.nextFrame() == nil, "header not complete after \(index + 1) bytes")
             } else {
-                #expect(throws: MQTTDecodeError(.packetTooLarge(size: size, limit: limit), at: 1)) { try box.reader.nextFrame() }
+                #expect(throws: MQTTDecodeError(.packetTooLarge(size: size), at: 1)) { try box.reader.nextFrame() }
             }
         }
     }

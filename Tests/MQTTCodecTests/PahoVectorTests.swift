@@ -668,7 +668,7 @@ struct PahoVectorTests {
                 #expect(try encoded(.pingreq) == [0xC0] + expected)
             case 1:
                 // No MQTT 3.1.1 packet has a remaining length of 1; a PUBACK claiming it is refused.
-                #expect(bytesDecodeError([0x40] + expected + [0x00]) == MQTTDecodeError(.remainingLengthMismatch(expected: 2, actual: 1), at: 1))
+                #expect(bytesDecodeError([0x40] + expected + [0x00]) == MQTTDecodeError(.remainingLengthMismatch(expected: 2), at: 1))
             case 2:
                 #expect(try encoded(.puback(packetID: 0x1234)) == [0x40] + expected + [0x12, 0x34])
             case 3...2_097_152:

@@ -13,7 +13,7 @@ struct RuleCodeTests {
         #expect(MQTTRule.wildcardInTopicName.code == 12)
         #expect(MQTTRule.unsupportedProtocolLevel(3).code == 19)
         #expect(MQTTRule.invalidSubackReturnCode(3).code == 30)
-        #expect(MQTTRule.packetTooLarge(size: 9, limit: 8).code == 31)
+        #expect(MQTTRule.packetTooLarge(size: 9).code == 31)
         #expect(MQTTRule.codes == 1...31)
     }
 

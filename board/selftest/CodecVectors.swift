@@ -103,7 +103,7 @@ func malformedVector(_ index: Int) -> MalformedVector? {
     case 0: return MalformedVector(name: "PUBLISH QoS 3", hex: Hex("36050001740001"), error: MQTTDecodeError(.invalidQoS, at: 0))
     case 1: return MalformedVector(name: "PUBLISH DUP with QoS 0", hex: Hex("3803000174"), error: MQTTDecodeError(.dupWithQoS0, at: 0))
     case 2: return MalformedVector(name: "5-byte remaining length", hex: Hex("30ffffffff01"), error: MQTTDecodeError(.malformedRemainingLength, at: 4))
-    case 3: return MalformedVector(name: "PUBACK remaining length 3", hex: Hex("4003000100"), error: MQTTDecodeError(.remainingLengthMismatch(expected: 2, actual: 3), at: 1))
+    case 3: return MalformedVector(name: "PUBACK remaining length 3", hex: Hex("4003000100"), error: MQTTDecodeError(.remainingLengthMismatch(expected: 2), at: 1))
     case 4: return MalformedVector(name: "UTF-8 continuation byte as lead", hex: Hex("30050003618062"), error: MQTTDecodeError(.invalidUTF8, at: 5))
     case 5: return MalformedVector(name: "# in topic name", hex: Hex("3003000123"), error: MQTTDecodeError(.wildcardInTopicName, at: 4))
     case 6: return MalformedVector(name: "protocol level 3", hex: Hex("100d00044d5154540302003c000161"), error: MQTTDecodeError(.unsupportedProtocolLevel(3), at: 8))

@@ -8,8 +8,9 @@ public enum MQTTRule: Equatable, Sendable {
     case invalidFixedHeaderFlags(type: UInt8, flags: UInt8)
     /// A fifth remaining-length byte, or a length written with more bytes than it needs (§2.2.3, Table 2.4).
     case malformedRemainingLength
-    /// The remaining length disagrees with what the packet type requires or contains.
-    case remainingLengthMismatch(expected: Int, actual: Int)
+    /// The remaining length (the header's, at byte 1) disagrees with what the packet type
+    /// requires or the buffer holds, `expected`.
+    case remainingLengthMismatch(expected: Int)
     /// A field (string, packet id, flags) runs past the end of the packet.
     case truncatedField
     /// Bytes left over after the last field of the packet.
@@ -63,8 +64,8 @@ public enum MQTTRule: Equatable, Sendable {
     case noReturnCodes
     /// SUBACK return code other than 0, 1, 2 or 0x80 (MQTT-3.9.3-2).
     case invalidSubackReturnCode(UInt8)
-    /// A packet bigger than the reader's configured maximum.
-    case packetTooLarge(size: Int, limit: Int)
+    /// A packet of `size` bytes, more than the frame reader's `maximumPacketSize`.
+    case packetTooLarge(size: Int)
 
     /// The rule's number, 1…31 in the order of the cases above; it never changes. The words
     /// for it are in the module DeviceCoreWords (`summary`), which a firmware need not link: its

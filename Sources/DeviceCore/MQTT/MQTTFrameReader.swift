@@ -117,14 +117,14 @@ public struct MQTTFrameReader {
             // A header still open with the limit already reached belongs to a packet over it;
             // waiting would hang, as no more bytes fit.
             if pendingCount >= maximumPacketSize {
-                try raise(MQTTDecodeError(.packetTooLarge(size: pendingCount + 1, limit: maximumPacketSize), at: 1))
+                try raise(MQTTDecodeError(.packetTooLarge(size: pendingCount + 1), at: 1))
             }
             return nil
         }
         // At most 5 + 268,435,455: no overflow.
         let packetLength = header.length &+ header.remainingLength
         if packetLength > maximumPacketSize {
-            try raise(MQTTDecodeError(.packetTooLarge(size: packetLength, limit: maximumPacketSize), at: 1))
+            try raise(MQTTDecodeError(.packetTooLarge(size: packetLength), at: 1))
         }
         guard pendingCount >= packetLength else { return nil }
         handedOut = packetLength

@@ -48,7 +48,7 @@ extension MQTTPacket {
         case .complete(let header):
             if header.packetLength != bytes.count {
                 throw MQTTDecodeError(
-                    .remainingLengthMismatch(expected: bytes.count - header.length, actual: header.remainingLength),
+                    .remainingLengthMismatch(expected: bytes.count - header.length),
                     at: 1)
             }
             let frame = MQTTFrame(bytes: bytes, headerLength: header.length)

@@ -80,7 +80,7 @@ struct PacketCursor {
     static func requireLength(_ expected: Int, _ frame: MQTTFrame) throws(MQTTDecodeError) {
         let remainingLength = frame.bytes.count &- frame.headerLength
         if remainingLength != expected {
-            throw MQTTDecodeError(.remainingLengthMismatch(expected: expected, actual: remainingLength), at: 1)
+            throw MQTTDecodeError(.remainingLengthMismatch(expected: expected), at: 1)
         }
     }
 }
