@@ -127,7 +127,8 @@ public enum Describe {
         case .malformedJSON(let error): return "the body is not JSON: \(error.summary) at byte \(error.offset)"
         case .bodyNotAnObject: return "the body is JSON but not an object"
         case .unknownStatus: return "the body's status is not one DPS defines (unassigned, assigning, assigned, failed, disabled)"
-        case .missingField(let name): return "the body lacks \"\(name)\""
+        case .missingStatus: return "the body lacks \"status\""
+        case .missingOperationID: return "the body lacks \"operationId\""
         case .assignmentWithoutHubOrDevice: return "the body has assignedHub without deviceId, or deviceId without assignedHub"
         case .bufferTooSmall(let tooSmall): return tooSmall.words("the results buffer")
         }

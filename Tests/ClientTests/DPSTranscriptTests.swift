@@ -354,6 +354,16 @@ struct DPSResponseTests {
         #expect(h.outcome?.summary == "failed malformedResponse(DeviceCore.DPSProtocolError.assignmentWithoutHubOrDevice) code=- message=- tracking=-")
     }
 
+    @Test func a200WithoutStatusIsMalformed() throws {
+        let h = try answered("200", "$rid=1", #"{"operationId":"o"}"#)
+        #expect(h.outcome?.summary == "failed malformedResponse(DeviceCore.DPSProtocolError.missingStatus) code=- message=- tracking=-")
+    }
+
+    @Test func assigningWithoutAnOperationIDIsMalformed() throws {
+        let h = try answered("202", "$rid=1&retry-after=3", #"{"status":"assigning"}"#)
+        #expect(h.outcome?.summary == "failed malformedResponse(DeviceCore.DPSProtocolError.missingOperationID) code=- message=- tracking=-")
+    }
+
     @Test func responseForAnotherRequestIDIsIgnored() throws {
         let h = try answered("200", "$rid=77", assignedBody)
         #expect(h.outcome == nil)

@@ -11,7 +11,8 @@ struct DescribeTests {
         (.malformedJSON(JSONError(kind: .unexpectedEnd, offset: 7)), "the body is not JSON: \(JSONError.Kind.unexpectedEnd.summary) at byte 7"),
         (.bodyNotAnObject, "the body is JSON but not an object"),
         (.unknownStatus, "the body's status is not one DPS defines (unassigned, assigning, assigned, failed, disabled)"),
-        (.missingField("operationId"), "the body lacks \"operationId\""),
+        (.missingStatus, "the body lacks \"status\""),
+        (.missingOperationID, "the body lacks \"operationId\""),
         (.assignmentWithoutHubOrDevice, "the body has assignedHub without deviceId, or deviceId without assignedHub"),
         (.bufferTooSmall(BufferTooSmall(needed: 300, capacity: 256)), "the results buffer holds 256 bytes; it needs 300"),
     ])

@@ -288,7 +288,7 @@ public struct DPSRegistration {
                 }
                 backoff.reset()
                 guard let registrationStatus = body.status else {
-                    reason = .malformedResponse(.missingField("status"))
+                    reason = .malformedResponse(.missingStatus)
                     break decide
                 }
                 switch registrationStatus {
@@ -315,7 +315,7 @@ public struct DPSRegistration {
                         }
                         operationID = kept
                     } else if operationID == nil {
-                        reason = .malformedResponse(.missingField("operationId"))
+                        reason = .malformedResponse(.missingOperationID)
                         break decide
                     }
                     wait = response.retryAfter.map { clampRetryAfter($0) } ?? configuration.defaultRetryAfter

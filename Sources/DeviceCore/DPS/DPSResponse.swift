@@ -25,26 +25,15 @@ public enum DPSProtocolError: Error, Equatable, Sendable {
     case bodyNotAnObject
     /// `status` holds a value DPS does not define.
     case unknownStatus
-    /// The body lacks a field the response needs (e.g. `operationId` while assigning).
-    case missingField(StaticString)
+    /// A 200 or 202 body without `status`.
+    case missingStatus
+    /// An `assigning` or `unassigned` body without `operationId`, and none known from before.
+    case missingOperationID
     /// `assignedHub` and `deviceId` must come together.
     case assignmentWithoutHubOrDevice
     /// The response holds more text than the results buffer (or the operation id's 128 bytes)
     /// has room for: `needed` is all the text the response would keep there.
     case bufferTooSmall(BufferTooSmall)
-
-    public static func == (lhs: DPSProtocolError, rhs: DPSProtocolError) -> Bool {
-        switch (lhs, rhs) {
-        case (.malformedResponseTopic(let a), .malformedResponseTopic(let b)): return a == b
-        case (.malformedJSON(let a), .malformedJSON(let b)): return a == b
-        case (.unknownStatus, .unknownStatus), (.assignmentWithoutHubOrDevice, .assignmentWithoutHubOrDevice),
-            (.bodyNotAnObject, .bodyNotAnObject):
-            return true
-        case (.missingField(let a), .missingField(let b)): return ByteView(a) == ByteView(b)
-        case (.bufferTooSmall(let a), .bufferTooSmall(let b)): return a == b
-        default: return false
-        }
-    }
 }
 
 /// The fields of a DPS response body that the device uses; unknown keys are skipped. Text is
