@@ -112,10 +112,12 @@ public enum MQTTRule: Equatable, Sendable {
 
 /// A received packet broke a rule of MQTT 3.1.1.
 public struct MQTTDecodeError: Error, Equatable {
-    /// The rule broken.
-    public let rule: MQTTRule
+    // The offset first: the rule's tag then ends the value (9 bytes on 32-bit, not 12), and
+    // the session's error can keep its own tag in the padding after it.
     /// Byte offset, from the packet's first byte, of the field that breaks it.
     public let offset: Int
+    /// The rule broken.
+    public let rule: MQTTRule
 
     public init(_ rule: MQTTRule, at offset: Int) {
         self.rule = rule
