@@ -79,6 +79,15 @@ struct DPSResponseBodyMemberTests {
         #expect(body.used == 0)
     }
 
+    /// Error codes are 32-bit: the largest is kept, one past it (or a fraction) counts as absent.
+    @Test func errorCodesOutsideInt32AreAbsent() throws {
+        #expect(try parsedBody(#"{"errorCode":2147483647}"#).fields.contains(" code=2147483647 "))
+        #expect(try parsedBody(#"{"errorCode":-2147483648}"#).fields.contains(" code=-2147483648 "))
+        #expect(try parsedBody(#"{"errorCode":2147483648}"#).fields.contains(" code=- "))
+        #expect(try parsedBody(#"{"errorCode":-2147483649}"#).fields.contains(" code=- "))
+        #expect(try parsedBody(#"{"errorCode":4010.5}"#).fields.contains(" code=- "))
+    }
+
     @Test func escapedNamesAndStatusesMatch() throws {
         let body = try parsedBody(#"{"\u0073tatus":"as\u0073igned","registrationState":{"assigned\u0048ub":"h","deviceI\u0064":"d","errorCode":400}}"#)
         #expect(body.fields == "operation=- status=assigned hub=h device=d substatus=- payload=- code=400 message=- tracking=-")

@@ -306,7 +306,7 @@ func fixedBackoff(_ milliseconds: Int64) -> ReconnectBackoff {
 /// The assignment or the failure, as plain values (the outcome's views point into the device's buffers).
 enum Provisioned: Equatable, CustomStringConvertible {
     case assigned(hub: String, deviceID: String, substatus: String)
-    case failed(DPSFailure.Reason, errorCode: Int64?)
+    case failed(DPSFailure.Reason, errorCode: Int32?)
 
     init(_ outcome: DPSOutcome) {
         switch outcome {

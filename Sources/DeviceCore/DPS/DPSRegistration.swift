@@ -73,7 +73,7 @@ public struct DPSFailure: Equatable {
 
     public var reason: Reason
     /// DPS's six-digit error code (e.g. 401002; the first three digits are the status), if given.
-    public var errorCode: Int64?
+    public var errorCode: Int32?
     public var message: ByteView?
     public var trackingID: ByteView?
 }

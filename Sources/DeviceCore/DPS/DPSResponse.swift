@@ -47,8 +47,10 @@ public struct DPSResponseBody: Equatable {
     public var deviceID: ByteView?
     public var substatus: ByteView?
     public var payload: ByteView?
-    /// `registrationState.errorCode` or the top-level `errorCode` of an error body.
-    public var errorCode: Int64?
+    /// `registrationState.errorCode` or the top-level `errorCode` of an error body. DPS's codes
+    /// have six digits; one that is not an integer within Int32 counts as absent, like any value
+    /// of the wrong type (32 bits: no 64-bit arithmetic for it on a Cortex-M0).
+    public var errorCode: Int32?
     /// `registrationState.errorMessage` or the top-level `message` of an error body.
     public var errorMessage: ByteView?
     public var trackingID: ByteView?
@@ -139,7 +141,7 @@ public struct DPSResponseBody: Equatable {
                     try readObject(&reader, arena: &arena, nested: true, unknownStatus: &unknownStatus, needed: &needed)
                     continue
                 case .number(let n)? where member == 3:
-                    if let code = n.int64() { errorCode = code }
+                    if let code = n.int64(), code >= -0x8000_0000, code <= 0x7FFF_FFFF { errorCode = Int32(truncatingIfNeeded: code) }
                     continue
                 case .string(let s)? where member == 2:
                     // The top-level status decides; registrationState's only fills a gap.
