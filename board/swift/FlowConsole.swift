@@ -74,17 +74,34 @@ public enum FlowConsole {
                 Console.decimal(Int(decode.rule.code))
                 Console.write(" at byte ")
                 Console.decimal(decode.offset)
+            } else if case .bufferTooSmall(let tooSmall) = error {
+                bufferTooSmall(tooSmall, ": the transmit buffer or outbox")
             }
-        case .dps: Console.write("DPS")
-        case .hub: Console.write("IoT Hub")
-        case .body: Console.write("message body")
+        case .dps(let error):
+            Console.write("DPS")
+            switch error {
+            case .bufferTooSmall(let tooSmall): bufferTooSmall(tooSmall, ": the request buffer")
+            case .registrationIDNotUTF8: Console.write(": the registration id is not UTF-8")
+            }
+        case .hub(let error):
+            Console.write("IoT Hub")
+            if case .bufferTooSmall(let tooSmall) = error { bufferTooSmall(tooSmall, ": the topic buffer") }
+        case .body(let error):
+            Console.write("message body")
+            if case .bufferTooSmall(let tooSmall) = error { bufferTooSmall(tooSmall, ": the body buffer") }
         case .timedOut: Console.write("timed out")
         case .stopped: Console.write("stopped")
-        case .bufferTooSmall(let tooSmall):
-            Console.write("the memory region holds ")
-            Console.decimal(tooSmall.capacity)
-            Console.write(" bytes; it needs ")
-            Console.decimal(tooSmall.needed)
+        case .bufferTooSmall(let tooSmall): bufferTooSmall(tooSmall, "the memory region")
         }
+    }
+
+    /// `what` and the sizes, in the form the host tools use (`BufferTooSmall.words`):
+    /// "the request buffer holds 256 bytes; it needs 300".
+    static func bufferTooSmall(_ tooSmall: BufferTooSmall, _ what: StaticString) {
+        Console.write(what)
+        Console.write(" holds ")
+        Console.decimal(tooSmall.capacity)
+        Console.write(" bytes; it needs ")
+        Console.decimal(tooSmall.needed)
     }
 }
