@@ -5,20 +5,32 @@
 /// never copies or allocates. A view is valid only while the memory it points at is: for a
 /// decoded packet, until the frame reader is next asked for a frame.
 public struct ByteView {
-    /// Start of the bytes; `nil` only when `count` is 0.
-    public let baseAddress: UnsafeRawPointer?
+    /// Start of the bytes, never null: an empty view holds `ByteView.nowhere`, so that null is
+    /// free to mark an absent view and a `ByteView?` takes no more room than a `ByteView`
+    /// (8 bytes on 32-bit, not 9; the core's outcomes and bodies hold many of them). The core
+    /// reads through it where it has just checked `count`: `baseAddress` costs a compare.
+    let start: UnsafeRawPointer
     /// Number of bytes in the view.
     public let count: Int
 
+    /// Where every empty view points; never read.
+    @inline(__always)
+    private static var nowhere: UnsafeRawPointer { UnsafeRawPointer(bitPattern: 1).unsafelyUnwrapped }
+
+    /// Start of the bytes; `nil` only when `count` is 0.
+    @inline(__always)
+    public var baseAddress: UnsafeRawPointer? { count == 0 ? nil : start }
+
     /// An empty view.
     public init() {
-        baseAddress = nil
+        start = Self.nowhere
         count = 0
     }
 
-    /// A view of `count` bytes at `baseAddress`.
+    /// A view of `count` bytes at `baseAddress`. (An empty view keeps a non-null address it is
+    /// given, unread: a caller's known pointer then costs no test.)
     public init(baseAddress: UnsafeRawPointer?, count: Int) {
-        self.baseAddress = count == 0 ? nil : baseAddress
+        start = baseAddress ?? Self.nowhere
         self.count = count
     }
 
@@ -44,14 +56,14 @@ public struct ByteView {
     @inline(__always)
     public subscript(index: Int) -> UInt8 {
         precondition(index >= 0 && index < count, "ByteView index out of range")
-        return baseAddress.unsafelyUnwrapped.load(fromByteOffset: index, as: UInt8.self)
+        return start.load(fromByteOffset: index, as: UInt8.self)
     }
 
     /// The byte at `index`, which must be in `0..<count`, unchecked: for a loop that has just
     /// compared `index` with `count` (the subscript's check and trap, again, at every read).
     @inline(__always)
     func byte(at index: Int) -> UInt8 {
-        baseAddress.unsafelyUnwrapped.load(fromByteOffset: index, as: UInt8.self)
+        start.load(fromByteOffset: index, as: UInt8.self)
     }
 
     /// The `length` bytes starting at `offset`; the range must lie inside the view.
@@ -59,7 +71,7 @@ public struct ByteView {
     public func slice(from offset: Int, count length: Int) -> ByteView {
         precondition(offset >= 0 && length >= 0 && offset <= count - length, "ByteView slice out of range")
         if length == 0 { return ByteView() }
-        return ByteView(baseAddress: baseAddress.unsafelyUnwrapped + offset, count: length)
+        return ByteView(baseAddress: start + offset, count: length)
     }
 
     /// `true` when both views hold the same bytes. Out of line: one copy for every comparison
@@ -68,7 +80,7 @@ public struct ByteView {
     public func elementsEqual(_ other: ByteView) -> Bool {
         guard count == other.count else { return false }
         if count == 0 { return true }
-        return memoryEqual(baseAddress.unsafelyUnwrapped, other.baseAddress.unsafelyUnwrapped, count)
+        return memoryEqual(start, other.start, count)
     }
 
     /// `true` when the view starts with `prefix`.
@@ -89,10 +101,10 @@ public struct ByteView {
     /// The offset just past the first occurrence of `needle`, or `nil` if it does not occur.
     func end(ofFirst needle: ByteView) -> Int? {
         guard needle.count <= count else { return nil }
-        var start = 0
-        while start <= count - needle.count {
-            if slice(from: start, count: needle.count).elementsEqual(needle) { return start + needle.count }
-            start += 1
+        var offset = 0
+        while offset <= count - needle.count {
+            if slice(from: offset, count: needle.count).elementsEqual(needle) { return offset + needle.count }
+            offset += 1
         }
         return nil
     }
@@ -100,7 +112,7 @@ public struct ByteView {
     /// Copies the bytes into `destination`, which must hold at least `count` bytes.
     @inline(__always)
     public func copyBytes(to destination: UnsafeMutableRawPointer) {
-        if count > 0 { destination.copyMemory(from: baseAddress.unsafelyUnwrapped, byteCount: count) }
+        if count > 0 { destination.copyMemory(from: start, byteCount: count) }
     }
 }
 

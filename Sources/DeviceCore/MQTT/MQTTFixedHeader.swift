@@ -29,7 +29,7 @@ public struct MQTTFixedHeader: Equatable, Sendable {
     @inline(__always)
     static func parse(_ bytes: ByteView) throws(MQTTDecodeError) -> Parse {
         guard bytes.count >= 1 else { return .incomplete }
-        return try parse(bytes.baseAddress.unsafelyUnwrapped, count: bytes.count)  // not empty: has a base
+        return try parse(bytes.start, count: bytes.count)  // not empty: has a base
     }
 
     /// `parse(_:)` of the `count` bytes at `base`, `count` at least 1.

@@ -13,11 +13,11 @@ public struct MQTTFrame {
 
     /// The low four bits of the first byte.
     @inline(__always)
-    var flags: UInt8 { bytes.baseAddress.unsafelyUnwrapped.load(as: UInt8.self) & 0x0F }
+    var flags: UInt8 { bytes.start.load(as: UInt8.self) & 0x0F }
 
     /// The packet's type.
     @inline(__always)
-    var type: MQTTPacketType { MQTTPacketType(wire: bytes.baseAddress.unsafelyUnwrapped.load(as: UInt8.self) &>> 4) }
+    var type: MQTTPacketType { MQTTPacketType(wire: bytes.start.load(as: UInt8.self) &>> 4) }
 
     /// The fixed header, as the reader parsed it.
     public var header: MQTTFixedHeader {

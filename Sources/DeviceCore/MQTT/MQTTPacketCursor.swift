@@ -22,13 +22,13 @@ struct PacketCursor {
     mutating func byte() throws(MQTTDecodeError) -> UInt8 {
         guard position < packet.count else { throw MQTTDecodeError(.truncatedField, at: position) }
         defer { position &+= 1 }
-        return packet.baseAddress.unsafelyUnwrapped.load(fromByteOffset: position, as: UInt8.self)
+        return packet.start.load(fromByteOffset: position, as: UInt8.self)
     }
 
     mutating func uint16() throws(MQTTDecodeError) -> UInt16 {
         guard remaining >= 2 else { throw MQTTDecodeError(.truncatedField, at: position) }
         defer { position &+= 2 }
-        return UInt16(bigEndian: packet.baseAddress.unsafelyUnwrapped.loadUnaligned(fromByteOffset: position, as: UInt16.self))
+        return UInt16(bigEndian: packet.start.loadUnaligned(fromByteOffset: position, as: UInt16.self))
     }
 
     mutating func packetID() throws(MQTTDecodeError) -> UInt16 {
@@ -43,7 +43,7 @@ struct PacketCursor {
         let length = Int(try uint16())
         guard remaining >= length else { throw MQTTDecodeError(.truncatedField, at: at) }
         defer { position &+= length }
-        return ByteView(baseAddress: packet.baseAddress.unsafelyUnwrapped + position, count: length)
+        return ByteView(baseAddress: packet.start + position, count: length)
     }
 
     mutating func utf8String() throws(MQTTDecodeError) -> ByteView {

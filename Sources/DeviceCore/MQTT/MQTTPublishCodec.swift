@@ -61,7 +61,7 @@ extension MQTTPublish {
     @inline(__always)
     static func decode(_ frame: MQTTFrame) throws(MQTTDecodeError) -> MQTTPublish {
         let count = frame.bytes.count
-        let base = frame.bytes.baseAddress.unsafelyUnwrapped  // a frame has at least 2 bytes
+        let base = frame.bytes.start  // a frame has at least 2 bytes
         let flags = frame.flags
         // Offsets are within the frame, so plain (wrapping) arithmetic cannot overflow.
         var position = frame.headerLength

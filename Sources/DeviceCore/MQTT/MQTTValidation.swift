@@ -99,7 +99,7 @@ enum MQTTValidation {
     static func isPlain(_ bytes: ByteView, wildcardsAllowed: Bool) -> Bool {
         let count = bytes.count
         // Unwrapped only once `count` is known to be above 0: a view with bytes has a base.
-        @inline(__always) var base: UnsafeRawPointer { bytes.baseAddress.unsafelyUnwrapped }
+        @inline(__always) var base: UnsafeRawPointer { bytes.start }
         let width = MemoryLayout<UInt>.size
         let ones = UInt.max / 0xFF  // 0x0101…01
         // Per byte, the high bit of `(t - 1) | w` is set by a byte >= 0x80 (`| w`) or a zero

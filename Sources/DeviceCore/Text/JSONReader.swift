@@ -400,7 +400,7 @@ public struct JSONReader {
 
     @inline(__always)
     private func byte(_ index: Int) -> UInt8 {
-        bytes.baseAddress.unsafelyUnwrapped.load(fromByteOffset: index, as: UInt8.self)
+        bytes.start.load(fromByteOffset: index, as: UInt8.self)
     }
 
     private func error(_ kind: JSONError.Kind, _ at: Int) -> JSONError { JSONError(kind: kind, offset: at) }

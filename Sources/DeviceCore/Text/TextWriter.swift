@@ -48,7 +48,7 @@ public struct TextWriter {
         let room = count < capacity ? capacity - count : 0
         let fitting = bytes.count < room ? bytes.count : room
         if fitting > 0 {
-            (base.unsafelyUnwrapped + count).copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: fitting)
+            (base.unsafelyUnwrapped + count).copyMemory(from: bytes.start, byteCount: fitting)
         }
         count += bytes.count
     }

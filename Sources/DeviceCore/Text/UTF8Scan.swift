@@ -16,7 +16,7 @@ enum UTF8Scan {
     /// and writer and MQTT's string check (flash).
     @inline(never)
     static func sequence(in bytes: ByteView, at index: Int) -> UTF8Sequence {
-        let base = bytes.baseAddress.unsafelyUnwrapped
+        let base = bytes.start
         let lead = base.load(fromByteOffset: index, as: UInt8.self)
         if lead < 0x80 { return .valid(length: 1) }
         let length: Int
