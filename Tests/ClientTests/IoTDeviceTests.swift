@@ -95,58 +95,59 @@ struct IoTDeviceTests {
         }
     }
 
+    /// A device over a scripted peer with `limits`, in a region of exactly the size they need.
+    func withDevice(_ limits: DeviceLimits, _ body: (inout Device, ScriptedPeer, VirtualTime) throws -> Void) throws {
+        let time = VirtualTime()
+        let peer = ScriptedPeer(time: time)
+        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: Device.requiredBytes(limits), alignment: 8)
+        defer { region.deallocate() }
+        var device = try Device(
+            idScope: view("0ne00000A0A"), registrationID: view("device1"),
+            transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time), memory: region, limits: limits,
+            observer: RecordingObserver())
+        try body(&device, peer, time)
+    }
+
     /// A message larger than the whole outbox can never be queued: the step fails at once with
     /// the sizes, instead of waiting for acknowledgements until its deadline.
     @Test func aMessageLargerThanTheOutboxFailsAtOnceWithTheSizes() throws {
-        let time = VirtualTime()
-        let peer = ScriptedPeer(time: time)
         var limits = DeviceLimits()
         limits.outbox = 128
-        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: Device.requiredBytes(limits), alignment: 8)
-        defer { region.deallocate() }
-        var device = try Device(
-            idScope: view("0ne00000A0A"), registrationID: view("device1"),
-            transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time), memory: region, limits: limits,
-            observer: RecordingObserver())
-        let started = time.now
-        do {
-            _ = try device.run(messages: 1, interval: .seconds(1)) { (_, buffer) throws(JSONWriteError) -> ByteView? in
-                var json = JSONWriter(into: buffer)
-                json.beginObject()
-                json.key("s")
-                json.string(view("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"))
-                json.endObject()
-                return try json.finish()
+        try withDevice(limits) { device, peer, time in
+            let started = time.now
+            do throws(DeviceFlowFailure<ScriptedFailure>) {
+                _ = try device.run(messages: 1, interval: .seconds(1)) { (_, buffer) throws(JSONWriteError) -> ByteView? in
+                    var json = JSONWriter(into: buffer)
+                    json.beginObject()
+                    json.key("s")
+                    json.string(view("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"))
+                    json.endObject()
+                    return try json.finish()
+                }
+                Issue.record("a 181-byte PUBLISH was queued in a 128-byte outbox")
+            } catch {
+                // 3 bytes of fixed header, 2 + 66 of topic, 2 of packet id, 108 of body.
+                guard case .session(.bufferTooSmall(let tooSmall)) = error else { Issue.record("\(error)"); return }
+                #expect(tooSmall == BufferTooSmall(needed: 181, capacity: 128))
             }
-            Issue.record("a 228-byte PUBLISH was queued in a 128-byte outbox")
-        } catch {
-            // 3 bytes of fixed header, 2 + 66 of topic, 2 of packet id, 108 of body.
-            guard case .session(.bufferTooSmall(let tooSmall)) = error else { Issue.record("\(error)"); return }
-            #expect(tooSmall == BufferTooSmall(needed: 181, capacity: 128))
+            #expect(peer.received.last == "DISCONNECT")
+            #expect(!peer.received.contains { $0.hasPrefix("PUBLISH devices/") })
+            #expect((time.now - started).milliseconds < 10_000, "failed after \((time.now - started).milliseconds) ms, not at once")
         }
-        #expect(peer.received.last == "DISCONNECT")
-        #expect(!peer.received.contains { $0.hasPrefix("PUBLISH devices/") })
-        #expect((time.now - started).milliseconds < 10_000, "failed after \((time.now - started).milliseconds) ms, not at once")
     }
 
     @Test func aConnectTextTooSmallForTheUserNameStopsBeforeAnyTraffic() throws {
-        let time = VirtualTime()
-        let peer = ScriptedPeer(time: time)
         var limits = DeviceLimits()
         limits.connectText = 16
-        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: Device.requiredBytes(limits), alignment: 8)
-        defer { region.deallocate() }
-        var device = try Device(
-            idScope: view("0ne00000A0A"), registrationID: view("device1"),
-            transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time), memory: region, limits: limits,
-            observer: RecordingObserver())
-        do {
-            _ = try device.provision()
-            Issue.record("a 16-byte connect-text buffer held the DPS user name")
-        } catch {
-            guard case .bufferTooSmall(let tooSmall) = error else { Issue.record("\(error)"); return }
-            #expect(tooSmall == BufferTooSmall(needed: 56, capacity: 16), "0ne00000A0A/registrations/device1/api-version=2019-03-31")
+        try withDevice(limits) { device, peer, _ in
+            do throws(DeviceFlowFailure<ScriptedFailure>) {
+                _ = try device.provision()
+                Issue.record("a 16-byte connect-text buffer held the DPS user name")
+            } catch {
+                guard case .bufferTooSmall(let tooSmall) = error else { Issue.record("\(error)"); return }
+                #expect(tooSmall == BufferTooSmall(needed: 56, capacity: 16), "0ne00000A0A/registrations/device1/api-version=2019-03-31")
+            }
+            #expect(peer.received.isEmpty)
         }
-        #expect(peer.received.isEmpty)
     }
 }
