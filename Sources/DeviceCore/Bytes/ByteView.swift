@@ -5,8 +5,9 @@
 /// never copies or allocates. A view is valid only while the memory it points at is: for a
 /// decoded packet, until the frame reader is next asked for a frame.
 public struct ByteView {
-    /// Start of the bytes, never null: an empty view holds `ByteView.nowhere`, so that null is
-    /// free to mark an absent view and a `ByteView?` takes no more room than a `ByteView`
+    /// Start of the bytes, never null (an empty view holds `ByteView.nowhere`, or the address it
+    /// was made with, never read), so that null is free to mark an absent view and a
+    /// `ByteView?` takes no more room than a `ByteView`
     /// (8 bytes on 32-bit, not 9; the core's outcomes and bodies hold many of them). The core
     /// reads through it where it has just checked `count`: `baseAddress` costs a compare.
     let start: UnsafeRawPointer

@@ -98,7 +98,7 @@ enum MQTTValidation {
     @inline(never)
     static func isPlain(_ bytes: ByteView, wildcardsAllowed: Bool) -> Bool {
         let count = bytes.count
-        // Unwrapped only once `count` is known to be above 0: a view with bytes has a base.
+        // Read only once `count` is known to be above 0.
         @inline(__always) var base: UnsafeRawPointer { bytes.start }
         let width = MemoryLayout<UInt>.size
         let ones = UInt.max / 0xFF  // 0x0101…01
