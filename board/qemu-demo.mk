@@ -46,7 +46,7 @@ $(QEMU_BUILD)/$(1)/modem-demo/Settings.swift: FORCE
 	    '    static let provisioningHost: StaticString = "$(QEMU_DEMO_DPS_HOST)"' \
 	    '    static let provisioningPort: UInt16 = $(QEMU_DEMO_DPS_PORT)' \
 	    '    static let messages = $(QEMU_DEMO_MESSAGES)' \
-	    '    static let intervalMilliseconds: Int64 = $(QEMU_DEMO_INTERVAL_MS)' \
+	    '    static let intervalMilliseconds: Int32 = $(QEMU_DEMO_INTERVAL_MS)' \
 	    '    static let greeting: StaticString = "$($(1)_GREETING)"' \
 	    '}' > $$@.tmp
 	@if cmp -s $$@.tmp $$@; then rm $$@.tmp; else mv $$@.tmp $$@; fi

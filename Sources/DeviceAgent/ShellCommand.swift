@@ -96,7 +96,7 @@ public struct ShellCommand: Sendable {
         }
 
         let clock = MonotonicClock()
-        let deadline = clock.now() + .milliseconds(timeoutMilliseconds)
+        let deadline = clock.now() + .milliseconds(Int32(clamping: timeoutMilliseconds))
         var input = input[...]
         var writeEnd = inPipe[1]
         if input.isEmpty { Glibc.close(writeEnd); writeEnd = -1 } else { _ = fcntl(writeEnd, F_SETFL, O_NONBLOCK) }

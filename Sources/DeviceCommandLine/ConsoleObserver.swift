@@ -33,7 +33,7 @@ struct ConsoleObserver: DeviceFlowObserver {
                           "Connected to \(endpoint)\(present ? " (session resumed)" : "").")
         case .connectionFailed(let failure, let wait):
             let words = Describe.failure(failure)
-            reporter.step("connection_failed", ["endpoint": .string(endpoint), "error": .string(words), "retry_in_ms": .int(wait.milliseconds)],
+            reporter.step("connection_failed", ["endpoint": .string(endpoint), "error": .string(words), "retry_in_ms": .int(Int(wait.milliseconds))],
                           "Connection to \(endpoint) failed: \(words.hasSuffix(".") ? String(words.dropLast()) : words). Retrying in \(Describe.seconds(wait)).")
         case .registrationProgress(let progress):
             registrationAnswers += 1
@@ -42,7 +42,7 @@ struct ConsoleObserver: DeviceFlowObserver {
                 : progress.status >= 500 ? "DPS had a server error (\(progress.status))"
                 : "DPS status \(progress.status)\(status.map { ", registration \($0)" } ?? "")"
             reporter.step("registration_progress",
-                          ["status": .int(Int(progress.status)), "registration_status": status.map { .string($0) } ?? .null, "next_request_in_ms": .int(progress.nextRequestIn.milliseconds)],
+                          ["status": .int(Int(progress.status)), "registration_status": status.map { .string($0) } ?? .null, "next_request_in_ms": .int(Int(progress.nextRequestIn.milliseconds))],
                           "\(words): asking again in \(Describe.seconds(progress.nextRequestIn)).")
         case .provisioned:
             break
@@ -54,7 +54,7 @@ struct ConsoleObserver: DeviceFlowObserver {
             if let sent = sentAt.removeValue(forKey: packetID) {
                 acknowledged += 1
                 let ms = (clock.now() - sent.at).milliseconds
-                reporter.step("message_acknowledged", ["index": .int(sent.index), "packet_id": .int(Int(packetID)), "after_ms": .int(ms)],
+                reporter.step("message_acknowledged", ["index": .int(sent.index), "packet_id": .int(Int(packetID)), "after_ms": .int(Int(ms))],
                               "  message \(sent.index)\(total > 0 ? "/\(total)" : "") acknowledged by IoT Hub after \(ms) ms")
             }
         case .cloudToDevice(let message):

@@ -62,7 +62,7 @@ final class ConsoleTwinHandler: TwinAndMethodsHandler {
             reporter.step("reported", ["version": version.map { .int($0) } ?? .null],
                           "Reported properties accepted by IoT Hub\(version.map { " (reported v\($0))" } ?? "")")
         case .retrying(let request, let status, let wait):
-            reporter.step("twin_retrying", ["request": .string(Self.name(request)), "status": .int(Int(status)), "retry_in_ms": .int(wait.milliseconds)],
+            reporter.step("twin_retrying", ["request": .string(Self.name(request)), "status": .int(Int(status)), "retry_in_ms": .int(Int(wait.milliseconds))],
                           "IoT Hub answered the twin \(Self.name(request)) with \(status): asking again in \(Describe.seconds(wait))")
         case .rejected(let request, let status):
             reporter.warning("IoT Hub refused the twin \(Self.name(request)) with \(status)\(request == .reportedPatch ? "; the patch is dropped" : "")")

@@ -96,7 +96,7 @@ final class DeviceRunner {
             idScope: text.view(options.idScope), registrationID: text.view(registrationID),
             userAgent: text.view(DeviceOptions.userAgent),
             customPayload: options.payload.map { text.view($0) })
-        configuration.overallTimeout = .seconds(Int64(options.timeoutSeconds))
+        configuration.overallTimeout = .seconds(Int32(options.timeoutSeconds))
         configuration.jitterSeed = SystemEntropy.randomUInt64()
         memory.subscriptions[0] = DPSRegistration.subscription
         let connect: MQTTConnect
@@ -209,12 +209,11 @@ final class DeviceRunner {
         let fixedBody: ByteView?
         if case .fixed(let body) = plan.body { fixedBody = text.view(body) } else { fixedBody = nil }
         let start = clock.now()
-        let never = start + .forever
-        let deadline = plan.deadline(timeoutSeconds: options.timeoutSeconds).map { start + $0 } ?? never
+        let deadline = plan.deadline(timeoutSeconds: options.timeoutSeconds).map { start + $0 }
         var skipped = 0
         let reporter = self.reporter
         if let stay = plan.stayConnected, stay > .zero {
-            reporter.step("staying", ["seconds": .int(stay.milliseconds / 1000)], "Staying connected \(Describe.seconds(stay)) after the messages (until SIGINT/SIGTERM)")
+            reporter.step("staying", ["seconds": .int(Int(stay.milliseconds / 1000))], "Staying connected \(Describe.seconds(stay)) after the messages (until SIGINT/SIGTERM)")
         } else if plan.stayConnected == nil {
             reporter.step("staying", ["seconds": .null], "Staying connected until SIGINT/SIGTERM")
         }
@@ -235,18 +234,17 @@ final class DeviceRunner {
             }
         }
         let hub = IoTHubClient(configuration: configuration, topicBuffer: topicBuffer)
-        let stayUntil = plan.stayConnected.map { start + $0 } ?? never
         var served = try plan.hubFeatures.map { try serving($0, deviceID: assignment.deviceID) }
         defer { served?.buffers.forEach { $0.deallocate() } }
         do {
             if served != nil {
                 try flow.sendTelemetry(
                     &client, hub: hub, features: &served!.features, count: plan.messages ?? Int.max, interval: plan.interval,
-                    bodyBuffer: bodyBuffer, deadline: deadline, stayConnectedUntil: stayUntil, makeBody: makeBody)
+                    bodyBuffer: bodyBuffer, deadline: deadline, stayConnected: plan.stayConnected, makeBody: makeBody)
             } else {
                 try flow.sendTelemetry(
                     &client, hub: hub, count: plan.messages ?? Int.max, interval: plan.interval,
-                    bodyBuffer: bodyBuffer, deadline: deadline, stayConnectedUntil: stayUntil, makeBody: makeBody)
+                    bodyBuffer: bodyBuffer, deadline: deadline, stayConnected: plan.stayConnected, makeBody: makeBody)
             }
         } catch .stopped {
             return TelemetryResult(acknowledged: flow.observer.acknowledged, skipped: skipped, stopped: true)

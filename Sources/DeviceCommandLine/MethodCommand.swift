@@ -27,7 +27,7 @@ struct MethodCommand {
         case .exited(0): break
         case .exited(let status): return failure(500, run.errorText.isEmpty ? "the command exited with status \(status)" : run.errorText)
         case .signaled(let signal): return failure(500, "the command was ended by signal \(signal)")
-        case .timedOut: return failure(504, "the command ran past \(Describe.seconds(DeviceDuration(milliseconds: timeoutMilliseconds))) and was killed")
+        case .timedOut: return failure(504, "the command ran past \(Describe.seconds(DeviceDuration(milliseconds: Int32(clamping: timeoutMilliseconds)))) and was killed")
         case .stopped: return failure(503, "the device is stopping")
         case .notStarted(let error): return failure(500, "the command could not start (errno \(error))")
         }

@@ -5,7 +5,7 @@ struct RunOptions: Equatable {
     static let specs: [OptionSpec] = [
         OptionSpec("--messages", value: "messages", help: "Number of telemetry messages (0-1000000000; default 3), or forever: one every --interval until stopped."),
         OptionSpec("--interval", value: "interval", help: "Seconds between messages (0-86400; decimals allowed; default 1)."),
-        OptionSpec("--duration", value: "duration", help: "Seconds to stay connected after the messages are acknowledged (0-315360000; default 0), or forever: until SIGINT/SIGTERM."),
+        OptionSpec("--duration", value: "duration", help: "Seconds to stay connected after the messages are acknowledged (0-2147483, 24 days; default 0), or forever: until SIGINT/SIGTERM."),
         OptionSpec("--body", value: "body", help: "Send this JSON body instead of the walkthrough's message."),
         OptionSpec("--body-command", value: "body-command", help: "Run this with /bin/sh -c before each message and send its output (one JSON object) as the body; MESSAGE_INDEX, MESSAGE_COUNT and DEVICE_ID are in its environment; it may take 10 s."),
         OptionSpec("--reprovision", help: "Register with DPS even if --state holds an assignment."),
@@ -44,8 +44,8 @@ struct RunOptions: Equatable {
             throw UsageError("--messages must be 0 to 1000000000, or forever; got \(count)")
         }
         if !interval.isFinite || !(0...86_400).contains(interval) { throw UsageError("--interval must be 0 to 86400 seconds, got \(interval)") }
-        if case .count(let seconds) = duration, !(0...315_360_000).contains(seconds) {
-            throw UsageError("--duration must be 0 to 315360000 seconds (10 years), or forever; got \(seconds)")
+        if case .count(let seconds) = duration, !(0...Int(DeviceDuration.maximumSeconds)).contains(seconds) {
+            throw UsageError("--duration must be 0 to \(DeviceDuration.maximumSeconds) seconds (24 days), or forever; got \(seconds)")
         }
         if body != nil && bodyCommand != nil { throw UsageError("--body and --body-command both give the message body: pass one") }
         if bodyCommand == "" { throw UsageError("--body-command is empty: pass the command that prints the body") }
@@ -77,9 +77,9 @@ struct RunOptions: Equatable {
         let count: Int?
         if case .count(let n) = messages { count = n } else { count = nil }
         let stay: DeviceDuration?
-        if case .count(let seconds) = duration { stay = .seconds(Int64(seconds)) } else { stay = nil }
+        if case .count(let seconds) = duration { stay = .seconds(Int32(seconds)) } else { stay = nil }
         let source: TelemetryPlan.Body = body.map { .fixed($0) } ?? bodyCommand.map { .command($0) } ?? .walkthrough
-        return TelemetryPlan(messages: count, interval: DeviceDuration(milliseconds: Int64((interval * 1000).rounded())),
+        return TelemetryPlan(messages: count, interval: DeviceDuration(milliseconds: Int32((interval * 1000).rounded())),
                              stayConnected: stay, body: source, hubFeatures: hubFeatures)
     }
 }

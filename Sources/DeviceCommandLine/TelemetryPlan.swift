@@ -38,12 +38,15 @@ struct TelemetryPlan {
     /// The twin and methods to serve on the connection, if any.
     var hubFeatures: HubFeaturePlan? = nil
 
-    /// How long the whole telemetry step may take, or `nil` when it has no end: every message,
-    /// its interval, the stay, and `timeout` for the connection and the last PUBACK. (The
-    /// options are bounded so that this cannot overflow: `RunOptions.validate`.)
+    /// How long the whole telemetry step may take: every message, its interval, the stay, and
+    /// `timeout` for the connection and the last PUBACK. `nil` when the step has no end, or
+    /// when it is longer than `DeviceDuration.maximum` (24.8 days, the farthest a deadline can
+    /// be): such a run is bounded by its messages, and the session's timers still end a dead
+    /// connection. (The options are bounded so that the sum cannot overflow: `RunOptions.validate`.)
     func deadline(timeoutSeconds: Int) -> DeviceDuration? {
         guard let messages, let stayConnected else { return nil }
-        return DeviceDuration(milliseconds: interval.milliseconds * Int64(max(messages, 1)))
-            + stayConnected + .seconds(Int64(timeoutSeconds))
+        let total = Int64(interval.milliseconds) * Int64(max(messages, 1)) + Int64(stayConnected.milliseconds)
+            + Int64(timeoutSeconds) * 1000
+        return total <= Int64(DeviceDuration.maximum.milliseconds) ? DeviceDuration(milliseconds: Int32(total)) : nil
     }
 }

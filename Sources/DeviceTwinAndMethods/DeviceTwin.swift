@@ -274,7 +274,7 @@ public struct DeviceTwin {
     private mutating func retryWait(_ response: TwinTopics.Response) -> DeviceDuration? {
         guard response.status == 429 || response.status >= 500 else { return nil }
         guard let seconds = response.retryAfter else { return backoff.nextDelay(using: &random) }
-        let wait = DeviceDuration.seconds(Int64(widening: UInt(seconds)))
+        let wait = DeviceDuration(seconds: seconds)
         return wait < configuration.maximumRetryAfter ? wait : configuration.maximumRetryAfter
     }
 }

@@ -150,7 +150,7 @@ public struct ModemService {
         case .open:
             let port = try fields.u16()
             let flags = try fields.u8()
-            let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
+            let timeout = DeviceDuration(milliseconds: Int32(clamping: try fields.u32()))
             guard let host = String(validating: fields.rest.buffer, as: UTF8.self), !host.isEmpty else {
                 throw ModemError(.malformedRequest, "OPEN without a valid UTF-8 host name")
             }
@@ -158,7 +158,7 @@ public struct ModemService {
             try open(host: host, port: port, tls: flags & ModemFrame.openFlagTLS != 0, timeout: timeout)
             return []
         case .send:
-            let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
+            let timeout = DeviceDuration(milliseconds: Int32(clamping: try fields.u32()))
             let data = fields.rest
             let taken = try useConnection(.send) { (connection) throws(ModemError) -> Int in
                 try connection.send(data, timeout: timeout)
@@ -168,7 +168,7 @@ public struct ModemService {
             return [UInt8(taken >> 8), UInt8(taken & 0xFF)]
         case .receive:
             let limit = min(Int(try fields.u16()), maximumPayload)
-            let timeout = DeviceDuration(milliseconds: Int64(try fields.u32()))
+            let timeout = DeviceDuration(milliseconds: Int32(clamping: try fields.u32()))
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(limit, 1), alignment: 1)
             defer { buffer.deallocate() }
             let count = try useConnection(.receive) { (connection) throws(ModemError) -> Int in

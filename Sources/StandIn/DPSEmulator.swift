@@ -319,7 +319,7 @@ public final class DPSEmulator: TLSServerHandler {
         var topic = "$dps/registrations/res/\(status)/?$rid=\(rid)"
         if let retryAfter { topic += "&retry-after=\(retryAfter)" }
         var due: DeviceInstant?
-        if let delay = config.faults?.delayMilliseconds, delay > 0 { due = clock.now() + .milliseconds(Int64(delay)) }
+        if let delay = config.faults?.delayMilliseconds, delay > 0 { due = clock.now() + .milliseconds(Int32(clamping: delay)) }
         let topicBytes = Array(topic.utf8)
         let payloadBytes = Array(body.compactText.utf8)
         topicBytes.withUnsafeBytes { t in

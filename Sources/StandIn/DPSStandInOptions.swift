@@ -72,7 +72,7 @@ public struct DPSStandInOptions: Sendable, Equatable {
     public var timeouts: ServerTimeouts {
         let defaults = ServerTimeouts()
         func duration(_ seconds: Double?, _ fallback: DeviceDuration) -> DeviceDuration {
-            seconds.map { .milliseconds(Int64(($0 * 1000).rounded())) } ?? fallback
+            seconds.map { .milliseconds(Int32(clamping: Int64(($0 * 1000).rounded()))) } ?? fallback
         }
         return ServerTimeouts(
             handshake: duration(handshakeTimeout, defaults.handshake), connect: duration(connectTimeout, defaults.connect),

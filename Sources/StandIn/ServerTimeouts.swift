@@ -26,14 +26,14 @@ public struct ServerTimeouts: Sendable, Equatable, CustomStringConvertible {
     /// The longest silence allowed after a CONNECT with `keepAlive` seconds: 1.5 × the
     /// keep-alive (MQTT-3.1.2-24), at most `idle`; `idle` for keep-alive 0.
     func silenceLimit(keepAlive: UInt16) -> DeviceDuration {
-        let keepAliveLimit = DeviceDuration.milliseconds(Int64(keepAlive) * 1500)
+        let keepAliveLimit = DeviceDuration.milliseconds(Int32(keepAlive) * 1500)
         return keepAlive == 0 ? idle : min(idle, keepAliveLimit)
     }
 
     /// Which limit `silenceLimit` is, and why, for the log.
     func silenceName(keepAlive: UInt16) -> (name: String, why: String) {
         if keepAlive == 0 { return ("idle timeout", "keep-alive 0") }
-        if idle < .milliseconds(Int64(keepAlive) * 1500) { return ("idle timeout", "less than 1.5 × keep-alive \(keepAlive) s") }
+        if idle < .milliseconds(Int32(keepAlive) * 1500) { return ("idle timeout", "less than 1.5 × keep-alive \(keepAlive) s") }
         return ("keep-alive timeout", "1.5 × keep-alive \(keepAlive) s")
     }
 }

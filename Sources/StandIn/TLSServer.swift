@@ -124,7 +124,7 @@ public final class TLSServer {
             let listening = backoff.mayAccept(at: now)
             // poll skips a negative fd: the listener's, while accepting is paused.
             var fds = [pollfd(fd: listening ? listener.fd : -1, events: Int16(POLLIN), revents: 0)]
-            var wait: Int64 = 200
+            var wait: Int32 = 200
             if let retryAt = backoff.retryAt { wait = min(wait, max(0, (retryAt - now).milliseconds)) }
             for connection in connections {
                 var events = Int16(POLLIN)
@@ -132,7 +132,7 @@ public final class TLSServer {
                 fds.append(pollfd(fd: connection.fd, events: events, revents: 0))
                 wait = min(wait, max(0, (connection.nextDue - now).milliseconds))
             }
-            let ready = poll(&fds, nfds_t(fds.count), Int32(wait))
+            let ready = poll(&fds, nfds_t(fds.count), wait)
             if ready < 0 && errno != EINTR { break }
             if listening && fds[0].revents != 0 { acceptAll(handler) }
             for connection in connections { connection.service(handler, now: clock.now()) }

@@ -65,7 +65,7 @@ struct HubServiceOptions: ParsableArguments {
             memory: memory.memory)
         let clock = MonotonicClock()
         var client = MQTTClient(session: session, transport: TLSTransport(host: host, port: port, identity: identity), clock: clock)
-        let deadline = clock.now() + .seconds(waitSeconds)
+        let deadline = clock.now() + .seconds(Int32(clamping: waitSeconds))
         let topic = text.view("$service/\(path)/?$rid=1\(query)")
         let payload = text.view(String(decoding: body, as: UTF8.self))
         do {

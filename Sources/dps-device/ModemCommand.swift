@@ -75,7 +75,7 @@ struct ModemCommand: ParsableCommand {
     /// Opens the serial line, waiting up to --wait seconds for it to appear.
     private func openSerial() throws -> SerialPort {
         let clock = MonotonicClock()
-        let deadline = clock.now() + .seconds(Int64(wait))
+        let deadline = clock.now() + .seconds(Int32(clamping: wait))
         while true {
             do throws(SerialPort.Failure) {
                 return try SerialPort(path: serial, baud: baud)

@@ -277,7 +277,7 @@ struct MonitorCommand: ParsableCommand {
                 memory: memory.memory)
             let clock = MonotonicClock()
             var client = MQTTClient(session: session, transport: TLSTransport(host: host, port: port, identity: identity), clock: clock)
-            let deadline = timeout.map { clock.now() + .seconds(Int64($0)) }
+            let deadline = timeout.map { clock.now() + .seconds(Int32(clamping: $0)) }
             var seen = 0
             var problem: String?
             let handler: (MQTTSessionEvent) -> Void = { event in

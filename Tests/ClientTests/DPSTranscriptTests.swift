@@ -46,7 +46,7 @@ final class DPSHarness {
     }
 
     /// Advances virtual time to `milliseconds` and runs the timers of both machines.
-    func tick(_ milliseconds: Int64) throws {
+    func tick(_ milliseconds: UInt32) throws {
         mqtt.at(milliseconds)
         _ = try feed("")
         try carryOut(registration.timersDue(now: mqtt.now))
@@ -278,8 +278,8 @@ struct DPSResponseTests {
         #expect(h.registration.nextDeadline == DeviceInstant(milliseconds: 2_000))
     }
 
-    @Test(arguments: [("0", Int64(2_000)), ("1", 2_000), ("86400", 300_000)])
-    func absurdRetryAfterIsClamped(value: String, expected: Int64) throws {
+    @Test(arguments: [("0", UInt32(2_000)), ("1", 2_000), ("86400", 300_000)])
+    func absurdRetryAfterIsClamped(value: String, expected: UInt32) throws {
         // An overall timeout beyond the ceiling, so that the clamped wait is what shows.
         let h = try answered("202", "$rid=1&retry-after=\(value)", #"{"operationId":"op1","status":"assigning"}"#) {
             $0.overallTimeout = .seconds(3_600)
@@ -287,8 +287,8 @@ struct DPSResponseTests {
         #expect(h.registration.nextDeadline == DeviceInstant(milliseconds: expected))
     }
 
-    @Test(arguments: [("0", Int64(2_000)), ("86400", 300_000)])
-    func throttledRetryAfterIsClamped(value: String, expected: Int64) throws {
+    @Test(arguments: [("0", UInt32(2_000)), ("86400", 300_000)])
+    func throttledRetryAfterIsClamped(value: String, expected: UInt32) throws {
         // 429's retry-after goes through the same floor and ceiling as a poll's.
         let h = try answered("429", "$rid=1&retry-after=\(value)", "") { $0.overallTimeout = .seconds(3_600) }
         #expect(h.outcome == nil)

@@ -91,7 +91,7 @@ final class SessionHarness {
         subscriptionStorage.deallocate()
     }
 
-    func at(_ milliseconds: Int64) { now = DeviceInstant(milliseconds: milliseconds) }
+    func at(_ milliseconds: UInt32) { now = DeviceInstant(milliseconds: milliseconds) }
 
     /// Everything the session wants sent, as hex, marked sent at `now`.
     func sent() -> String {

@@ -10,7 +10,7 @@ import Testing
 
 @Suite("DPS stand-in: accept back-off")
 struct AcceptBackoffTests {
-    static func at(_ milliseconds: Int64) -> DeviceInstant { DeviceInstant(milliseconds: milliseconds) }
+    static func at(_ milliseconds: UInt32) -> DeviceInstant { DeviceInstant(milliseconds: milliseconds) }
 
     /// An episode begins at the first failure and ends when the backlog is drained, however
     /// many connections get in (and attempts fail) in between.

@@ -29,7 +29,7 @@ struct Recorder: DeviceFlowObserver {
     var connects = 0
     var sent = 0
     var acknowledged = 0
-    var failures = [(at: Int64, failure: Failure)]()
+    var failures = [(at: Int32, failure: Failure)]()
     init() { start = clock.now() }
 
     mutating func observe(_ event: DeviceFlowEvent<TCPTransport.Failure>) {
@@ -80,7 +80,7 @@ final class Device {
     }
 
     /// `DeviceFlow.sendTelemetry` of messages "msg-00001"… with a fast backoff.
-    func sendTelemetry(count: Int, flow: inout Flow, seconds: Int64 = 20) throws(Failure) {
+    func sendTelemetry(count: Int, flow: inout Flow, seconds: Int32 = 20) throws(Failure) {
         let bodyBuffer = self.bodyBuffer
         try flow.sendTelemetry(
             &client, hub: hub, count: count, interval: .zero, bodyBuffer: bodyBuffer,
@@ -144,7 +144,7 @@ final class Subscriber {
 
     /// Reads deliveries until `expected` distinct ones are in and nothing came for `quiet` ms
     /// (so that late duplicates are counted too), or `seconds` pass.
-    func drain(expected: Int, quietMilliseconds: Int64 = 300, seconds: Int64 = 20) throws {
+    func drain(expected: Int, quietMilliseconds: Int32 = 300, seconds: Int32 = 20) throws {
         let clock = client.clock
         let deadline = clock.now() + .seconds(seconds)
         var lastMessage = clock.now()
@@ -304,7 +304,7 @@ struct FaultScenarioTests {
         var flow = fastFlow(seed: seed)
         let started = FaultProxy.nowMilliseconds()
         do throws(Failure) {
-            try device.sendTelemetry(count: messages, flow: &flow, seconds: Int64(max(60, messages / 50)))
+            try device.sendTelemetry(count: messages, flow: &flow, seconds: Int32(max(60, messages / 50)))
         } catch {
             Issue.record("sendTelemetry failed: \(error); after \(flow.observer.acknowledged) acknowledgements")
         }

@@ -147,7 +147,7 @@ final class DPSStandIn: @unchecked Sendable {
     var log: String { lines.map(\.text).joined(separator: "\n") }
 
     /// The first log line that contains `text`, waiting up to `seconds` for it.
-    func line(containing text: String, within seconds: Int64 = 5) -> String? {
+    func line(containing text: String, within seconds: Int32 = 5) -> String? {
         let clock = MonotonicClock()
         let deadline = clock.now() + .seconds(seconds)
         while true {
@@ -272,11 +272,11 @@ struct TLSRecorder: DeviceFlowObserver {
     var sentIndexByPacketID = [UInt16: Int]()
     /// Indexes (from 1) of the messages IoT Hub acknowledged.
     var acknowledgedIndexes = [Int]()
-    var failures = [(at: Int64, failure: TLSFlowFailure)]()
+    var failures = [(at: Int32, failure: TLSFlowFailure)]()
     var progress = [DPSProgress]()
     init() { start = clock.now() }
 
-    var now: Int64 { (clock.now() - start).milliseconds }
+    var now: Int32 { (clock.now() - start).milliseconds }
 
     mutating func observe(_ event: DeviceFlowEvent<TLSFailure>) {
         switch event {
@@ -299,7 +299,7 @@ func tlsFlow(backoff: ReconnectBackoff = ReconnectBackoff(minimum: .milliseconds
 }
 
 /// A fixed wait between attempts (no growth, no jitter), for attempt counts that do not depend on timing.
-func fixedBackoff(_ milliseconds: Int64) -> ReconnectBackoff {
+func fixedBackoff(_ milliseconds: Int32) -> ReconnectBackoff {
     ReconnectBackoff(minimum: .milliseconds(milliseconds), maximum: .milliseconds(milliseconds), maximumJitter: .zero)
 }
 
@@ -406,7 +406,7 @@ final class TLSHubDevice {
     }
 
     /// `DeviceFlow.sendTelemetry` of messages "msg-00001"…, `interval` apart.
-    func sendTelemetry(count: Int, interval: DeviceDuration = .zero, flow: inout TLSFlow, seconds: Int64 = 20) throws(TLSFlowFailure) {
+    func sendTelemetry(count: Int, interval: DeviceDuration = .zero, flow: inout TLSFlow, seconds: Int32 = 20) throws(TLSFlowFailure) {
         let bodyBuffer = self.bodyBuffer
         try flow.sendTelemetry(
             &client, hub: hub, count: count, interval: interval, bodyBuffer: bodyBuffer,

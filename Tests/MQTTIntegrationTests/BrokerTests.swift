@@ -107,7 +107,7 @@ struct BrokerTests {
         let clock = publisher.clock
         let deadline = clock.now() + DeviceDuration.seconds(20)
 
-        func drainSubscriber(milliseconds: Int64) throws {
+        func drainSubscriber(milliseconds: Int32) throws {
             for event in try subscriber.poll(milliseconds: milliseconds) {
                 guard case .message(_, let text, _, _, let dup) = event, let number = CounterPayload.number(text),
                     (1...Self.total).contains(number)

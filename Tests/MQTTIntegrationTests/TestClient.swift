@@ -223,14 +223,14 @@ final class TestClient {
 
     /// One `poll`, waiting at most `milliseconds` for input. Events handed out before a poll
     /// fails (PUBACKs read just before the peer's close) are returned by the next poll, not lost.
-    func poll(milliseconds: Int64) throws(Client.Failure) -> [Event] {
+    func poll(milliseconds: Int32) throws(Client.Failure) -> [Event] {
         try client.poll(until: clock.now() + DeviceDuration.milliseconds(milliseconds)) { undelivered.append(Event($0)) }
         defer { undelivered.removeAll() }
         return undelivered
     }
 
     /// Polls until `done` holds for the events so far, or `seconds` pass.
-    func poll(upTo seconds: Int64, until done: ([Event]) -> Bool) throws(Client.Failure) -> [Event] {
+    func poll(upTo seconds: Int32, until done: ([Event]) -> Bool) throws(Client.Failure) -> [Event] {
         let deadline = clock.now() + DeviceDuration.seconds(seconds)
         var events = [Event]()
         while !done(events) && clock.now() < deadline {

@@ -9,7 +9,7 @@ import DeviceCore
 final class VirtualClock: DeviceClock, @unchecked Sendable {
     private(set) var current: DeviceInstant
 
-    init(start: Int64 = 1_000) { current = DeviceInstant(milliseconds: start) }
+    init(start: UInt32 = 1_000) { current = DeviceInstant(milliseconds: start) }
 
     func now() -> DeviceInstant { current }
 

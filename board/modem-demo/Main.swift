@@ -87,10 +87,14 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
 
     // The modem: protocol version, and who we are (its certificate's CN).
     let registrationID: ByteView
-    let wallClockAtBoot: Int64
+    // The modem's wall clock at `syncedAt`: a message's time is that plus the time since
+    // (an instant difference: good for 24.8 days, longer than the demo runs).
+    let wallClock: Int64
+    let syncedAt: DeviceInstant
     do throws(ModemFailure) {
         registrationID = try channel.hello(identityBuffer: pool.bytes(64))
-        wallClockAtBoot = try channel.time() &- clock.now().milliseconds
+        wallClock = try channel.time()
+        syncedAt = clock.now()
     } catch {
         Console.write("modem-demo: ")
         describe(error, message: channel.lastErrorMessage)
@@ -119,7 +123,7 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
             idScope: ByteView(Settings.idScope), registrationID: registrationID,
             provisioningHost: ByteView(Settings.provisioningHost), provisioningPort: Settings.provisioningPort,
             transport: Transport(channel: channel), clock: clock,
-            memory: pool.bytes(Device.requiredBytes()), observer: DemoObserver(), seed: UInt64(bitPattern: wallClockAtBoot))
+            memory: pool.bytes(Device.requiredBytes()), observer: DemoObserver(), seed: UInt64(bitPattern: wallClock))
     } catch {
         FlowConsole.failure(error) { describe($0, message: nil) }
         return 2
@@ -139,7 +143,7 @@ func runDevice(_ link: Link, _ pool: inout MemoryPool) -> Int32 {
         try device.sendTelemetry(to: assignment, messages: Settings.messages, interval: .milliseconds(Settings.intervalMilliseconds)) {
             (index, buffer) throws(JSONWriteError) -> ByteView? in
             let i = Int64(word: index)
-            let now = wallClockAtBoot &+ clock.now().milliseconds
+            let now = wallClock &+ Int64(word: Int(truncatingIfNeeded: (clock.now() - syncedAt).milliseconds))
             return try WalkthroughTelemetry(
                 temperatureTenths: 240 &+ (i &* 7) % 60, humidityTenths: 600 &+ (i &* 13) % 200,
                 greeting: ByteView(Settings.greeting),

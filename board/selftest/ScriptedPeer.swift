@@ -193,7 +193,7 @@ struct ScriptedTransport: DeviceTransport {
             Console.newline()
             throw fail(.scriptEnded)
         }
-        let now = clock.now().milliseconds
+        let now = Int64(word: Int(truncatingIfNeeded: clock.now().milliseconds))
         Console.write("  ")
         Console.write(script.name)
         Console.write(" peer t=")
@@ -227,7 +227,7 @@ struct ScriptedTransport: DeviceTransport {
             clock.sleep(until: clock.now() + timeout)  // nothing comes: the wait passes (WFI)
             return 0
         }
-        if replyPosition == 0 && step - 1 < repliedAt.count { repliedAt[step - 1] = clock.now().milliseconds }
+        if replyPosition == 0 && step - 1 < repliedAt.count { repliedAt[step - 1] = Int64(word: Int(truncatingIfNeeded: clock.now().milliseconds)) }
         let count = min(pending, buffer.count)
         var i = 0
         while i < count {

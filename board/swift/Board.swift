@@ -14,15 +14,15 @@ import DeviceCore
 @_extern(c, "board_get_name") func board_get_name() -> UnsafePointer<CChar>
 @_extern(c, "putchar") func board_putchar(_ c: Int32) -> Int32
 
-/// Milliseconds since reset from the SysTick interrupt (1 kHz); sleeping is WFI until the
-/// deadline, woken by each tick.
+/// Milliseconds since reset from the SysTick interrupt (1 kHz), their low 32 bits as
+/// `DeviceInstant` takes them; sleeping is WFI until the deadline, woken by each tick.
 public struct SysTickClock: DeviceClock {
     public init() {}
 
-    public func now() -> DeviceInstant { DeviceInstant(milliseconds: board_millis()) }
+    public func now() -> DeviceInstant { DeviceInstant(truncating: board_millis()) }
 
     public func sleep(until deadline: DeviceInstant) {
-        while board_millis() < deadline.milliseconds { board_wait_for_interrupt() }
+        while now() < deadline { board_wait_for_interrupt() }
     }
 }
 

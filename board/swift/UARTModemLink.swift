@@ -27,7 +27,7 @@ public struct UARTModemLink: ModemLink {
         while true {
             let count = board_modem_read(buffer.baseAddress, capacity)
             if count > 0 { return Int(count) }
-            if board_millis() >= deadline.milliseconds { return 0 }
+            if SysTickClock().now() >= deadline { return 0 }
             board_wait_for_interrupt()
         }
     }

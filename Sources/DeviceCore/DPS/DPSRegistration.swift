@@ -330,10 +330,10 @@ public struct DPSRegistration {
     }
 
     /// `retry-after` seconds, clamped to the configured floor and ceiling. Out of line: the
-    /// 64-bit multiply and both comparisons were inlined at each of its two sites in `handle`.
+    /// multiply and the comparisons were inlined at each of its two sites in `handle`.
     @inline(never)
     private func clampRetryAfter(_ seconds: UInt32) -> DeviceDuration {
-        let wait = DeviceDuration(milliseconds: Int64(widening: UInt(seconds)) &* 1000)
+        let wait = DeviceDuration(seconds: seconds)
         return max(configuration.minimumRetryAfter, min(configuration.maximumRetryAfter, wait))
     }
 

@@ -92,23 +92,23 @@ where Observer.TransportFailure == Transport.Failure {
         }
     }
 
-    /// After a failure: throws it if it is final or the deadline would pass, otherwise reports
-    /// it and sleeps for the backoff delay.
+    /// After a failure: throws it if it is final or the deadline (if any) would pass, otherwise
+    /// reports it and sleeps for the backoff delay.
     @inline(never)
-    mutating func waitBeforeRetry(_ failure: Failure, clock: Clock, deadline: DeviceInstant) throws(Failure) {
+    mutating func waitBeforeRetry(_ failure: Failure, clock: Clock, deadline: DeviceInstant?) throws(Failure) {
         if observer.shouldStop { throw .stopped }
         guard Self.isRetriable(failure) else { throw failure }
         let wait = backoff.nextDelay(using: &random)
         let now = clock.now()
-        if now + wait >= deadline { throw failure }
+        if let deadline, now + wait >= deadline { throw failure }
         observer.observe(.connectionFailed(failure, retryIn: wait))
         clock.sleep(until: now + wait)
     }
 
-    /// Connects `client`, retrying retriable failures until `deadline`; no attempt (connect,
-    /// handshake, CONNACK) runs past it.
+    /// Connects `client`, retrying retriable failures until `deadline` (`nil`: until stopped);
+    /// no attempt (connect, handshake, CONNACK) runs past it.
     @inline(never)
-    public mutating func connect(_ client: inout Client, deadline: DeviceInstant) throws(Failure) {
+    public mutating func connect(_ client: inout Client, deadline: DeviceInstant?) throws(Failure) {
         var attempt = 0
         while true {
             if observer.shouldStop { throw .stopped }
@@ -197,41 +197,53 @@ where Observer.TransportFailure == Transport.Failure {
 
     /// Sends `count` messages to IoT Hub over `client` (configured with
     /// `IoTHubClient.connectPacket`), `interval` apart, waits until IoT Hub has acknowledged
-    /// every one, stays connected until `stayConnectedUntil` (if later; cloud-to-device
-    /// messages keep arriving), and disconnects. `makeBody(index, buffer)` writes message
-    /// `index` (from 1), or returns `nil` to send nothing this time (its source failed and said
-    /// so). Lost connections are resumed: unacknowledged messages are re-sent with DUP.
+    /// every one, stays connected `stayConnected` longer (`nil`: until the observer stops it;
+    /// cloud-to-device messages keep arriving), and disconnects. The step fails with
+    /// `.timedOut` at `deadline`; with no deadline it retries lost connections until stopped.
+    /// `makeBody(index, buffer)` writes message `index` (from 1), or returns `nil` to send
+    /// nothing this time (its source failed and said so). Lost connections are resumed:
+    /// unacknowledged messages are re-sent with DUP.
     @inline(__always)
     public mutating func sendTelemetry(
         _ client: inout Client, hub: IoTHubClient, count: Int, interval: DeviceDuration,
-        bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant, stayConnectedUntil: DeviceInstant? = nil,
+        bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant?, stayConnected: DeviceDuration? = .zero,
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
         var none = NoHubFeatures()
         try sendTelemetry(
             &client, hub: hub, features: &none, count: count, interval: interval, bodyBuffer: bodyBuffer, deadline: deadline,
-            stayConnectedUntil: stayConnectedUntil, makeBody: makeBody)
+            stayConnected: stayConnected, makeBody: makeBody)
     }
 
     /// `sendTelemetry` with the twin, direct methods or other `features` served on the same
     /// connection: told of every connect and loss, handed every inbound PUBLISH that is not a
     /// cloud-to-device message, and what they ask to publish is published (QoS 0) as the
     /// steps go. Subscribe the session to what the features need.
+    ///
+    /// Instants are compared within 24.8 days (`DeviceInstant`): the stay is timed from the
+    /// last acknowledgement, and a step longer than that has no deadline.
     @inline(never)
     public mutating func sendTelemetry<Features: HubFeatures>(
         _ client: inout Client, hub: IoTHubClient, features: inout Features, count: Int, interval: DeviceDuration,
-        bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant, stayConnectedUntil: DeviceInstant? = nil,
+        bodyBuffer: UnsafeMutableRawBufferPointer, deadline: DeviceInstant?, stayConnected: DeviceDuration? = .zero,
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
         let clock = client.clock
         var next = 1
         var nextSendAt = clock.now()
+        // When the stay ends: set once every message is acknowledged.
+        var stayUntil: DeviceInstant?
         try connect(&client, deadline: deadline)
         features.connected(now: clock.now())
         do throws(Failure) {
-            while next <= count || client.session.unacknowledgedCount > 0 || stayConnectedUntil.map({ clock.now() < $0 }) == true {
+            while true {
+                if next > count && client.session.unacknowledgedCount == 0, let stayConnected {
+                    let until = stayUntil ?? clock.now() + stayConnected
+                    if clock.now() >= until { break }
+                    stayUntil = until
+                }
                 if observer.shouldStop { throw .stopped }
-                if clock.now() >= deadline { throw .timedOut }
+                if let deadline, clock.now() >= deadline { throw .timedOut }
                 do throws(Failure) {
                     while let message = features.nextPublish(now: clock.now()) {
                         do throws(MQTTSessionError) { _ = try client.session.publish(topic: message.topic, payload: message.payload, qos: .atMostOnce) } catch {
@@ -245,7 +257,7 @@ where Observer.TransportFailure == Transport.Failure {
                         next += 1
                         nextSendAt = clock.now() + interval
                     }
-                    let wake = earliest(next <= count ? nextSendAt : min(stayConnectedUntil ?? deadline, deadline), features.nextDeadline)
+                    let wake = earliest(earliest(next <= count ? nextSendAt : stayUntil, deadline), features.nextDeadline)
                     let event: MQTTSessionEvent?
                     do throws(Client.Failure) { event = try client.nextEvent(until: wake) } catch { throw Self.failure(error) }
                     if let event { deliver(event, hub: hub, features: &features, clock: clock) }

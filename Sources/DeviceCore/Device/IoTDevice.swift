@@ -143,18 +143,19 @@ where Observer.TransportFailure == Transport.Failure {
     /// DeviceTwinAndMethods) served on the same connection: the session subscribes to
     /// `subscriptions` (which must outlive the call), and `modelID` (IoT Plug and Play) goes
     /// in the hub user name. Stays connected `stayConnected` after the last acknowledgement,
-    /// serving them.
+    /// serving them; `nil` stays until the observer stops the device (and retries lost
+    /// connections until then: no timeout).
     @inline(never)
     public mutating func sendTelemetry<Features: HubFeatures>(
         to assignment: DPSAssignment, messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
-        stayConnected: DeviceDuration = .zero, modelID: ByteView? = nil, subscriptions: MQTTTopicFilterList, features: inout Features,
+        stayConnected: DeviceDuration? = .zero, modelID: ByteView? = nil, subscriptions: MQTTTopicFilterList, features: inout Features,
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
         let hub = try prepareTelemetry(to: assignment, modelID: modelID, subscriptions: subscriptions)
         let now = client.pointee.clock.now()
         try flow.sendTelemetry(
             &client.pointee, hub: hub, features: &features, count: messages,
-            interval: interval, bodyBuffer: memory.body, deadline: now + timeout + stayConnected, stayConnectedUntil: now + stayConnected,
+            interval: interval, bodyBuffer: memory.body, deadline: stayConnected.map { now + (timeout + $0) }, stayConnected: stayConnected,
             makeBody: makeBody)
     }
 

@@ -173,7 +173,7 @@ public struct ModemChannel<Link: ModemLink, Clock: DeviceClock> {
     ) throws(ModemFailure) -> ModemFrameView {
         sequence &+= 1
         writeFrame(kind.rawValue, fields: fields, data: data)
-        let deadline = clock.now() + wait + responseGrace
+        let deadline = clock.now() + (wait + responseGrace)
         while true {
             if let frame = nextFrame() {
                 guard frame.sequence == sequence else { continue }  // a late answer to an earlier request
@@ -245,10 +245,9 @@ struct FieldWriter {
         put(UInt8(truncatingIfNeeded: value))
     }
 
-    /// A duration in milliseconds, clamped to 0...UInt32.max.
+    /// A duration in milliseconds, a negative one as 0.
     mutating func put32(_ duration: DeviceDuration) {
-        let ms = duration.milliseconds
-        let value: UInt32 = ms <= 0 ? 0 : ms >= 0xFFFF_FFFF ? 0xFFFF_FFFF : UInt32(truncatingIfNeeded: ms)
+        let value = UInt32(truncatingIfNeeded: max(duration.milliseconds, 0))
         put(UInt8(truncatingIfNeeded: value >> 24))
         put(UInt8(truncatingIfNeeded: value >> 16))
         put(UInt8(truncatingIfNeeded: value >> 8))

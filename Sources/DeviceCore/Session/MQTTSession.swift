@@ -452,7 +452,7 @@ public struct MQTTSession {
     /// The keep-alive interval; `nil` when keep-alive is off.
     private var keepAliveInterval: DeviceDuration? {
         let seconds = configuration.connect.keepAlive
-        return seconds == 0 ? nil : DeviceDuration(milliseconds: Int64(widening: UInt(seconds)) &* 1000)
+        return seconds == 0 ? nil : DeviceDuration(seconds: UInt32(seconds))
     }
 
     private mutating func checkTimers(now: DeviceInstant) throws(MQTTSessionError) {

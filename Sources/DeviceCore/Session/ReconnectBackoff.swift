@@ -23,14 +23,14 @@ public struct ReconnectBackoff: Sendable {
         var base = minimum.milliseconds
         var doublings = attempts
         while doublings > 0 && base < maximum.milliseconds {
-            base &*= 2
+            base = base > maximum.milliseconds / 2 ? maximum.milliseconds : base &* 2
             doublings -= 1
         }
         if base > maximum.milliseconds { base = maximum.milliseconds }
         attempts += 1
-        let jitterRange = UInt64(bitPattern: maximumJitter.milliseconds)
-        let jitter = jitterRange == 0 ? 0 : random.next() % (jitterRange + 1)
-        return DeviceDuration(milliseconds: base &+ Int64(bitPattern: jitter))
+        let jitterRange = UInt32(truncatingIfNeeded: max(maximumJitter.milliseconds, 0))
+        let jitter = jitterRange == 0 ? 0 : UInt32(truncatingIfNeeded: random.next()) % (jitterRange &+ 1)
+        return .milliseconds(base) + .milliseconds(Int32(bitPattern: jitter))
     }
 
     /// A connection succeeded: start again from the minimum.

@@ -407,7 +407,7 @@ public final class IoTHubEmulator: TLSServerHandler {
         let hubRID = String(nextMethodRequest, radix: 16)
         nextMethodRequest += 1
         pendingMethods[hubRID] = PendingMethod(
-            service: connection, serviceRequestID: rid, deviceID: deviceID, method: method, deadline: clock.now() + .seconds(Int64(seconds)))
+            service: connection, serviceRequestID: rid, deviceID: deviceID, method: method, deadline: clock.now() + .seconds(Int32(clamping: seconds)))
         send(topic: "$iothub/methods/POST/\(method)/?$rid=\(hubRID)", payload: payload.isEmpty ? Array("null".utf8) : payload, qos: .atMostOnce, on: device)
         log("\(who) -> sent to the device as $rid=\(hubRID), timeout \(seconds) s, payload \(String(decoding: payload, as: UTF8.self))")
     }
