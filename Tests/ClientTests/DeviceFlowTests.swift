@@ -61,6 +61,9 @@ final class ScriptedPeer {
             }
         case .puback(let id):
             received.append("PUBACK \(id)")
+        case .pingreq:
+            received.append("PINGREQ")
+            inbound += bytes("d000")
         case .disconnect:
             received.append("DISCONNECT")
         default:
@@ -161,8 +164,12 @@ final class ClientMemory {
 
 @Suite("Device flow: provision then telemetry, scripted peer")
 struct DeviceFlowTests {
-    @Test func provisionsThenSendsThreeMessagesAcrossARefusedConnectAndADrop() throws {
+    /// The same run from 0 and from 1.5 s before the 32-bit millisecond counter wraps: the
+    /// DPS wait, the backoff and the interval cross the wrap and nothing changes.
+    @Test(arguments: [UInt32(0), UInt32.max - 1_500])
+    func provisionsThenSendsThreeMessagesAcrossARefusedConnectAndADrop(startingAt start: UInt32) throws {
         let time = VirtualTime()
+        time.now = DeviceInstant(milliseconds: start)
         let peer = ScriptedPeer(time: time)
         peer.refuseConnections = 1
         var flow = DeviceFlow<ScriptedTransport, VirtualClock, RecordingObserver>(
@@ -212,7 +219,7 @@ struct DeviceFlowTests {
             configuration: MQTTSessionConfiguration(connect: try IoTHubClient.connectPacket(for: hubConfiguration, buffer: connectBuffer)),
             memory: hubMemory.memory)
         var hubClient = MQTTClient(session: hubSession, transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time))
-        let start = time.now
+        let hubStart = time.now
         try flow.sendTelemetry(
             &hubClient, hub: IoTHubClient(configuration: hubConfiguration, topicBuffer: topicBuffer), count: 3,
             interval: .seconds(1), bodyBuffer: bodyBuffer, deadline: time.now + .seconds(60)
@@ -243,7 +250,88 @@ struct DeviceFlowTests {
             "sent 3 id 3 ", "acked 2", "acked 3",
             "disconnected",
         ])
-        #expect(time.now - start < .seconds(10))
+        #expect(time.now - hubStart < .seconds(10))
         for buffer in [userName, request, results, connectBuffer, topicBuffer, bodyBuffer] { buffer.deallocate() }
+    }
+
+    /// A hub client for `peer` on `time`, with its buffers (deallocated by `done`).
+    private static func hubClient(_ peer: ScriptedPeer, _ time: VirtualTime) throws -> (MQTTClient<ScriptedTransport, VirtualClock>, IoTHubClient, UnsafeMutableRawBufferPointer, done: () -> Void) {
+        let memory = ClientMemory()
+        let connectBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+        let topicBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+        let bodyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
+        let configuration = IoTHubConfiguration(hostName: view("contoso.azure-devices.net"), deviceID: view("device1"))
+        let session = MQTTSession(
+            configuration: MQTTSessionConfiguration(connect: try IoTHubClient.connectPacket(for: configuration, buffer: connectBuffer)),
+            memory: memory.memory)
+        let client = MQTTClient(session: session, transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time))
+        return (client, IoTHubClient(configuration: configuration, topicBuffer: topicBuffer), bodyBuffer, {
+            withExtendedLifetime(memory) {}
+            for buffer in [connectBuffer, topicBuffer, bodyBuffer] { buffer.deallocate() }
+        })
+    }
+
+    @Test func theStayIsTimedFromTheLastAcknowledgement() throws {
+        let time = VirtualTime()
+        let peer = ScriptedPeer(time: time)
+        var (client, hub, body, done) = try Self.hubClient(peer, time)
+        defer { done() }
+        var flow = DeviceFlow<ScriptedTransport, VirtualClock, RecordingObserver>(observer: RecordingObserver(), random: SplitMix64(seed: 1))
+        // Message 2 goes (and is acknowledged) at 3 s; the stay of 5 s runs from there, to 8 s.
+        try flow.sendTelemetry(
+            &client, hub: hub, count: 2, interval: .seconds(3), bodyBuffer: body, deadline: time.now + .seconds(60),
+            stayConnected: .seconds(5)
+        ) { (_, _) throws(JSONWriteError) -> ByteView? in view("{}") }
+        #expect(time.now == DeviceInstant(milliseconds: 8_000))
+        #expect(flow.observer.log.suffix(3) == ["sent 2 id 2 {}", "acked 2", "disconnected"])
+    }
+
+    /// Stops after `days` of virtual time, counted as a long-running app counts them: the
+    /// milliseconds between checks added up (an instant that far ahead cannot be compared).
+    struct StoppingObserver: DeviceFlowObserver {
+        typealias TransportFailure = ScriptedFailure
+        final class Elapsed {
+            var milliseconds: Int64 = 0
+            var last: DeviceInstant
+            init(from start: DeviceInstant) { last = start }
+        }
+        let time: VirtualTime
+        let days: Int64
+        let elapsed: Elapsed
+        mutating func observe(_ event: DeviceFlowEvent<ScriptedFailure>) {}
+        var shouldStop: Bool {
+            elapsed.milliseconds += Int64((time.now - elapsed.last).milliseconds)
+            elapsed.last = time.now
+            return elapsed.milliseconds >= days * 86_400_000
+        }
+    }
+
+    /// A stay of `nil` with no deadline lasts until the observer stops the flow, here 30 days
+    /// on: past the counter's 24.8-day horizon and its wrap, the instants kept are still now's
+    /// neighbours.
+    @Test func aStayOfNilLastsUntilStopped() throws {
+        let time = VirtualTime()
+        let peer = ScriptedPeer(time: time)
+        var (client, hub, body, done) = try Self.hubClient(peer, time)
+        defer { done() }
+        // The session pings through the month at its keep-alive; waits are not cut to 1 s.
+        client.ioTimeout = .seconds(3_600)
+        let elapsed = StoppingObserver.Elapsed(from: time.now)
+        var flow = DeviceFlow<ScriptedTransport, VirtualClock, StoppingObserver>(
+            observer: StoppingObserver(time: time, days: 30, elapsed: elapsed), random: SplitMix64(seed: 1))
+        do throws(DeviceFlowFailure<ScriptedFailure>) {
+            try flow.sendTelemetry(
+                &client, hub: hub, count: 1, interval: .zero, bodyBuffer: body, deadline: nil, stayConnected: nil
+            ) { (_, _) throws(JSONWriteError) -> ByteView? in view("{}") }
+            Issue.record("the flow ended by itself")
+        } catch .stopped {
+        } catch {
+            Issue.record("failed: \(error)")
+        }
+        #expect(elapsed.milliseconds >= 30 * 86_400_000)
+        #expect(elapsed.milliseconds < 30 * 86_400_000 + 300_000)
+        #expect(peer.received.filter { $0 == "CONNECT device1 contoso.azure-devices.net/device1/?api-version=2021-04-12" }.count == 1)
+        #expect(peer.received.filter { $0 == "PINGREQ" }.count > 10_000)
+        #expect(peer.received.last == "DISCONNECT")
     }
 }
