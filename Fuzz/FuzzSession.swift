@@ -165,7 +165,7 @@ func fuzzSession(_ data: ByteView) {
     var stalls = 0
     while fed < stream.raw.count {
         let roll = rng.next()
-        now = now + .milliseconds(Int64(roll % 4) == 0 ? Int64((roll >> 4) % 30_000) : Int64((roll >> 4) % 50))
+        now = now + .milliseconds(Int32(roll % 4 == 0 ? (roll >> 4) % 30_000 : (roll >> 4) % 50))
         var chunk = Int((roll >> 20) % 48) + 1
         chunk = min(chunk, stream.raw.count - fed)
         let offered = stream.view.slice(from: fed, count: chunk)

@@ -178,6 +178,6 @@ private func checkRun(_ run: RunOptions, timeoutSeconds: Int) {
     let plan = run.plan
     fuzzCheck(plan.interval.milliseconds >= 0, "a negative interval in the plan")
     if let deadline = plan.deadline(timeoutSeconds: timeoutSeconds) {
-        fuzzCheck(deadline.milliseconds >= Int64(timeoutSeconds) * 1000, "the deadline \(deadline.milliseconds) ms is shorter than --timeout")
+        fuzzCheck(Int64(deadline.milliseconds) >= Int64(timeoutSeconds) * 1000, "the deadline \(deadline.milliseconds) ms is shorter than --timeout")
     }
 }

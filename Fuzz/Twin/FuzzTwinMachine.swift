@@ -113,7 +113,7 @@ private struct TwinDriver {
         if a == 0 {
             if let deadline = twin.nextDeadline, deadline > now { now = deadline }
         } else {
-            now = now + .milliseconds(Int64(a) * Int64(a) * 10)
+            now = now + .milliseconds(Int32(a) * Int32(a) * 10)
         }
     }
 
@@ -271,7 +271,7 @@ private struct TwinDriver {
     private func retry(_ response: TwinTopics.Response) -> DeviceDuration?? {
         guard response.status == 429 || response.status >= 500 else { return nil }
         guard let seconds = response.retryAfter else { return .some(nil) }
-        return .some(min(DeviceDuration.seconds(Int64(seconds)), configuration.maximumRetryAfter))
+        return .some(min(DeviceDuration(seconds: seconds), configuration.maximumRetryAfter))
     }
 
     /// After every operation: what the twin shows of its state is the model's.
@@ -414,8 +414,8 @@ func fuzzTwinMachine(_ data: ByteView) {
     let patchSize = Int(input.byte() & 0x3F)
     let seed = input.byte()
     let configuration = TwinConfiguration(
-        responseTimeout: .seconds(1 + Int64(settings & 0x1F)), backoff: ReconnectBackoff(),
-        maximumRetryAfter: .seconds(1 + Int64(settings >> 5) * 40), jitterSeed: UInt64(seed))
+        responseTimeout: .seconds(1 + Int32(settings & 0x1F)), backoff: ReconnectBackoff(),
+        maximumRetryAfter: .seconds(1 + Int32(settings >> 5) * 40), jitterSeed: UInt64(seed))
     let topicBuffer = FuzzBuffer(count: DeviceTwin.topicBufferSize)
     let patchBuffer = FuzzBuffer(count: patchSize)
 
