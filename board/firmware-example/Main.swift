@@ -1,7 +1,7 @@
 import CortexMBoard
 import DeviceCore
 
-nonisolated(unsafe) var memory = InlineArray<4128, UInt8>(repeating: 0)  // 520 + IoTDevice.requiredBytes() (3,607)
+nonisolated(unsafe) var memory = InlineArray<4008, UInt8>(repeating: 0)  // 520 + IoTDevice.requiredBytes() (3,487)
 
 @_cdecl("main")
 func main() -> Int32 {

@@ -15,7 +15,7 @@
 import CortexMBoard
 import DeviceCore
 
-nonisolated(unsafe) var memoryPool = InlineArray<4608, UInt8>(repeating: 0)
+nonisolated(unsafe) var memoryPool = InlineArray<4096, UInt8>(repeating: 0)
 
 typealias Link = UARTModemLink
 typealias Transport = ModemTransport<Link, SysTickClock>
@@ -75,7 +75,7 @@ func firmwareMain() -> Int32 {
         status = runDevice(link, &pool)
         used = pool.used
     }
-    Console.memoryReport("modem-demo: ", poolUsed: used, poolSize: MemoryLayout<InlineArray<4608, UInt8>>.size)
+    Console.memoryReport("modem-demo: ", poolUsed: used, poolSize: MemoryLayout<InlineArray<4096, UInt8>>.size)
     Console.line(status == 0 ? "modem-demo: ok" : "modem-demo: FAILED")
     return status
 }
