@@ -38,15 +38,12 @@ struct TelemetryPlan {
     /// The twin and methods to serve on the connection, if any.
     var hubFeatures: HubFeaturePlan? = nil
 
-    /// How long the whole telemetry step may take: every message, its interval, the stay, and
-    /// `timeout` for the connection and the last PUBACK. `nil` when the step has no end, or
-    /// when it is longer than `DeviceDuration.maximum` (24.8 days, the farthest a deadline can
-    /// be): such a run is bounded by its messages, and the session's timers still end a dead
-    /// connection. (The options are bounded so that the sum cannot overflow: `RunOptions.validate`.)
+    /// How long the whole telemetry step may take (`DeviceDuration.telemetryTimeLimit`);
+    /// `nil` when the step has no end or is 24.8 days or longer. (`RunOptions.validate` bounds
+    /// the options.)
     func deadline(timeoutSeconds: Int) -> DeviceDuration? {
-        guard let messages, let stayConnected else { return nil }
-        let total = Int64(interval.milliseconds) * Int64(max(messages, 1)) + Int64(stayConnected.milliseconds)
-            + Int64(timeoutSeconds) * 1000
-        return total <= Int64(DeviceDuration.maximum.milliseconds) ? DeviceDuration(milliseconds: Int32(total)) : nil
+        guard let messages else { return nil }
+        return DeviceDuration.telemetryTimeLimit(
+            messages: messages, interval: interval, timeout: .seconds(Int32(clamping: timeoutSeconds)), stayConnected: stayConnected)
     }
 }

@@ -60,6 +60,42 @@ struct IoTDeviceTests {
         ])
     }
 
+    /// `timeout` is on top of the messages' schedule: three messages 5 s apart take 10 s, longer
+    /// than a 2 s timeout, and are all sent and acknowledged.
+    @Test func theTimeoutIsOnTopOfTheMessagesSchedule() throws {
+        let time = VirtualTime()
+        let peer = ScriptedPeer(time: time)
+        let region = UnsafeMutableRawBufferPointer.allocate(byteCount: Device.requiredBytes(), alignment: 8)
+        defer { region.deallocate() }
+        var device = try Device(
+            idScope: view("0ne00000A0A"), registrationID: view("device1"),
+            transport: ScriptedTransport(peer: peer), clock: VirtualClock(time: time), memory: region,
+            observer: RecordingObserver())
+        try device.run(messages: 3, interval: .seconds(5), timeout: .seconds(2)) { (_, buffer) throws(JSONWriteError) -> ByteView? in
+            var json = JSONWriter(into: buffer)
+            json.beginObject()
+            json.endObject()
+            return try json.finish()
+        }
+        #expect(Array(device.flow.observer.log.suffix(7)) == [
+            "sent 1 id 1 {}", "acked 1", "sent 2 id 2 {}", "acked 2", "sent 3 id 3 {}", "acked 3", "disconnected",
+        ])
+    }
+
+    @Test func theTelemetryTimeLimitCoversEveryMessageTheStayAndTheTimeout() {
+        let limit = { (messages: Int, interval: DeviceDuration, stay: DeviceDuration?) in
+            DeviceDuration.telemetryTimeLimit(messages: messages, interval: interval, timeout: .seconds(120), stayConnected: stay)
+        }
+        #expect(limit(3, .seconds(5), .zero) == .seconds(135))
+        #expect(limit(0, .seconds(5), .seconds(60)) == .seconds(185))
+        #expect(limit(3, .seconds(5), nil) == nil)
+        // 24.8 days is the farthest a deadline can be: longer steps have none.
+        #expect(limit(1, .milliseconds(Int32.max - 120_001), .zero) == .milliseconds(Int32.max - 1))
+        #expect(limit(1, .milliseconds(Int32.max - 120_000), .zero) == nil)
+        #expect(limit(Int.max, .seconds(1), .zero) == nil)
+        #expect(limit(3, .seconds(5), .maximum) == nil)
+    }
+
     /// The client (with the transport) lives in the region; ending the device deinitialises it.
     @Test func endingTheDeviceReleasesItsTransport() throws {
         let time = VirtualTime()

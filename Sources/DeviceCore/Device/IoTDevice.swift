@@ -90,7 +90,8 @@ where Observer.TransportFailure == Transport.Failure {
     /// `interval` apart and waits until IoT Hub has acknowledged each; returns DPS's outcome
     /// (`.failed` when DPS refused the device: nothing was sent). `makeBody(index, buffer)`
     /// writes message `index` (from 1) into `buffer`, or returns `nil` to skip it. Throws the
-    /// first failure that retrying cannot pass.
+    /// first failure that retrying cannot pass; the telemetry step fails with `.timedOut` if it
+    /// is not done within `messages` × `interval` + `timeout`.
     @discardableResult
     public mutating func run(
         messages: Int, interval: DeviceDuration, timeout: DeviceDuration = .seconds(120),
@@ -134,9 +135,11 @@ where Observer.TransportFailure == Transport.Failure {
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
         let hub = try prepareTelemetry(to: assignment, modelID: nil, subscriptions: nil)
+        let limit = DeviceDuration.telemetryTimeLimit(messages: messages, interval: interval, timeout: timeout, stayConnected: .zero)
+        let now = client.pointee.clock.now()
         try flow.sendTelemetry(
             &client.pointee, hub: hub, count: messages, interval: interval,
-            bodyBuffer: memory.body, deadline: client.pointee.clock.now() + timeout, makeBody: makeBody)
+            bodyBuffer: memory.body, deadline: limit.map { now + $0 }, makeBody: makeBody)
     }
 
     /// The telemetry step with `features` (the twin and direct methods of the module
@@ -152,10 +155,11 @@ where Observer.TransportFailure == Transport.Failure {
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
         let hub = try prepareTelemetry(to: assignment, modelID: modelID, subscriptions: subscriptions)
+        let limit = DeviceDuration.telemetryTimeLimit(messages: messages, interval: interval, timeout: timeout, stayConnected: stayConnected)
         let now = client.pointee.clock.now()
         try flow.sendTelemetry(
             &client.pointee, hub: hub, features: &features, count: messages,
-            interval: interval, bodyBuffer: memory.body, deadline: stayConnected.map { now + (timeout + $0) }, stayConnected: stayConnected,
+            interval: interval, bodyBuffer: memory.body, deadline: limit.map { now + $0 }, stayConnected: stayConnected,
             makeBody: makeBody)
     }
 
