@@ -89,6 +89,8 @@ struct IoTDeviceTests {
         #expect(limit(3, .seconds(5), .zero) == .seconds(135))
         #expect(limit(0, .seconds(5), .seconds(60)) == .seconds(185))
         #expect(limit(3, .seconds(5), nil) == nil)
+        // A negative interval sends at once: the schedule takes no time, not less than none.
+        #expect(limit(3, .seconds(-5), .zero) == .seconds(120))
         // 24.8 days is the farthest a deadline can be: longer steps have none.
         #expect(limit(1, .milliseconds(Int32.max - 120_001), .zero) == .milliseconds(Int32.max - 1))
         #expect(limit(1, .milliseconds(Int32.max - 120_000), .zero) == nil)
