@@ -135,11 +135,10 @@ where Observer.TransportFailure == Transport.Failure {
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
         let hub = try prepareTelemetry(to: assignment, modelID: nil, subscriptions: nil)
-        let limit = DeviceDuration.telemetryTimeLimit(messages: messages, interval: interval, timeout: timeout, stayConnected: .zero)
-        let now = client.pointee.clock.now()
+        let deadline = telemetryDeadline(messages: messages, interval: interval, timeout: timeout, stayConnected: .zero)
         try flow.sendTelemetry(
             &client.pointee, hub: hub, count: messages, interval: interval,
-            bodyBuffer: memory.body, deadline: limit.map { now + $0 }, makeBody: makeBody)
+            bodyBuffer: memory.body, deadline: deadline, makeBody: makeBody)
     }
 
     /// The telemetry step with `features` (the twin and direct methods of the module
@@ -155,12 +154,22 @@ where Observer.TransportFailure == Transport.Failure {
         makeBody: (Int, UnsafeMutableRawBufferPointer) throws(JSONWriteError) -> ByteView?
     ) throws(Failure) {
         let hub = try prepareTelemetry(to: assignment, modelID: modelID, subscriptions: subscriptions)
-        let limit = DeviceDuration.telemetryTimeLimit(messages: messages, interval: interval, timeout: timeout, stayConnected: stayConnected)
-        let now = client.pointee.clock.now()
+        let deadline = telemetryDeadline(messages: messages, interval: interval, timeout: timeout, stayConnected: stayConnected)
         try flow.sendTelemetry(
             &client.pointee, hub: hub, features: &features, count: messages,
-            interval: interval, bodyBuffer: memory.body, deadline: limit.map { now + $0 }, stayConnected: stayConnected,
+            interval: interval, bodyBuffer: memory.body, deadline: deadline, stayConnected: stayConnected,
             makeBody: makeBody)
+    }
+
+    /// When the telemetry step starting now must be done (`DeviceDuration.telemetryTimeLimit`);
+    /// `nil`: no deadline. Inlined: out of line it cost 78 B of flash and 300 B of stack (M4).
+    @inline(__always)
+    private func telemetryDeadline(
+        messages: Int, interval: DeviceDuration, timeout: DeviceDuration, stayConnected: DeviceDuration?
+    ) -> DeviceInstant? {
+        let now = client.pointee.clock.now()
+        return DeviceDuration.telemetryTimeLimit(messages: messages, interval: interval, timeout: timeout, stayConnected: stayConnected)
+            .map { now + $0 }
     }
 
     /// The IoT Hub session in place, and the hub's client; out of line and `mutating`, as
