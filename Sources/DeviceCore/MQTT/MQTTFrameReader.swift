@@ -40,11 +40,11 @@ public struct MQTTFrameReader {
     /// Largest packet, fixed header included, that the reader accepts.
     public let maximumPacketSize: Int
     /// First byte not yet handed out as a frame.
-    private var start = 0
+    @usableFromInline var start = 0
     /// One past the last byte received.
-    private var end = 0
+    @usableFromInline var end = 0
     /// Bytes of the frame handed out last; released by the next `nextFrame()`.
-    private var handedOut = 0
+    @usableFromInline var handedOut = 0
 
     /// A reader over `storage`, which must outlive it. `maximumPacketSize` defaults to, and must
     /// not exceed, the storage's size.
@@ -102,6 +102,10 @@ public struct MQTTFrameReader {
     /// The next complete packet, or `nil` until more bytes arrive. Errors are reported as soon
     /// as the bytes that show them are in: a bad type or flags at the first byte, an oversized
     /// packet as soon as its length is known. Offsets in errors count from the packet's start.
+    ///
+    /// Inlined: the caller asks again after each frame, and the answer to that (nothing
+    /// buffered) is then a few instructions instead of a call.
+    @inlinable
     public mutating func nextFrame() throws(MQTTDecodeError) -> MQTTFrame? {
         // Release the frame handed out last; with nothing else buffered, start the buffer over.
         start &+= handedOut  // within the storage
@@ -112,6 +116,12 @@ public struct MQTTFrameReader {
             end = 0
             return nil
         }
+        return try frame(pendingCount: pendingCount)
+    }
+
+    /// The frame at `start`, of the `pendingCount` (at least 1) bytes buffered, if complete.
+    @inline(__always) @usableFromInline
+    mutating func frame(pendingCount: Int) throws(MQTTDecodeError) -> MQTTFrame? {
         let base = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped + start)
         guard case .complete(let header) = try MQTTFixedHeader.parse(base, count: pendingCount) else {
             // A header still open with the limit already reached belongs to a packet over it;

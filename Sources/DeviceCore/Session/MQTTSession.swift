@@ -314,6 +314,10 @@ public struct MQTTSession {
     /// Handles received packets and timers up to `now` and returns the next event, or `nil`
     /// when there is nothing more until new bytes arrive or `nextDeadline`. A thrown error ends
     /// the connection: close the transport; the session is then `.disconnected`.
+    ///
+    /// Inlined into its caller (`MQTTClient` has one call): left to the heuristics, a change
+    /// anywhere in the receive path could make it a separate function, about 100 bytes more.
+    @inline(__always)
     public mutating func nextEvent(now: DeviceInstant) throws(MQTTSessionError) -> MQTTSessionEvent? {
         do throws(MQTTSessionError) {
             while true {
