@@ -7,12 +7,34 @@ struct UncheckedWriter {
 
     /// A writer at the start of `buffer` with the fixed header written, or the error if the
     /// packet (remaining length `remainingLength`) cannot be encoded or does not fit.
+    ///
+    /// The packets a device sends are mostly under 16 KB: for a remaining length of one or two
+    /// bytes the one size test also picks the bytes to write, without the loop.
+    ///
+    /// The packets a device sends are mostly under 16 KB: for a remaining length of one or two
+    /// bytes the one size test also picks the bytes to write, without the loop.
     init(firstByte: UInt8, remainingLength: Int, into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) {
+        let length = UInt(bitPattern: remainingLength)  // a negative length takes the loop's branch
+        if length < 0x4000 {
+            let total = (length < 0x80 ? 2 : 3) &+ remainingLength
+            guard total <= buffer.count else {
+                throw .bufferTooSmall(BufferTooSmall(needed: total, capacity: buffer.count))
+            }
+            self.init(base: buffer.baseAddress.unsafelyUnwrapped)  // at least 2 bytes: has a base
+            byte(firstByte)
+            if length < 0x80 {
+                byte(UInt8(truncatingIfNeeded: length))
+            } else {
+                byte(UInt8(truncatingIfNeeded: length) | 0x80)
+                byte(UInt8(truncatingIfNeeded: length &>> 7))
+            }
+            return
+        }
         let total = try UncheckedWriter.packetLength(remainingLength: remainingLength)
-        guard total <= buffer.count, let base = buffer.baseAddress else {
+        guard total <= buffer.count else {
             throw .bufferTooSmall(BufferTooSmall(needed: total, capacity: buffer.count))
         }
-        self.init(base: base)
+        self.init(base: buffer.baseAddress.unsafelyUnwrapped)
         byte(firstByte)
         self.remainingLength(remainingLength)
     }
