@@ -126,10 +126,16 @@ enum MQTTValidation {
             }
             let last = count &- 2 &* width
             var pairs = flags(pairAt: last)
-            var i = 0
-            while i < last {
-                pairs |= flags(pairAt: i)
-                i &+= 2 &* width
+            if count <= 6 &* width {
+                // Up to six words (IoT Hub topics on hosts): three pairs, first, middle and
+                // last, without the loop.
+                pairs |= flags(pairAt: 0) | flags(pairAt: (count &>> 1) &- width)
+            } else {
+                var i = 0
+                while i < last {
+                    pairs |= flags(pairAt: i)
+                    i &+= 2 &* width
+                }
             }
             any = pairs[0] | pairs[1]
         } else if count >= width {
