@@ -28,16 +28,9 @@ extension MQTTFrame {
     /// protocol violation whatever they hold. (A method of the frame rather than a static
     /// function: a static function's unused metatype costs callers in other modules a thunk.)
     public func decodeFromServer() throws(MQTTDecodeError) -> MQTTServerPacket? {
-        // PUBLISH, the common case, without the dispatch on the other types (which, in the
-        // same function, the optimiser would merge back into one jump table).
-        if type == .publish { return .publish(try MQTTPublish.decode(self)) }
-        return try decodeOtherFromServer()
-    }
-
-    /// `decodeFromServer()` of a packet other than PUBLISH.
-    @inline(never)
-    private func decodeOtherFromServer() throws(MQTTDecodeError) -> MQTTServerPacket? {
         switch type {
+        case .publish:
+            return .publish(try MQTTPublish.decode(self))
         case .puback, .pubrec, .pubrel, .pubcomp, .unsuback:
             return .acknowledgement(type, packetID: try MQTTShortPacket.decodePacketID(self))
         case .connack:
@@ -48,8 +41,6 @@ extension MQTTFrame {
             try MQTTShortPacket.decodeEmpty(self)
             return .pingresp
         case .connect, .subscribe, .unsubscribe, .pingreq, .disconnect:
-            return nil
-        case .publish:  // decoded by the caller: never here
             return nil
         }
     }
