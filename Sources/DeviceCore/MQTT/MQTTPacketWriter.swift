@@ -10,11 +10,8 @@ struct UncheckedWriter {
     ///
     /// The packets a device sends are mostly under 16 KB: for a remaining length of one or two
     /// bytes the one size test also picks the bytes to write, without the loop.
-    ///
-    /// The packets a device sends are mostly under 16 KB: for a remaining length of one or two
-    /// bytes the one size test also picks the bytes to write, without the loop.
     init(firstByte: UInt8, remainingLength: Int, into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) {
-        let length = UInt(bitPattern: remainingLength)  // a negative length takes the loop's branch
+        let length = UInt(bitPattern: remainingLength)  // negative: the general branch refuses it
         if length < 0x4000 {
             let total = (length < 0x80 ? 2 : 3) &+ remainingLength
             guard total <= buffer.count else {

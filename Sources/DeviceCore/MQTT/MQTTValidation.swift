@@ -91,7 +91,8 @@ enum MQTTValidation {
     /// "invalid": those bytes are valid in a topic name, and the byte-wise check says so.
     ///
     /// Reads two machine words at a time (one 16-byte vector on hosts), the last pair
-    /// overlapping the one before it, without early exit (strings here are short). A view of
+    /// overlapping the one before it, without early exit (strings here are short): up to six
+    /// words as three pairs with no loop, a longer view in a loop of pairs. A view of
     /// one or two words is tested as two overlapping words, a shorter one as one word built
     /// from overlapping loads. Not inlined: one copy serves every check (a copy per caller
     /// cost 300–600 bytes of flash and saved a call).
@@ -127,8 +128,8 @@ enum MQTTValidation {
             let last = count &- 2 &* width
             var pairs = flags(pairAt: last)
             if count <= 6 &* width {
-                // Up to six words (IoT Hub topics on hosts): three pairs, first, middle and
-                // last, without the loop.
+                // Up to six words (48 bytes on hosts, 24 on Cortex-M): three pairs, first,
+                // middle and last, without the loop.
                 pairs |= flags(pairAt: 0) | flags(pairAt: (count &>> 1) &- width)
             } else {
                 var i = 0
