@@ -9,7 +9,9 @@ struct UncheckedWriter {
     /// packet (remaining length `remainingLength`) cannot be encoded or does not fit.
     ///
     /// The packets a device sends are mostly under 16 KB: for a remaining length of one or two
-    /// bytes the one size test also picks the bytes to write, without the loop.
+    /// bytes the one size test also picks the bytes to write, without the loop. The buffer
+    /// check is written in both branches on purpose: shared after them, the branches are taken
+    /// twice (encode-publish 221 instructions instead of 216).
     init(firstByte: UInt8, remainingLength: Int, into buffer: UnsafeMutableRawBufferPointer) throws(MQTTEncodeError) {
         let length = UInt(bitPattern: remainingLength)  // negative: the general branch refuses it
         if length < 0x4000 {
